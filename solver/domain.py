@@ -1,0 +1,1197 @@
+"""Stage 1: turn a shape-checked `Spec` into a typed `Domain`.
+
+Every expression is parsed once here and annotated with types; names, fields, entities and
+references are resolved; and every mistake is reported with its location and a suggestion.
+Later stages (graph, walks, synthesis, runtime) read only `Domain`, never the raw spec.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Optional
+
+from . import expr as E
+from . import types as T
+from .errors import SpecError
+from .spec import ArgSpec, EntitySpec, FieldSpec, Spec
+from .types import VType
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED = E.KEYWORDS | {"today", "now", "id"}
+
+
+# ----------------------------------------------------------------------------- typed model
+
+
+@dataclass
+class FieldInfo:
+    name: str
+    type: VType
+    unique: bool = False
+    format: Optional[str] = None
+    typical: Optional[tuple[int, int]] = None
+    default: Any = None  # internal form
+    vary: bool = True
+    description: str = ""
+
+    @property
+    def symbolic(self) -> bool:
+        """Fields the ASP planner reasons about (finite, small): enum, bool, ref."""
+        return self.type.kind in ("enum", "bool", "ref")
+
+
+@dataclass
+class Reference:
+    """A way to describe one record: by id, or by stated field values + fixed condition + rank."""
+
+    name: str
+    entity: str
+    by_id: bool
+    filter: list[list[str]]  # paths from the record, e.g. [["origin"], ["flight", "date"]]
+    where: Optional[E.Node]
+    where_src: Optional[str]
+    scope: Optional[list[str]]  # path from the record to the actor, e.g. ["user"]
+    rank: Optional[tuple[list[str], str]]  # (path, "asc"|"desc")
+    description: str = ""
+
+    @property
+    def needs_selection(self) -> bool:
+        return not self.by_id
+
+
+@dataclass
+class Entity:
+    name: str
+    fields: dict[str, FieldInfo]
+    id_prefix: str
+    id_length: int
+    id_alphabet: str
+    invariants: list[tuple[E.Node, str]]
+    refs: dict[str, Reference]
+    count: int
+    description: str = ""
+
+    def ref_fields(self) -> list[FieldInfo]:
+        return [f for f in self.fields.values() if f.type.kind == "ref"]
+
+
+@dataclass
+class Arg:
+    name: str
+    type: VType  # ref type for id arguments
+    var: Optional[str]  # bound record variable (ref args)
+    description: str = ""
+
+    @property
+    def is_ref(self) -> bool:
+        return self.type.kind == "ref"
+
+
+@dataclass
+class Requirement:
+    expr: E.Node
+    src: str
+    error: str
+
+
+@dataclass
+class SetEffect:
+    target: list[str]  # path: [var, (ref...), field]
+    op: str
+    value: E.Node
+    when: Optional[E.Node]
+    src: str
+    field_type: VType
+
+
+@dataclass
+class CreateEffect:
+    entity: str
+    var: str
+    values: dict[str, E.Node]  # every field of the entity, defaults filled in
+    src: str
+
+
+@dataclass
+class DeleteEffect:
+    var: str
+    src: str
+
+
+@dataclass
+class ListResult:
+    entity: str
+    where: Optional[E.Node]
+    where_src: Optional[str]
+    item: str  # variable naming the listed record inside `where`
+    expand: list[list[str]]
+
+
+@dataclass
+class Returns:
+    kind: str  # record | list | find | value | none
+    var: Optional[str] = None  # record
+    listing: Optional[ListResult] = None  # list/find
+    value: Optional[E.Node] = None
+    value_type: Optional[VType] = None
+    expand: list[list[str]] = field(default_factory=list)
+    include: dict[str, ListResult] = field(default_factory=dict)
+
+    def lists(self) -> Optional[ListResult]:
+        """The candidate list a step of this tool can select a record from, if any."""
+        if self.kind in ("list", "find"):
+            return self.listing
+        if self.include:
+            return next(iter(self.include.values()))
+        return None
+
+
+@dataclass
+class Tool:
+    name: str
+    kind: str  # read | write
+    description: str
+    args: dict[str, Arg]
+    lets: list[tuple[str, E.Node, VType]]
+    requires: list[Requirement]
+    effects: list  # SetEffect | CreateEffect | DeleteEffect
+    returns: Returns
+    answer: Optional[E.Node]
+    answer_src: Optional[str]
+    answer_type: Optional[VType]
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind == "write"
+
+    @property
+    def is_goal(self) -> bool:
+        """A walk may end here: a state change, or an answer the user asked for."""
+        return self.is_write or self.answer is not None
+
+    def record_vars(self) -> dict[str, str]:
+        """Bound record variables (ref args) -> entity."""
+        return {a.var: a.type.entity for a in self.args.values() if a.is_ref}
+
+    def created(self) -> list[CreateEffect]:
+        return [e for e in self.effects if isinstance(e, CreateEffect)]
+
+
+@dataclass
+class Domain:
+    name: str
+    title: str
+    description: str
+    version: int
+    today: int
+    actor: str
+    policy: str
+    pools: dict[str, list[str]]
+    entities: dict[str, Entity]
+    tools: dict[str, Tool]
+    source: str  # file path
+    spec_hash: str
+    raw: Spec = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def field(self, entity: str, name: str) -> FieldInfo:
+        return self.entities[entity].fields[name]
+
+    def path_type(self, entity: str, path: list[str]) -> VType:
+        """Type of `record.path` for a record of `entity`."""
+        t = VType("ref", entity=entity)
+        for step in path:
+            if step == "id":
+                continue
+            t = self.entities[t.entity].fields[step].type
+        return t
+
+    def symbols(self) -> list[str]:
+        """Every enum value and pool value: the Z3 encoding numbers strings by this table."""
+        seen: dict[str, None] = {}
+        for pool in self.pools.values():
+            for v in pool:
+                seen.setdefault(v, None)
+        for ent in self.entities.values():
+            for f in ent.fields.values():
+                for v in f.type.values:
+                    seen.setdefault(v, None)
+        for tool in self.tools.values():
+            for a in tool.args.values():
+                for v in a.type.values:
+                    seen.setdefault(v, None)
+        return list(seen)
+
+
+# ----------------------------------------------------------------------------- checker
+
+
+def suggest(word: str, options) -> str:
+    opts = list(options)
+    close = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def did_you_mean(word: str, options, what: str) -> str:
+    opts = sorted(options)
+    s = suggest(word, opts)
+    listed = ", ".join(opts) if len(opts) <= 12 else ", ".join(opts[:12]) + ", ..."
+    if s:
+        return f"did you mean '{s}'? ({what}: {listed})"
+    return f"{what}: {listed}" if opts else ""
+
+
+class _Env:
+    """Names visible in one expression: record variables and typed values."""
+
+    def __init__(self, names: dict[str, VType], implicit: Optional[str] = None):
+        self.names = dict(names)
+        self.implicit = implicit  # bare field names resolve on this record variable
+
+
+class Checker:
+    def __init__(self, spec: Spec, smap, file: str):
+        self.spec = spec
+        self.smap = smap
+        self.file = file
+        self.errors: list[SpecError] = []
+        self.today = 0
+        self.entities: dict[str, Entity] = {}
+
+    # --- error helpers
+    def err(self, path, message: str, hint: str = "", key: bool = False) -> None:
+        pos = self.smap.pos(path, key=key) if self.smap else None
+        line, col = (pos.line, pos.col) if pos else (1, 1)
+        self.errors.append(
+            SpecError(message, self.file, line, col, hint,
+                      source_line=self.smap.line_text(line) if self.smap else "")
+        )
+
+    def err_at(self, path, offset: int, message: str, hint: str = "") -> None:
+        if self.smap:
+            line, col = self.smap.expr_pos(path, offset)
+            src = self.smap.line_text(line)
+        else:
+            line, col, src = 1, 1, ""
+        self.errors.append(SpecError(message, self.file, line, col, hint, source_line=src))
+
+    # --- expressions
+    def parse(self, src: Any, path, effect: bool = False):
+        if not isinstance(src, str):
+            self.err(path, f"expected an expression in quotes, got {src!r}",
+                     "write the condition as text, e.g. 'flight.seats > 0'")
+            return None
+        try:
+            return E.parse_effect(src) if effect else E.parse_expr(src)
+        except E.ExprSyntaxError as e:
+            self.err_at(path, e.offset, e.message, e.hint)
+            return None
+
+    def check_bool(self, src: Any, path, env: _Env) -> Optional[E.Node]:
+        node = self.parse(src, path)
+        if node is None:
+            return None
+        t = self.typecheck(node, env, path)
+        if t is None:
+            return None
+        if t.kind != "bool":
+            self.err_at(path, node.offset, f"this must be a condition (true or false), but it is {t.describe()}",
+                        "compare it with something, e.g. 'x > 0' or 'x == \"open\"'")
+            return None
+        return node
+
+    def check_value(self, src: Any, path, env: _Env) -> tuple[Optional[E.Node], Optional[VType]]:
+        node = self.parse(src, path)
+        if node is None:
+            return None, None
+        t = self.typecheck(node, env, path)
+        if t is None:
+            return None, None
+        if t.kind == "strlit":
+            self.err_at(path, node.offset, "a bare string has no type here",
+                        "compare it with a field, or use it as a field's value")
+            return None, None
+        return node, t
+
+    def typecheck(self, node: E.Node, env: _Env, path) -> Optional[VType]:
+        try:
+            return _TypeCheck(self, env).tc(node)
+        except _TypeErr as e:
+            self.err_at(path, e.offset, e.message, e.hint)
+            return None
+
+
+class _TypeErr(Exception):
+    def __init__(self, offset: int, message: str, hint: str = ""):
+        self.offset, self.message, self.hint = offset, message, hint
+
+
+class _TypeCheck:
+    def __init__(self, checker: Checker, env: _Env):
+        self.c = checker
+        self.env = env
+
+    def fail(self, node: E.Node, message: str, hint: str = ""):
+        raise _TypeErr(node.offset, message, hint)
+
+    def tc(self, n: E.Node) -> VType:
+        t = self._tc(n)
+        n.type = t
+        return t
+
+    def _tc(self, n: E.Node) -> VType:
+        if isinstance(n, E.Lit):
+            if n.kind == "int":
+                return T.INT
+            if n.kind == "dec":
+                places = len(str(n.value).split(".")[1])
+                if places > 2:
+                    self.fail(n, f"{n.value} has more than 2 decimal places", "amounts are exact to the cent")
+                return T.money(2)
+            if n.kind == "bool":
+                return T.BOOL
+            return T.STRLIT
+        if isinstance(n, E.Name):
+            if n.id in self.env.names:
+                return self.env.names[n.id]
+            if n.id == "today":
+                return T.DATE
+            if n.id == "now":
+                return T.DATETIME
+            if self.env.implicit:
+                ent = self.env.names[self.env.implicit].entity
+                fields = self.c.entities[ent].fields
+                if n.id in fields:
+                    # bare field name inside an entity block: rewrite to record.field
+                    return fields[n.id].type
+                hint = did_you_mean(n.id, list(fields) + [k for k in self.env.names], f"fields of {ent}")
+                self.fail(n, f"'{n.id}' is not a field of {ent}", hint)
+            hint = did_you_mean(n.id, self.env.names, "names available here")
+            self.fail(n, f"unknown name '{n.id}'", hint)
+        if isinstance(n, E.Attr):
+            base = self.tc(n.obj)
+            if base.kind != "ref":
+                self.fail(n, f"'.{n.name}' needs a record, but {E.unparse(n.obj)} is {base.describe()}")
+            if n.name == "id":
+                return base
+            ent = self.c.entities[base.entity]
+            if n.name not in ent.fields:
+                self.fail(n, f"{base.entity} has no field '{n.name}'",
+                          did_you_mean(n.name, list(ent.fields) + ["id"], f"fields of {base.entity}"))
+            return ent.fields[n.name].type
+        if isinstance(n, E.Neg):
+            t = self.tc(n.operand)
+            if t.kind not in T.NUMERIC_KINDS:
+                self.fail(n, f"cannot negate {t.describe()}")
+            return t
+        if isinstance(n, E.Arith):
+            return self._arith(n)
+        if isinstance(n, E.Compare):
+            lt, rt = self.tc(n.left), self.tc(n.right)
+            common = self._unify(n, "left", "right", lt, rt)
+            if n.op not in ("==", "!=") and not common.ordered:
+                self.fail(n, f"'{n.op}' needs numbers or dates, but these are {common.describe()}",
+                          "only '==' and '!=' compare text, enums, booleans and records")
+            return T.BOOL
+        if isinstance(n, E.InList):
+            it = self.tc(n.item)
+            if not n.options:
+                self.fail(n, "the list after 'in' is empty")
+            for i, o in enumerate(n.options):
+                ot = self.tc(o)
+                it = self._unify_list(n, i, it, ot)
+            return T.BOOL
+        if isinstance(n, E.BoolOp):
+            for v in n.values:
+                vt = self.tc(v)
+                if vt.kind != "bool":
+                    self.fail(v, f"'{n.op}' joins conditions, but this is {vt.describe()}")
+            return T.BOOL
+        if isinstance(n, E.Not):
+            t = self.tc(n.operand)
+            if t.kind != "bool":
+                self.fail(n, f"'not' needs a condition, but this is {t.describe()}")
+            return T.BOOL
+        if isinstance(n, E.IfElse):
+            ct = self.tc(n.cond)
+            if ct.kind != "bool":
+                self.fail(n.cond, f"the condition of 'if' must be true or false, but it is {ct.describe()}")
+            a, b = self.tc(n.then), self.tc(n.other)
+            return self._unify(n, "then", "other", a, b)
+        if isinstance(n, E.Call):
+            return self._call(n)
+        if isinstance(n, E.Scale):
+            return self.tc(n.operand)
+        raise AssertionError(n)
+
+    def _call(self, n: E.Call) -> VType:
+        if n.func in ("date", "datetime"):
+            if len(n.args) != 1 or not (isinstance(n.args[0], E.Lit) and n.args[0].kind == "str"):
+                self.fail(n, f"{n.func}() takes one quoted text, e.g. {E.FUNCTIONS[n.func]}")
+            try:
+                n.const = (T.parse_date if n.func == "date" else T.parse_datetime)(n.args[0].value)
+            except ValueError:
+                self.fail(n, f"{n.args[0].value!r} is not a valid {n.func}", E.FUNCTIONS[n.func])
+            return T.DATE if n.func == "date" else T.DATETIME
+        if n.func in ("min", "max"):
+            if len(n.args) < 2:
+                self.fail(n, f"{n.func}() needs at least two values")
+            t = self.tc(n.args[0])
+            for i in range(1, len(n.args)):
+                t2 = self.tc(n.args[i])
+                t = self._unify_args(n, i, t, t2)
+            if not t.ordered:
+                self.fail(n, f"{n.func}() needs numbers or dates, got {t.describe()}")
+            return t
+        if n.func == "abs":
+            if len(n.args) != 1:
+                self.fail(n, "abs() takes one value")
+            t = self.tc(n.args[0])
+            if t.kind not in T.NUMERIC_KINDS:
+                self.fail(n, f"abs() needs a number, got {t.describe()}")
+            return t
+        self.fail(n, f"unknown function '{n.func}'", did_you_mean(n.func, E.FUNCTIONS, "functions"))
+
+    def _arith(self, n: E.Arith) -> VType:
+        lt, rt = self.tc(n.left), self.tc(n.right)
+        if n.op == "*":
+            if not (_is_const(n.left) or _is_const(n.right)):
+                self.fail(n, "multiplication needs a constant on one side",
+                          "the solver keeps arithmetic linear: write '2 * x', not 'x * y'")
+            if lt.kind == "int" and rt.kind == "int":
+                return T.INT
+            if {lt.kind, rt.kind} == {"money", "int"}:
+                return lt if lt.kind == "money" else rt
+            self.fail(n, f"cannot multiply {lt.describe()} by {rt.describe()}",
+                      "multiply amounts by whole numbers only")
+        # + and -
+        if lt.kind in ("date", "datetime") or rt.kind in ("date", "datetime"):
+            if lt.kind in ("date", "datetime") and rt.kind == "int":
+                return lt
+            if n.op == "+" and rt.kind in ("date", "datetime") and lt.kind == "int":
+                return rt
+            if n.op == "-" and lt.kind == rt.kind:
+                return T.INT
+            self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
+                      "add or subtract a whole number of days (minutes for datetime), or subtract two dates")
+        if lt.kind in T.NUMERIC_KINDS and rt.kind in T.NUMERIC_KINDS:
+            return self._unify(n, "left", "right", lt, rt)
+        self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}", "only numbers, money and dates have arithmetic")
+
+    # unification with int -> money promotion and string literals
+    def _unify(self, n: E.Node, a_attr: str, b_attr: str, a: VType, b: VType) -> VType:
+        a_node, b_node = getattr(n, a_attr), getattr(n, b_attr)
+        out, a_new, b_new = self._unify_nodes(n, a_node, b_node, a, b)
+        setattr(n, a_attr, a_new)
+        setattr(n, b_attr, b_new)
+        return out
+
+    def _unify_list(self, n: E.InList, i: int, a: VType, b: VType) -> VType:
+        out, item, opt = self._unify_nodes(n, n.item, n.options[i], a, b)
+        n.item, n.options[i] = item, opt
+        return out
+
+    def _unify_args(self, n: E.Call, i: int, a: VType, b: VType) -> VType:
+        out = a
+        for j in range(i):
+            out, n.args[j], n.args[i] = self._unify_nodes(n, n.args[j], n.args[i], n.args[j].type, b)
+        return out
+
+    def _unify_nodes(self, n, an, bn, a: VType, b: VType):
+        if a.kind == "strlit" and b.kind == "strlit":
+            self.fail(n, "this compares two fixed texts", "compare a field or argument with a text")
+        if a.kind == "strlit":
+            self._literal_fits(bn, an, b)
+            an.type = b
+            return b, an, bn
+        if b.kind == "strlit":
+            self._literal_fits(an, bn, a)
+            bn.type = a
+            return a, an, bn
+        if a.kind == "money" and b.kind == "int":
+            return a, an, _scale(bn, a.scale)
+        if b.kind == "money" and a.kind == "int":
+            return b, _scale(an, b.scale), bn
+        if a.kind == "money" and b.kind == "money" and a.places != b.places:
+            if a.places > b.places:
+                return a, an, _scale(bn, 10 ** (a.places - b.places))
+            return b, _scale(an, 10 ** (b.places - a.places)), bn
+        if a.kind == "str" and b.kind == "enum" or a.kind == "enum" and b.kind == "str":
+            return a, an, bn
+        if a.kind == "enum" and b.kind == "enum":
+            if not set(a.values) & set(b.values):
+                self.fail(n, f"these can never be equal: {a.describe()} vs {b.describe()}")
+            return a, an, bn
+        if not T.same_kind(a, b):
+            self.fail(n, f"cannot compare {a.describe()} with {b.describe()}",
+                      "both sides must have the same type (money with money or whole numbers, dates with dates, ...)")
+        return a, an, bn
+
+    def _literal_fits(self, other: E.Node, lit: E.Node, t: VType) -> None:
+        v = lit.value
+        if t.kind == "enum":
+            if v not in t.values:
+                s = suggest(v, t.values)
+                hint = f"did you mean \"{s}\"? " if s else ""
+                self.fail(lit, f"\"{v}\" is not a value of {E.unparse(other)}",
+                          f"{hint}(values: {', '.join(t.values)})")
+        elif t.kind == "str":
+            if t.values and v not in t.values:
+                s = suggest(v, t.values)
+                self.fail(lit, f"\"{v}\" is not in the pool {t.pool}",
+                          f"did you mean \"{s}\"?" if s else "add it to the pool or use a pool value")
+        elif t.kind in ("date", "datetime"):
+            self.fail(lit, f"a {t.kind} cannot be compared with a bare text",
+                      f"write {t.kind}(\"{v}\")")
+        else:
+            self.fail(lit, f"cannot compare {t.describe()} with the text \"{v}\"")
+
+
+def _is_const(n: E.Node) -> bool:
+    if isinstance(n, E.Lit):
+        return n.kind in ("int", "dec")
+    if isinstance(n, E.Neg):
+        return _is_const(n.operand)
+    if isinstance(n, E.Scale):
+        return _is_const(n.operand)
+    return False
+
+
+def _scale(n: E.Node, factor: int) -> E.Node:
+    if factor == 1:
+        return n
+    s = E.Scale(n, factor, offset=n.offset)
+    return s
+
+
+def lit_value(n: E.Lit) -> Any:
+    """Internal value of a typed literal."""
+    t: VType = n.type
+    if n.kind == "dec":
+        return int(Decimal(str(n.value)) * t.scale)
+    return n.value
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bool = True) -> Optional[VType]:
+    """VType for a FieldSpec/ArgSpec, with located errors."""
+    k = fs.type
+    if k is None:
+        c.err(path, "missing 'type'", "write e.g. 'type: int' (int, money, str, enum, bool, date, datetime)")
+        return None
+    lo = hi = None
+    base = {"int": T.INT, "date": T.DATE, "datetime": T.DATETIME, "bool": T.BOOL}.get(k)
+    if k == "money":
+        base = T.money(fs.places if fs.places is not None else 2)
+    if k == "enum":
+        if not fs.values:
+            c.err(path + ("type",), "an enum needs its values", "add 'values: [a, b, c]'")
+            return None
+        if len(set(fs.values)) != len(fs.values):
+            c.err(path + ("values",), "enum values must be different from each other")
+        for i, v in enumerate(fs.values):
+            if not isinstance(v, str) or not v:
+                c.err(path + ("values", i), "enum values must be non-empty text")
+                return None
+        return VType("enum", values=tuple(fs.values))
+    if k == "str":
+        pool = getattr(fs, "pool", None)
+        fmt = getattr(fs, "format", None)
+        if pool is not None:
+            if pool not in pools:
+                c.err(path + ("pool",), f"unknown pool '{pool}'", did_you_mean(pool, pools, "pools"))
+                return None
+            return VType("str", values=tuple(pools[pool]), pool=pool)
+        if fmt is None:
+            c.err(path + ("type",), "a str field needs a 'pool' (values to draw from) or a 'format'",
+                  "add 'pool: <name>' with the pool under 'pools:', or 'format: \"{first_name}{n}@example.com\"'")
+            return None
+        return VType("str")
+    if k == "ref":
+        ent = getattr(fs, "entity", None)
+        if not allow_ref:
+            c.err(path + ("type",), "use 'ref: <entity>' for an id argument", "write e.g. 'user_id: {ref: user}'")
+            return None
+        if ent is None:
+            c.err(path + ("type",), "a ref field needs 'entity: <name>'")
+            return None
+        if ent not in c.spec.entities:
+            c.err(path + ("entity",), f"unknown entity '{ent}'", did_you_mean(ent, c.spec.entities, "entities"))
+            return None
+        return VType("ref", entity=ent)
+    assert base is not None
+    # numeric / date bounds
+    for key in ("min", "max"):
+        raw = getattr(fs, key, None)
+        if raw is None:
+            continue
+        try:
+            val = T.parse_bound(base, raw)
+        except (T.ValueError_, ValueError) as e:
+            c.err(path + (key,), f"bad {key} for a {k} field: {e}")
+            return None
+        if key == "min":
+            lo = val
+        else:
+            hi = val
+    if lo is not None and hi is not None and lo > hi:
+        c.err(path + ("min",), f"min is larger than max", "swap them")
+        return None
+    if k in ("int", "money", "date", "datetime") and (lo is None or hi is None):
+        c.err(path + ("type",), f"a {k} field needs both 'min' and 'max'",
+              "bounds keep generated values realistic and the solver finite, e.g. 'min: 0, max: 500'")
+        return None
+    return VType(base.kind, places=base.places, lo=lo, hi=hi)
+
+
+def _typical(c: Checker, fs, t: VType, path) -> Optional[tuple[int, int]]:
+    if not getattr(fs, "typical", None):
+        return None
+    if t.kind not in ("int", "money", "date", "datetime") or len(fs.typical) != 2:
+        c.err(path + ("typical",), "typical must be [low, high] on a number or date field")
+        return None
+    try:
+        lo, hi = (T.parse_bound(t, v) for v in fs.typical)
+    except (T.ValueError_, ValueError) as e:
+        c.err(path + ("typical",), f"bad typical range: {e}")
+        return None
+    if not (t.lo <= lo <= hi <= t.hi):
+        c.err(path + ("typical",), "typical must lie within [min, max] and be [low, high]")
+        return None
+    return lo, hi
+
+
+def _path(c: Checker, entity: str, text: Any, path, what: str, want_ref: Optional[str] = None) -> Optional[list[str]]:
+    """Resolve a dotted field path from a record of `entity`."""
+    if not isinstance(text, str) or not text:
+        c.err(path, f"expected a field path for {what}, e.g. 'origin' or 'flight.date'")
+        return None
+    steps = text.split(".")
+    ent = entity
+    for i, s in enumerate(steps):
+        fields = c.entities[ent].fields
+        if s == "id" and i == len(steps) - 1:
+            return steps
+        if s not in fields:
+            c.err(path, f"{ent} has no field '{s}' (in {what} '{text}')",
+                  did_you_mean(s, fields, f"fields of {ent}"))
+            return None
+        ft = fields[s].type
+        if i < len(steps) - 1:
+            if ft.kind != "ref":
+                c.err(path, f"'{s}' is not a reference, so '{text}' cannot go past it")
+                return None
+            ent = ft.entity
+        elif want_ref is not None and (ft.kind != "ref" or ft.entity != want_ref):
+            c.err(path, f"'{text}' must lead to a {want_ref} record (it is {ft.describe()})")
+            return None
+    return steps
+
+
+def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") -> Domain:
+    """Check meaning and build the typed Domain. Raises SpecErrors with every problem found."""
+    from .errors import SpecErrors
+
+    c = Checker(spec, smap, file)
+    if not NAME_RE.match(spec.domain or ""):
+        c.err(("domain",), f"domain name '{spec.domain}' must be a plain identifier", "e.g. 'airline'")
+    try:
+        c.today = T.parse_date(spec.today)
+    except ValueError:
+        c.err(("today",), f"'{spec.today}' is not a date", "write today: 2026-11-25")
+    if spec.actor not in spec.entities:
+        c.err(("actor",), f"unknown entity '{spec.actor}' for actor",
+              did_you_mean(spec.actor, spec.entities, "entities"))
+
+    pools: dict[str, list[str]] = {}
+    for pname, values in spec.pools.items():
+        if not values:
+            c.err(("pools", pname), f"pool '{pname}' is empty", "list at least one value")
+            continue
+        bad = [v for v in values if not isinstance(v, str)]
+        if bad:
+            c.err(("pools", pname), f"pool '{pname}' must hold text values; {bad[0]!r} is not text", "quote it")
+            continue
+        if len(set(values)) != len(values):
+            dup = next(v for v in values if values.count(v) > 1)
+            c.err(("pools", pname), f"pool '{pname}' lists '{dup}' twice")
+        pools[pname] = list(dict.fromkeys(values))
+
+    # entities: fields first (so paths can be resolved), then invariants and references
+    for ename, es in spec.entities.items():
+        p = ("entities", ename)
+        if not NAME_RE.match(ename) or ename in RESERVED:
+            c.err(p, f"'{ename}' cannot be an entity name", "use a plain identifier that is not a keyword", key=True)
+        fields: dict[str, FieldInfo] = {}
+        if not es.fields:
+            c.err(p + ("fields",), f"entity '{ename}' has no fields")
+        for fname, fs in es.fields.items():
+            fp = p + ("fields", fname)
+            if not NAME_RE.match(fname) or fname in RESERVED:
+                c.err(fp, f"'{fname}' cannot be a field name",
+                      "'id' is added automatically; use a plain identifier that is not a keyword", key=True)
+                continue
+            t = _field_type(c, fs, fp, pools)
+            if t is None:
+                continue
+            if fs.unique and t.kind not in ("str", "int"):
+                c.err(fp + ("unique",), "only str and int fields can be unique")
+            info = FieldInfo(fname, t, unique=fs.unique, format=fs.format, vary=fs.vary,
+                             description=fs.description or "")
+            info.typical = _typical(c, fs, t, fp)
+            if fs.default is not None:
+                try:
+                    info.default = T.decode(t, fs.default) if t.kind != "date" else T.parse_date(str(fs.default))
+                except (T.ValueError_, ValueError) as e:
+                    c.err(fp + ("default",), f"default does not fit the field: {e}")
+            fields[fname] = info
+        c.entities[ename] = Entity(
+            ename, fields, es.id.prefix, es.id.length, es.id.alphabet, [], {}, es.count, es.description or ""
+        )
+    for ename, ent in c.entities.items():
+        for fname, info in ent.fields.items():
+            if info.format:
+                for m in re.finditer(r"\{([^}]*)\}", info.format):
+                    ph = m.group(1)
+                    if ph != "n" and ph not in ent.fields:
+                        c.err(("entities", ename, "fields", fname, "format"),
+                              f"format placeholder '{{{ph}}}' is not a field of {ename}",
+                              did_you_mean(ph, list(ent.fields) + ["n"], "placeholders"))
+
+    for ename, es in spec.entities.items():
+        if ename not in c.entities:
+            continue
+        ent = c.entities[ename]
+        p = ("entities", ename)
+        env = _Env({ename: VType("ref", entity=ename)}, implicit=ename)
+        for i, inv in enumerate(es.invariants):
+            node = c.check_bool(inv, p + ("invariants", i), env)
+            if node is not None:
+                _qualify(node, ename, ent)
+                ent.invariants.append((node, inv))
+        for rname, rs in es.refer.items():
+            rp = p + ("refer", rname)
+            ref = _build_reference(c, ename, rname, rs, rp, env, spec.actor)
+            if ref:
+                ent.refs[rname] = ref
+
+    tools: dict[str, Tool] = {}
+    for tname, ts in spec.tools.items():
+        t = _build_tool(c, tname, ts, ("tools", tname))
+        if t:
+            tools[tname] = t
+    if not spec.tools:
+        c.err(("tools",), "the spec has no tools", "add at least one read and one write tool")
+    elif tools and not any(t.is_goal for t in tools.values()):
+        c.err(("tools",), "no tool can end a task", "add a write tool, or an 'answer:' to a read tool")
+
+    if c.errors:
+        raise SpecErrors(c.errors)
+    canon = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return Domain(
+        name=spec.domain,
+        title=spec.title or spec.domain,
+        description=spec.description or "",
+        version=spec.version,
+        today=c.today,
+        actor=spec.actor,
+        policy=spec.policy or "",
+        pools=pools,
+        entities=c.entities,
+        tools=tools,
+        source=file,
+        spec_hash=hashlib.sha256(canon.encode()).hexdigest()[:16],
+        raw=spec,
+    )
+
+
+def _qualify(node: E.Node, var: str, ent: Entity) -> None:
+    """Rewrite bare field names in an entity-scoped expression to `var.field`, in place."""
+    for n in E.walk(node):
+        for attr in ("obj", "operand", "left", "right", "item", "cond", "then", "other"):
+            child = getattr(n, attr, None)
+            if isinstance(child, E.Name) and child.id in ent.fields and child.id != var:
+                new = E.Attr(E.Name(var, offset=child.offset, type=VType("ref", entity=ent.name)),
+                             child.id, offset=child.offset, type=child.type)
+                setattr(n, attr, new)
+        for lst_attr in ("values", "options", "args"):
+            lst = getattr(n, lst_attr, None)
+            if isinstance(lst, list):
+                for i, child in enumerate(lst):
+                    if isinstance(child, E.Name) and child.id in ent.fields and child.id != var:
+                        lst[i] = E.Attr(E.Name(var, offset=child.offset, type=VType("ref", entity=ent.name)),
+                                        child.id, offset=child.offset, type=child.type)
+    if isinstance(node, E.Name):  # pragma: no cover - a bare bool field as a whole condition
+        pass
+
+
+def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: _Env, actor: str) -> Optional[Reference]:
+    if not NAME_RE.match(rname):
+        c.err(rp, f"'{rname}' cannot be a reference name", "use a plain identifier", key=True)
+        return None
+    if rs.id:
+        if rs.filter or rs.where or rs.rank or rs.scope:
+            c.err(rp + ("id",), "'id: true' means the user knows the id; it cannot be combined with filter/where/rank/scope",
+                  "make a separate reference for the description")
+            return None
+        return Reference(rname, ename, True, [], None, None, None, None, rs.description or "")
+    if not rs.filter and not rs.where and not rs.rank and not rs.scope:
+        c.err(rp, f"reference '{rname}' does not describe anything",
+              "give 'id: true', or a 'filter' of fields the user states, with an optional 'rank'")
+        return None
+    filt = []
+    for i, f in enumerate(rs.filter):
+        pth = _path(c, ename, f, rp + ("filter", i), "filter")
+        if pth:
+            filt.append(pth)
+    where = None
+    if rs.where is not None:
+        where = c.check_bool(rs.where, rp + ("where",), env)
+        if where is not None:
+            _qualify(where, ename, c.entities[ename])
+    scope = None
+    if rs.scope is not None:
+        scope = _path(c, ename, rs.scope, rp + ("scope",), "scope", want_ref=actor)
+    rank = None
+    if rs.rank is not None:
+        rpth = _path(c, ename, rs.rank.by, rp + ("rank", "by"), "rank")
+        if rpth:
+            t = c.entities[ename].fields[rpth[0]].type if len(rpth) == 1 else None
+            ent = ename
+            for s in rpth:
+                t = c.entities[ent].fields[s].type
+                if t.kind == "ref":
+                    ent = t.entity
+            if t is None or not t.ordered:
+                c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': it is not a number or date",
+                      "rank by a money, int, date or datetime field")
+            else:
+                rank = (rpth, rs.rank.order)
+    return Reference(rname, ename, False, filt, where, rs.where, scope, rank, rs.description or "")
+
+
+def _arg(c: Checker, tname: str, aname: str, a: ArgSpec, ap, pools) -> Optional[Arg]:
+    if not NAME_RE.match(aname) or aname in RESERVED:
+        c.err(ap, f"'{aname}' cannot be an argument name", "use a plain identifier that is not a keyword", key=True)
+        return None
+    if a.ref is not None:
+        if a.ref not in c.entities:
+            c.err(ap + ("ref",), f"unknown entity '{a.ref}'", did_you_mean(a.ref, c.entities, "entities"))
+            return None
+        if a.type not in (None, "ref"):
+            c.err(ap + ("type",), "an argument with 'ref' is an id; remove 'type'")
+            return None
+        var = a.as_ or (aname[:-3] if aname.endswith("_id") and len(aname) > 3 else aname)
+        return Arg(aname, VType("ref", entity=a.ref), var, a.description or "")
+    if a.as_ is not None:
+        c.err(ap + ("as",), "'as' names the record bound by a 'ref' argument", "remove it, or add 'ref: <entity>'")
+        return None
+    if a.like is not None:
+        parts = a.like.split(".")
+        if len(parts) < 2 or parts[0] not in c.entities:
+            c.err(ap + ("like",), f"'like' needs 'entity.field', got '{a.like}'",
+                  did_you_mean(parts[0], c.entities, "entities") if parts else "")
+            return None
+        pth = _path(c, parts[0], ".".join(parts[1:]), ap + ("like",), "like")
+        if not pth:
+            return None
+        t = c_path_type(c, parts[0], pth)
+        if t.kind == "ref":
+            c.err(ap + ("like",), "'like' must name a value field; for ids use 'ref: <entity>'")
+            return None
+        return Arg(aname, t, None, a.description or "")
+    t = _field_type(c, a, ap, pools, allow_ref=False)
+    if t is None:
+        return None
+    return Arg(aname, t, None, a.description or "")
+
+
+def c_path_type(c: Checker, entity: str, path: list[str]) -> VType:
+    t = VType("ref", entity=entity)
+    for s in path:
+        if s == "id":
+            continue
+        t = c.entities[t.entity].fields[s].type
+    return t
+
+
+def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
+    if not NAME_RE.match(tname):
+        c.err(tp, f"'{tname}' cannot be a tool name", "tool names are identifiers like 'book_reservation'", key=True)
+        return None
+    n_err = len(c.errors)
+    names: dict[str, VType] = {}
+    args: dict[str, Arg] = {}
+    for aname, a in ts.args.items():
+        arg = _arg(c, tname, aname, a, tp + ("args", aname), c.spec.pools)
+        if arg is None:
+            continue
+        key = arg.var if arg.is_ref else aname
+        if key in names:
+            c.err(tp + ("args", aname), f"the name '{key}' is bound twice in tool '{tname}'",
+                  "give one of the id arguments 'as: <other name>'")
+            continue
+        names[key] = arg.type
+        args[aname] = arg
+    env = _Env(names)
+    lets = []
+    for lname, lsrc in ts.let.items():
+        lp = tp + ("let", lname)
+        if not NAME_RE.match(lname) or lname in RESERVED or lname in names:
+            c.err(lp, f"'{lname}' cannot be used as a let name here", "pick a new identifier", key=True)
+            continue
+        node, lt = c.check_value(lsrc, lp, env)
+        if node is not None:
+            lets.append((lname, node, lt))
+            names[lname] = lt
+            env = _Env(names)
+    requires = []
+    for i, r in enumerate(ts.requires):
+        # a plain-string item has no 'check' key in the source map; pos() falls back to the item
+        node = c.check_bool(r.check, tp + ("requires", i, "check"), env)
+        if node is not None:
+            requires.append(Requirement(node, r.check, r.error or f"requirement not met: {r.check}"))
+    effects = []
+    created_vars: dict[str, str] = {}
+    if ts.kind == "read" and ts.effects:
+        c.err(tp + ("effects",), f"read tool '{tname}' has effects", "make it 'kind: write', or remove the effects")
+    if ts.kind == "write" and not ts.effects:
+        c.err(tp + ("kind",), f"write tool '{tname}' has no effects",
+              "list what it changes under 'effects:', or make it 'kind: read'")
+    for i, ef in enumerate(ts.effects):
+        ep = tp + ("effects", i)
+        kinds = [k for k in ("set", "create", "delete") if getattr(ef, k) is not None]
+        if len(kinds) != 1:
+            c.err(ep, "an effect is one statement ('x.f = v'), or one 'create:' or 'delete:'",
+                  "split it into separate list items")
+            continue
+        if ef.set is not None:
+            if ef.values is not None or ef.as_ is not None:
+                c.err(ep, "'values'/'as' belong to a 'create:' effect")
+                continue
+            eff = _set_effect(c, ef.set, ep, env)
+            if eff:
+                effects.append(eff)
+        elif ef.create is not None:
+            eff = _create_effect(c, ef, ep, env, names)
+            if eff:
+                effects.append(eff)
+                created_vars[eff.var] = eff.entity
+                names[eff.var] = VType("ref", entity=eff.entity)
+                env = _Env(names)
+        else:
+            if ef.delete not in names or names[ef.delete].kind != "ref":
+                c.err(ep + ("delete",), f"'{ef.delete}' is not a record variable of this tool",
+                      did_you_mean(str(ef.delete), [k for k, v in names.items() if v.kind == "ref"], "records"))
+                continue
+            effects.append(DeleteEffect(ef.delete, f"delete {ef.delete}"))
+    returns = _returns(c, ts.returns, tp + ("returns",), env, names)
+    answer = answer_t = None
+    if ts.answer is not None:
+        if ts.kind != "read":
+            c.err(tp + ("answer",), "only read tools have an 'answer'",
+                  "a write tool's outcome is its state change")
+        else:
+            aenv = env
+            if returns and returns.kind == "find" and returns.listing:
+                aenv = _Env({**names, returns.listing.item: VType("ref", entity=returns.listing.entity)})
+            answer, answer_t = c.check_value(ts.answer, tp + ("answer",), aenv)
+    if len(c.errors) > n_err or returns is None:
+        return None
+    return Tool(tname, ts.kind, ts.description, args, lets, requires, effects, returns,
+                answer, ts.answer, answer_t)
+
+
+def _set_effect(c: Checker, src: str, ep, env: _Env) -> Optional[SetEffect]:
+    ep = ep + ("set",)  # a plain-string effect has no 'set' key; positions fall back to the item
+    node = c.parse(src, ep, effect=True)
+    if node is None:
+        return None
+    target = E.path_of(node.target)
+    if target is None or len(target) < 2:
+        c.err_at(ep, node.offset, "the target of an effect must be 'record.field'")
+        return None
+    try:
+        tt = _TypeCheck(c, env).tc(node.target)
+        vt = _TypeCheck(c, env).tc(node.value)
+        if node.when is not None:
+            wt = _TypeCheck(c, env).tc(node.when)
+            if wt.kind != "bool":
+                c.err_at(ep, node.when.offset, "'when' needs a condition")
+                return None
+    except _TypeErr as e:
+        c.err_at(ep, e.offset, e.message, e.hint)
+        return None
+    if target[-1] == "id":
+        c.err_at(ep, node.target.offset, "ids cannot be changed")
+        return None
+    if node.op in ("+=", "-=") and tt.kind not in ("int", "money", "date", "datetime"):
+        c.err_at(ep, node.offset, f"'{node.op}' needs a number or date field, but {'.'.join(target)} is {tt.describe()}",
+                 "use '=' to set it")
+        return None
+    holder = _Holder(node.value)
+    try:
+        if node.op == "=":
+            tc = _TypeCheck(c, env)
+            _, _, holder.v = tc._unify_nodes(node.value, node.target, holder.v, tt, vt)
+        else:
+            if tt.kind in ("date", "datetime"):
+                if vt.kind != "int":
+                    raise _TypeErr(node.value.offset, f"add a whole number of {'days' if tt.kind == 'date' else 'minutes'} to a {tt.kind}")
+            else:
+                tc = _TypeCheck(c, env)
+                if vt.kind not in T.NUMERIC_KINDS:
+                    raise _TypeErr(node.value.offset, f"cannot add {vt.describe()} to {tt.describe()}")
+                if tt.kind == "int" and vt.kind == "money":
+                    raise _TypeErr(node.value.offset, f"{'.'.join(target)} is a whole number but the value is money")
+                _, _, holder.v = tc._unify_nodes(node.value, node.target, holder.v, tt, vt)
+    except _TypeErr as e:
+        c.err_at(ep, e.offset, e.message, e.hint)
+        return None
+    return SetEffect(target, node.op, holder.v, node.when, src, tt)
+
+
+class _Holder:
+    def __init__(self, v):
+        self.v = v
+
+
+def _create_effect(c: Checker, ef, ep, env: _Env, names) -> Optional[CreateEffect]:
+    ename = ef.create
+    if ename not in c.entities:
+        c.err(ep + ("create",), f"unknown entity '{ename}'", did_you_mean(str(ename), c.entities, "entities"))
+        return None
+    var = ef.as_ or ename
+    if var in names:
+        c.err(ep + ("as",) if ef.as_ else ep + ("create",), f"'{var}' is already a name in this tool",
+              "add 'as: new_<name>' to name the created record")
+        return None
+    ent = c.entities[ename]
+    values: dict[str, E.Node] = {}
+    given = ef.values or {}
+    for fname, raw in given.items():
+        vp = ep + ("values", fname)
+        if fname not in ent.fields:
+            c.err(vp, f"{ename} has no field '{fname}'", did_you_mean(fname, ent.fields, f"fields of {ename}"), key=True)
+            continue
+        ft = ent.fields[fname].type
+        if isinstance(raw, bool):
+            src = "true" if raw else "false"
+        elif isinstance(raw, (int, float)):
+            src = str(raw)
+        else:
+            src = raw
+        node = c.parse(src, vp)
+        if node is None:
+            continue
+        if isinstance(node, E.Name) and node.id not in env.names and node.id not in ("today", "now") and ft.kind == "enum":
+            # bare enum value: status: booked
+            node = E.Lit(node.id, "str", offset=0)
+        try:
+            vt = _TypeCheck(c, env).tc(node)
+            target = E.Name("__field__", type=ft)
+            _, _, node = _TypeCheck(c, env)._unify_nodes(node, target, node, ft, vt)
+        except _TypeErr as e:
+            c.err_at(vp, e.offset, f"{ename}.{fname}: {e.message}", e.hint)
+            continue
+        values[fname] = node
+    for fname, info in ent.fields.items():
+        if fname in values:
+            continue
+        if info.default is not None:
+            lit = E.Lit(info.default, "const", type=info.type)
+            values[fname] = lit
+        elif info.format:
+            values[fname] = E.Lit(None, "generated", type=info.type)
+        else:
+            c.err(ep + ("values",) if ef.values is not None else ep + ("create",),
+                  f"creating a {ename} does not set '{fname}', and the field has no default",
+                  f"add '{fname}: <value>' under 'values:', or 'default:' to the field")
+    return CreateEffect(ename, var, values, f"create {ename} as {var}")
+
+
+def _listing(c: Checker, ls_entity: str, where_src, as_, expand, lp, env_names: dict) -> Optional[ListResult]:
+    if ls_entity not in c.entities:
+        c.err(lp, f"unknown entity '{ls_entity}'", did_you_mean(str(ls_entity), c.entities, "entities"))
+        return None
+    item = as_ or ls_entity
+    if item in env_names:
+        c.err(lp, f"'{item}' is already a name in this tool", "add 'as: <item name>' to name the listed records")
+        return None
+    names = {**env_names, item: VType("ref", entity=ls_entity)}
+    where = None
+    if where_src is not None:
+        where = c.check_bool(where_src, lp[:-1] + ("where",), _Env(names))
+        if where is None:
+            return None
+    exp = []
+    for i, x in enumerate(expand):
+        pth = _path(c, ls_entity, x, lp[:-1] + ("expand", i), "expand")
+        if pth:
+            if c_path_type(c, ls_entity, pth).kind != "ref":
+                c.err(lp[:-1] + ("expand", i), f"'{x}' is not a reference to expand")
+                continue
+            exp.append(pth)
+    return ListResult(ls_entity, where, where_src, item, exp)
+
+
+def _returns(c: Checker, rs, rp, env: _Env, names: dict) -> Optional[Returns]:
+    if rs is None:
+        return Returns("none")
+    kinds = [k for k in ("record", "list", "find", "value") if getattr(rs, k) is not None]
+    if len(kinds) > 1:
+        c.err(rp, f"'returns' has both '{kinds[0]}' and '{kinds[1]}'", "a tool returns one thing: record, list, find or value")
+        return None
+    if not kinds:
+        c.err(rp, "'returns' needs one of: record, list, find, value")
+        return None
+    k = kinds[0]
+    if k == "record":
+        var = rs.record
+        if var not in names or names[var].kind != "ref":
+            c.err(rp + ("record",), f"'{var}' is not a record variable of this tool",
+                  did_you_mean(str(var), [n for n, t in names.items() if t.kind == "ref"], "records"))
+            return None
+        ent = names[var].entity
+        if rs.where is not None:
+            c.err(rp + ("where",), "'where' belongs to 'list' or 'find'")
+            return None
+        exp = []
+        for i, x in enumerate(rs.expand):
+            pth = _path(c, ent, x, rp + ("expand", i), "expand")
+            if pth:
+                exp.append(pth)
+        include = {}
+        for iname, ls in rs.include.items():
+            lr = _listing(c, ls.list, ls.where, ls.as_, ls.expand, rp + ("include", iname, "list"), names)
+            if lr:
+                if lr.where is None:
+                    c.err(rp + ("include", iname), "an included list needs a 'where' that ties it to the record",
+                          f"e.g. where: \"{lr.item}.{ent} == {var}\"")
+                    continue
+                include[iname] = lr
+        if len(include) > 1:
+            c.err(rp + ("include",), "a tool can include at most one related list")
+            return None
+        return Returns("record", var=var, expand=exp, include=include)
+    if k in ("list", "find"):
+        lr = _listing(c, getattr(rs, k), rs.where, rs.as_, rs.expand, rp + (k,), names)
+        if lr is None:
+            return None
+        if k == "find" and lr.where is None:
+            c.err(rp + (k,), "'find' needs a 'where' naming the record, e.g. where: \"user.email == email\"")
+            return None
+        if rs.include:
+            c.err(rp + ("include",), "'include' belongs to 'record' returns")
+            return None
+        return Returns(k, listing=lr)
+    node, t = c.check_value(rs.value, rp + ("value",), env)
+    if node is None:
+        return None
+    return Returns("value", value=node, value_type=t)

@@ -1,0 +1,110 @@
+"""What a user's description of a record means, in plain Python.
+
+A reference ("the cheapest flight from SFO to LAX on Dec 3 that is not cancelled") is: the
+records of one entity whose stated fields equal what the user said, that satisfy the fixed
+condition and belong to the user (scope), ordered by the rank field. The described record is
+the single best one. This module is the solver-independent reading used by the runtime checks,
+`verify` and the baseline agents; `synth` encodes the same meaning in Z3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import types as T
+from .domain import Domain, Reference
+from .runtime import Evaluator, Ref
+
+
+def path_str(path: list[str]) -> str:
+    return ".".join(path)
+
+
+def path_value(ev: Evaluator, ref: Ref, path: list[str]) -> Any:
+    v: Any = ref
+    for step in path:
+        v = ev.field(v, step)
+    return v
+
+
+def path_type(domain: Domain, entity: str, path: list[str]) -> T.VType:
+    return domain.path_type(entity, path)
+
+
+def to_json(domain: Domain, entity: str, path: list[str], value: Any) -> Any:
+    if isinstance(value, Ref):
+        return value.id
+    return T.encode(path_type(domain, entity, path), value)
+
+
+def stated_values(domain: Domain, reference: Reference, db: dict, target_id: str) -> dict[str, Any]:
+    """The field values a user states to describe `target_id` (JSON form, keyed by path)."""
+    ev = Evaluator(domain, db)
+    target = Ref(reference.entity, target_id)
+    return {
+        path_str(p): to_json(domain, reference.entity, p, path_value(ev, target, p)) for p in reference.filter
+    }
+
+
+def satisfies(domain: Domain, reference: Reference, db: dict, rid: str, stated: dict[str, Any],
+              actor_id: str, skip: Optional[set[str]] = None) -> bool:
+    """Does record `rid` fit the description (ignoring the rank)? `skip` leaves parts out
+    (path strings, 'where', 'scope') - that is how a careless reader resolves it."""
+    skip = skip or set()
+    ev = Evaluator(domain, db)
+    rec = Ref(reference.entity, rid)
+    if reference.scope is not None and "scope" not in skip:
+        owner = path_value(ev, rec, reference.scope)
+        if not (isinstance(owner, Ref) and owner.id == actor_id):
+            return False
+    for p in reference.filter:
+        key = path_str(p)
+        if key in skip:
+            continue
+        if to_json(domain, reference.entity, p, path_value(ev, rec, p)) != stated[key]:
+            return False
+    if reference.where is not None and "where" not in skip:
+        if not ev.eval(reference.where, {reference.entity: rec}):
+            return False
+    return True
+
+
+def rank_value(domain: Domain, reference: Reference, db: dict, rid: str) -> Any:
+    ev = Evaluator(domain, db)
+    return path_value(ev, Ref(reference.entity, rid), reference.rank[0])
+
+
+def candidates(domain: Domain, reference: Reference, db: dict, stated: dict[str, Any], actor_id: str,
+               skip: Optional[set[str]] = None) -> list[str]:
+    """Ids of records fitting the description, best first (then by id)."""
+    ids = [rid for rid in sorted(db.get(reference.entity, {}))
+           if satisfies(domain, reference, db, rid, stated, actor_id, skip)]
+    if reference.rank is not None and "rank" not in (skip or set()):
+        desc = reference.rank[1] == "desc"
+        ids.sort(key=lambda rid: rank_value(domain, reference, db, rid), reverse=desc)
+    return ids
+
+
+def resolve(domain: Domain, reference: Reference, db: dict, stated: dict[str, Any], actor_id: str) -> Optional[str]:
+    """The one record the description picks out, or None when none or several tie for it."""
+    ids = candidates(domain, reference, db, stated, actor_id)
+    if not ids:
+        return None
+    if reference.rank is None:
+        return ids[0] if len(ids) == 1 else None
+    best = rank_value(domain, reference, db, ids[0])
+    if len(ids) > 1 and rank_value(domain, reference, db, ids[1]) == best:
+        return None
+    return ids[0]
+
+
+def rivals(domain: Domain, reference: Reference, db: dict, target_id: str, stated: dict[str, Any],
+           actor_id: str) -> list[str]:
+    """Records other than the target that fit the description at least as well as the target."""
+    ids = [rid for rid in candidates(domain, reference, db, stated, actor_id) if rid != target_id]
+    if reference.rank is None:
+        return ids
+    tv = rank_value(domain, reference, db, target_id)
+    desc = reference.rank[1] == "desc"
+    return [rid for rid in ids if (rank_value(domain, reference, db, rid) >= tv if desc
+                                   else rank_value(domain, reference, db, rid) <= tv)]

@@ -1,0 +1,418 @@
+"""Stage 5: execute tools on a database exactly as the spec says - plain Python, no solver.
+
+This is the independent implementation every generated task is replayed on: argument checks,
+preconditions with the spec's error messages, atomic effects (a failing call changes nothing),
+invariants after every write, deterministic ids for created records. `Database` holds records
+in their JSON form; the evaluator decodes fields on read.
+
+Effect semantics (shared with the Z3 encoding): every target and right-hand side is evaluated
+on the state *before* the call; effects are then applied in order, so `x += 1` twice adds 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import string
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from . import expr as E
+from . import types as T
+from .domain import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
+from .errors import ToolError
+
+ALPHABETS = {
+    "digits": string.digits,
+    "upper": string.ascii_uppercase,
+    "lower": string.ascii_lowercase,
+    "alnum": string.ascii_uppercase + string.digits,
+    "hex": "0123456789abcdef",
+}
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def db_hash(db: dict) -> str:
+    """Hash of a database in JSON form (sorted keys): what final-state checks compare."""
+    return hashlib.sha256(canonical_json(db).encode()).hexdigest()
+
+
+def make_id(ent: Entity, rng: random.Random) -> str:
+    alphabet = ALPHABETS[ent.id_alphabet]
+    return ent.id_prefix + "".join(rng.choice(alphabet) for _ in range(ent.id_length))
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A record, by entity and id, as a value inside the evaluator."""
+
+    entity: str
+    id: str
+
+
+class Evaluator:
+    """Evaluates typed expressions on a database in JSON form."""
+
+    def __init__(self, domain: Domain, db: dict):
+        self.domain = domain
+        self.db = db
+
+    def record(self, ref: Ref) -> dict:
+        rec = self.db.get(ref.entity, {}).get(ref.id)
+        if rec is None:
+            raise ToolError(f"{ref.entity} {ref.id} does not exist")
+        return rec
+
+    def field(self, ref: Ref, name: str) -> Any:
+        if name == "id":
+            return ref
+        f = self.domain.entities[ref.entity].fields[name]
+        raw = self.record(ref).get(name)
+        if f.type.kind == "ref":
+            return Ref(f.type.entity, raw)
+        return T.decode(f.type, raw)
+
+    def eval(self, n: E.Node, env: dict) -> Any:
+        if isinstance(n, E.Lit):
+            if n.kind == "const":
+                return n.value
+            return lit_value(n)
+        if isinstance(n, E.Name):
+            if n.id in env:
+                return env[n.id]
+            if n.id == "today":
+                return self.domain.today
+            if n.id == "now":
+                return self.domain.today * T.EPOCH_MINUTES_PER_DAY
+            raise KeyError(n.id)
+        if isinstance(n, E.Attr):
+            return self.field(self.eval(n.obj, env), n.name)
+        if isinstance(n, E.Scale):
+            return self.eval(n.operand, env) * n.factor
+        if isinstance(n, E.Neg):
+            return -self.eval(n.operand, env)
+        if isinstance(n, E.Arith):
+            a, b = self.eval(n.left, env), self.eval(n.right, env)
+            if n.op == "+":
+                return a + b
+            if n.op == "-":
+                return a - b
+            return a * b
+        if isinstance(n, E.Compare):
+            a, b = self.eval(n.left, env), self.eval(n.right, env)
+            op = n.op
+            if op == "==":
+                return a == b
+            if op == "!=":
+                return a != b
+            if op == "<":
+                return a < b
+            if op == "<=":
+                return a <= b
+            if op == ">":
+                return a > b
+            return a >= b
+        if isinstance(n, E.InList):
+            v = self.eval(n.item, env)
+            found = any(v == self.eval(o, env) for o in n.options)
+            return not found if n.negated else found
+        if isinstance(n, E.BoolOp):
+            if n.op == "and":
+                return all(self.eval(v, env) for v in n.values)
+            return any(self.eval(v, env) for v in n.values)
+        if isinstance(n, E.Not):
+            return not self.eval(n.operand, env)
+        if isinstance(n, E.IfElse):
+            return self.eval(n.then, env) if self.eval(n.cond, env) else self.eval(n.other, env)
+        if isinstance(n, E.Call):
+            if n.func in ("date", "datetime"):
+                return n.const
+            vals = [self.eval(a, env) for a in n.args]
+            if n.func == "min":
+                return min(vals)
+            if n.func == "max":
+                return max(vals)
+            return abs(vals[0])
+        raise AssertionError(n)
+
+    def matches(self, listing: ListResult, env: dict) -> list[Ref]:
+        """Records of the listed entity satisfying `where`, in id order."""
+        out = []
+        for rid in sorted(self.db.get(listing.entity, {})):
+            ref = Ref(listing.entity, rid)
+            if listing.where is None or self.eval(listing.where, {**env, listing.item: ref}):
+                out.append(ref)
+        return out
+
+
+def to_text(t: T.VType, value: Any) -> str:
+    if isinstance(value, Ref):
+        return value.id
+    return T.to_text(t, value)
+
+
+def to_json(t: T.VType, value: Any) -> Any:
+    if isinstance(value, Ref):
+        return value.id
+    return T.encode(t, value)
+
+
+@dataclass
+class CallRecord:
+    name: str
+    arguments: dict
+    ok: bool
+    output: Any  # JSON-able result, or the error text
+    answer: Optional[str] = None  # text of the tool's `answer`, when it has one
+    created: Optional[dict] = None  # created record variable -> new id
+
+
+class Runtime:
+    """A live environment: one database, the domain's tools. Not thread-safe."""
+
+    def __init__(self, domain: Domain, db: dict):
+        self.domain = domain
+        self.db = copy.deepcopy(db)
+        self.created = {name: 0 for name in domain.entities}
+        self.ev = Evaluator(domain, self.db)
+        self.log: list[CallRecord] = []
+
+    # --------------------------------------------------------------- public API
+    def call(self, name: str, arguments: Any) -> CallRecord:
+        """Run one tool call. Never raises for a bad call: the record says what went wrong."""
+        self._created_now: dict[str, str] = {}
+        try:
+            output, answer = self._call(name, arguments)
+            rec = CallRecord(name, arguments if isinstance(arguments, dict) else {}, True, output, answer,
+                             dict(self._created_now) or None)
+        except ToolError as e:
+            rec = CallRecord(name, arguments if isinstance(arguments, dict) else {}, False, f"Error: {e}")
+        self.log.append(rec)
+        return rec
+
+    def hash(self) -> str:
+        return db_hash(self.db)
+
+    # --------------------------------------------------------------- internals
+    def _call(self, name: str, arguments: Any) -> tuple[Any, Optional[str]]:
+        tool = self.domain.tools.get(name)
+        if tool is None:
+            raise ToolError(f"unknown tool '{name}'. Available tools: {', '.join(sorted(self.domain.tools))}")
+        env = self.bind_arguments(tool, arguments)
+        self.eval_lets(tool, env)
+        for req in tool.requires:
+            if not self.ev.eval(req.expr, env):
+                raise ToolError(req.error)
+        if tool.effects:
+            self._apply(tool, env)
+        output = self._output(tool, env)
+        answer = None
+        if tool.answer is not None:
+            aenv = env
+            if tool.returns.kind == "find":
+                aenv = {**env, tool.returns.listing.item: env["__found__"]}
+            answer = to_text(tool.answer_type, self.ev.eval(tool.answer, aenv))
+        return output, answer
+
+    def bind_arguments(self, tool: Tool, arguments: Any) -> dict:
+        if not isinstance(arguments, dict):
+            raise ToolError(f"arguments must be an object with keys: {', '.join(tool.args) or '(none)'}")
+        unknown = [k for k in arguments if k not in tool.args]
+        if unknown:
+            raise ToolError(f"unknown argument '{unknown[0]}' for {tool.name}; expected: {', '.join(tool.args) or '(none)'}")
+        env: dict[str, Any] = {}
+        for aname, arg in tool.args.items():
+            if aname not in arguments:
+                raise ToolError(f"missing argument '{aname}' for {tool.name}")
+            raw = arguments[aname]
+            if arg.is_ref:
+                if not isinstance(raw, str):
+                    raise ToolError(f"'{aname}' must be a {arg.type.entity} id (text), got {raw!r}")
+                if raw not in self.db.get(arg.type.entity, {}):
+                    raise ToolError(f"no {arg.type.entity} with id '{raw}'")
+                env[arg.var] = Ref(arg.type.entity, raw)
+            else:
+                try:
+                    env[aname] = T.decode(arg.type, raw)
+                except T.ValueError_ as e:
+                    raise ToolError(f"bad value for '{aname}': {e}") from None
+        return env
+
+    def eval_lets(self, tool: Tool, env: dict) -> None:
+        for lname, node, _t in tool.lets:
+            env[lname] = self.ev.eval(node, env)
+
+    def _resolve_target(self, path: list[str], env: dict) -> Ref:
+        obj = env[path[0]]
+        for step in path[1:-1]:
+            obj = self.ev.field(obj, step)
+        return obj
+
+    def _apply(self, tool: Tool, env: dict) -> None:
+        # 1) plan on the pre-state
+        plan = []
+        for eff in tool.effects:
+            if isinstance(eff, SetEffect):
+                if eff.when is not None and not self.ev.eval(eff.when, env):
+                    continue
+                target = self._resolve_target(eff.target, env)
+                self.ev.record(target)
+                plan.append(("set", target, eff.target[-1], eff.op, self.ev.eval(eff.value, env), eff.field_type))
+            elif isinstance(eff, CreateEffect):
+                new_id = self._new_id(eff.entity)
+                fields = {}
+                for fname, node in eff.values.items():
+                    if isinstance(node, E.Lit) and node.kind == "generated":
+                        fields[fname] = None  # filled after the other fields are known
+                    else:
+                        fields[fname] = self.ev.eval(node, env)
+                env[eff.var] = Ref(eff.entity, new_id)
+                self._created_now[eff.var] = new_id
+                plan.append(("create", Ref(eff.entity, new_id), fields))
+            elif isinstance(eff, DeleteEffect):
+                plan.append(("delete", env[eff.var]))
+        # 2) apply to copies of the touched records
+        staged: dict[Ref, Optional[dict]] = {}
+
+        def rec(ref: Ref) -> Optional[dict]:
+            if ref not in staged:
+                cur = self.db.get(ref.entity, {}).get(ref.id)
+                staged[ref] = None if cur is None else dict(cur)
+            return staged[ref]
+
+        for item in plan:
+            if item[0] == "set":
+                _, ref, fname, op, value, ftype = item
+                r = rec(ref)
+                if r is None:
+                    raise ToolError(f"{ref.entity} {ref.id} was deleted")
+                if op == "=":
+                    new = value
+                else:
+                    cur = T.decode(ftype, r[fname]) if ftype.kind != "ref" else r[fname]
+                    new = cur + value if op == "+=" else cur - value
+                r[fname] = to_json(ftype, new)
+            elif item[0] == "create":
+                _, ref, fields = item
+                ent = self.domain.entities[ref.entity]
+                r = {"id": ref.id}
+                for fname, info in ent.fields.items():
+                    v = fields.get(fname)
+                    r[fname] = None if v is None else to_json(info.type, v)
+                for fname, info in ent.fields.items():
+                    if r[fname] is None and info.format:
+                        r[fname] = self._format_value(ent, info.name, r)
+                staged[ref] = r
+            else:
+                _, ref = item
+                if rec(ref) is None:
+                    raise ToolError(f"{ref.entity} {ref.id} does not exist")
+                staged[ref] = None
+        # 3) invariants and uniqueness on the staged records, then commit
+        self._check_staged(staged)
+        for ref, r in staged.items():
+            table = self.db.setdefault(ref.entity, {})
+            if r is None:
+                table.pop(ref.id, None)
+            else:
+                table[ref.id] = r
+
+    def _check_staged(self, staged: dict) -> None:
+        overlay = {ent: dict(tbl) for ent, tbl in self.db.items()}
+        for ref, r in staged.items():
+            if r is None:
+                overlay.get(ref.entity, {}).pop(ref.id, None)
+            else:
+                overlay.setdefault(ref.entity, {})[ref.id] = r
+        ev = Evaluator(self.domain, overlay)
+        for ref, r in staged.items():
+            if r is None:
+                continue
+            ent = self.domain.entities[ref.entity]
+            for node, src in ent.invariants:
+                if not ev.eval(node, {ref.entity: ref}):
+                    raise ToolError(f"this would break the rule '{src}' for {ref.entity} {ref.id}")
+            for fname, info in ent.fields.items():
+                if info.unique:
+                    for oid, other in overlay[ref.entity].items():
+                        if oid != ref.id and other.get(fname) == r.get(fname):
+                            raise ToolError(f"another {ref.entity} already has {fname} {r.get(fname)!r}")
+                if info.type.kind == "ref" and r.get(fname) not in overlay.get(info.type.entity, {}):
+                    raise ToolError(f"{ref.entity} {ref.id} would point to a missing {info.type.entity}")
+
+    def _new_id(self, entity: str) -> str:
+        ent = self.domain.entities[entity]
+        while True:
+            self.created[entity] += 1
+            rng = random.Random(f"{self.domain.name}/{entity}/{self.created[entity]}")
+            new_id = make_id(ent, rng)
+            if new_id not in self.db.get(entity, {}):
+                return new_id
+
+    def _format_value(self, ent: Entity, fname: str, record: dict) -> str:
+        info = ent.fields[fname]
+        n = 1
+        used = {r.get(fname) for r in self.db.get(ent.name, {}).values()}
+        while True:
+            v = format_field(info.format, record, n)
+            if not info.unique or v not in used:
+                return v
+            n += 1
+
+    # --------------------------------------------------------------- outputs
+    def record_json(self, ref: Ref, expand: list[list[str]]) -> dict:
+        out = dict(self.ev.record(ref))
+        for path in expand:
+            self._expand(out, ref.entity, path)
+        return out
+
+    def _expand(self, rec: dict, entity: str, path: list[str]) -> None:
+        fname = path[0]
+        info = self.domain.entities[entity].fields[fname]
+        val = rec.get(fname)
+        if isinstance(val, str):
+            target = self.db.get(info.type.entity, {}).get(val)
+            if target is None:
+                return
+            rec[fname] = dict(target)
+        if len(path) > 1 and isinstance(rec.get(fname), dict):
+            self._expand(rec[fname], info.type.entity, path[1:])
+
+    def _output(self, tool: Tool, env: dict) -> Any:
+        r = tool.returns
+        if r.kind == "record":
+            ref = env[r.var]
+            out = self.record_json(ref, r.expand)
+            for iname, listing in r.include.items():
+                out[iname] = [self.record_json(x, listing.expand) for x in self.ev.matches(listing, env)]
+            return out
+        if r.kind == "list":
+            return [self.record_json(x, r.listing.expand) for x in self.ev.matches(r.listing, env)]
+        if r.kind == "find":
+            found = self.ev.matches(r.listing, env)
+            if not found:
+                raise ToolError(f"no {r.listing.entity} matches")
+            env["__found__"] = found[0]
+            return self.record_json(found[0], r.listing.expand)
+        if r.kind == "value":
+            return to_json(r.value_type, self.ev.eval(r.value, env))
+        return {"status": "ok"} if tool.is_write else {}
+
+
+def format_field(fmt: str, record: dict, n: int) -> str:
+    """Render a `format` field: `{field}` placeholders (lower-cased) and `{n}` (1 -> '')."""
+
+    def sub(m):
+        key = m.group(1)
+        if key == "n":
+            return "" if n == 1 else str(n)
+        return str(record.get(key, "")).lower().replace(" ", "")
+
+    import re
+
+    return re.sub(r"\{([^}]*)\}", sub, fmt)

@@ -1,0 +1,699 @@
+"""Stage 4: solve for a database that makes a walk executable, and prove its references unique.
+
+For one walk and one seed: every field of every record the walk touches becomes a Z3 variable;
+each step's preconditions must hold on the state threaded through the earlier steps; entity
+invariants hold in every state; selected records are listed by the tool that lists them, fit
+the user's description, and beat every other record of the walk on it. Values are steered to
+look realistic by seeded hints (assumptions dropped one by one from unsat cores), then the
+database is filled with background records, replayed on the plain-Python runtime, cross-checked
+against the Z3 model, and each description is proven to pick out one record by an UNSAT query
+over the final database.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import z3
+from pydantic import BaseModel, Field
+
+from . import references as R
+from . import types as T
+from .domain import Domain, Reference
+from .runtime import Evaluator, Ref, Runtime, canonical_json, format_field, make_id
+from .walks import Walk
+from .z3enc import SYMBOL_BASE, Obj, Symbols, Unsupported, World
+
+
+# ----------------------------------------------------------------------------- artefacts
+
+
+class GoldCall(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+
+
+class SelectionProof(BaseModel):
+    """Why a description picks out exactly one record."""
+
+    step: int
+    reference: str
+    entity: str
+    target: str
+    stated: dict[str, Any] = Field(description="values the user states (path -> value)")
+    where: Optional[str] = None
+    scope: Optional[str] = None
+    rank: Optional[str] = None
+    candidates: int = Field(description="records of the entity in the database at that step")
+    fit_filter: int = Field(description="records matching the stated values (ignoring rank/where)")
+    solver: str = Field(description="'unsat': no other record fits the description as well")
+    query: str
+
+
+class SolveRecord(BaseModel):
+    variables: int
+    constraints: int
+    checks: int
+    hints_kept: int
+    hints_dropped: int
+
+
+class Scenario(BaseModel):
+    """A solved walk: initial database, concrete gold calls, and the proofs they rest on."""
+
+    walk: Walk
+    seed: int
+    initial_db: dict
+    ids: dict[str, str] = Field(description="walk object -> record id (created ones after replay)")
+    gold: list[GoldCall]
+    outputs: list[Any]
+    answers: list[Optional[str]]
+    final_db: dict
+    selections: list[SelectionProof]
+    solve: SolveRecord
+    background: int
+
+
+@dataclass
+class SynthOptions:
+    background: float = 1.0  # multiplier on each entity's `count`
+    hint_rounds: int = 2
+
+
+class Infeasible(Exception):
+    """The walk cannot be made executable; `core` names the clashing conditions."""
+
+    def __init__(self, reason: str, core: Optional[list[str]] = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.core = core or []
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def sample_value(t: T.VType, rng: random.Random, typical=None) -> Any:
+    """A realistic value of a type (internal form)."""
+    k = t.kind
+    if k in ("int", "date"):
+        lo, hi = typical or (t.lo, t.hi)
+        return rng.randint(lo, hi)
+    if k == "datetime":
+        lo, hi = typical or (t.lo, t.hi)
+        v = rng.randint(lo, hi)
+        return max(t.lo, min(t.hi, v - v % 15))
+    if k == "money":
+        lo, hi = typical or (t.lo, t.hi)
+        scale = t.scale
+        units = rng.randint(lo // scale, max(lo // scale, hi // scale))
+        cents = rng.choice([0, 0, 0, 0, 99, 99, 50, 49, 95]) if scale > 1 else 0
+        v = units * scale + (cents if scale >= 100 else 0)
+        return max(t.lo, min(t.hi, v))
+    if k == "bool":
+        return rng.random() < 0.5
+    if k in ("enum", "str"):
+        return rng.choice(t.values)
+    raise AssertionError(k)
+
+
+# ----------------------------------------------------------------------------- the solver part
+
+
+@dataclass
+class _Plan:
+    world: World
+    arg_terms: list[dict[str, Any]]  # per step: scalar arg -> term/code
+    selections: list[tuple[int, str, str, Reference]]  # (step, object, entity, reference)
+    states: list[dict]  # state snapshot before each step, and the final one
+
+
+def _path_term(w: World, o: Obj, path: list[str]):
+    v: Any = o
+    for s in path:
+        v = w.field(v, s)
+    return v
+
+
+def _eq(w: World, a, b):
+    if isinstance(a, Obj) or isinstance(b, Obj):
+        return isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
+    return a == b
+
+
+def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
+    """Z3 condition: object `o` fits the description the user gives of `target`."""
+    parts = []
+    if ref.scope is not None:
+        parts.append(_eq(w, _path_term(w, o, ref.scope), actor))
+    for p in ref.filter:
+        parts.append(_eq(w, _path_term(w, o, p), _path_term(w, target, p)))
+    if ref.where is not None:
+        parts.append(w.enc(ref.where, {ref.entity: o}))
+    if any(x is False for x in parts):
+        return False
+    parts = [x for x in parts if x is not True]
+    return True if not parts else z3.And([w.as_bool(x) for x in parts])
+
+
+def beats(w: World, ref: Reference, target: Obj, o: Obj):
+    """Z3 condition: `target` ranks strictly before `o`."""
+    a, b = _path_term(w, target, ref.rank[0]), _path_term(w, o, ref.rank[0])
+    return a < b if ref.rank[1] == "asc" else a > b
+
+
+def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> _Plan:
+    w = World(domain, symbols)
+    actor = Obj(walk.actor, domain.actor)
+    for oname in walk.initial_objects():
+        ent = walk.objects[oname]
+        links = {k.split(".", 1)[1]: v for k, v in walk.links.items() if k.split(".", 1)[0] == oname}
+        w.add_object(oname, ent, links)
+    initial = walk.initial_objects()
+    w.check_invariants(initial, "initially")
+    _unique(w, domain, initial, "initially")
+    arg_terms: list[dict[str, Any]] = []
+    selections = []
+    states = []
+    for k, step in enumerate(walk.steps):
+        tool = domain.tools[step.tool]
+        label = f"step {k + 1} ({tool.name})"
+        states.append(w.snapshot())
+        args: dict[str, Any] = {}
+        for a in tool.args.values():
+            if a.is_ref:
+                continue
+            if a.name in step.args and a.type.kind == "enum":
+                args[a.name] = w.I(symbols.of(step.args[a.name]))
+            elif a.name in step.args and a.type.kind == "bool":
+                args[a.name] = step.args[a.name] == "true"
+            else:
+                args[a.name] = w.new_var(f"s{k + 1}.{a.name}", a.type)
+        arg_terms.append(args)
+        env = w.tool_env(tool, step.binds, args)
+        if step.select is not None:
+            listing = tool.returns.lists()
+            target = w.obj(step.select.object)
+            ref = domain.entities[listing.entity].refs[step.select.reference]
+            if listing.where is not None:
+                w.track(f"{label}: the record the user means is listed ({listing.where_src})",
+                        w.enc(listing.where, {**env, listing.item: target}), "where")
+            w.track(f"{label}: the record fits the description '{ref.name}'",
+                    describe_term(w, ref, target, target, actor), "reference")
+            for other in sorted(w.exists):
+                if other == target.name or w.entity_of[other] != ref.entity:
+                    continue
+                o = w.obj(other)
+                fits = describe_term(w, ref, o, target, actor)
+                if ref.rank is not None:
+                    clash = z3.And(w.as_bool(fits), z3.Not(beats(w, ref, target, o))) if fits is not False else False
+                else:
+                    clash = fits
+                w.track(f"{label}: {other} must not also fit '{ref.name}'",
+                        z3.Not(w.as_bool(clash)) if not isinstance(clash, bool) else (not clash), "reference")
+            selections.append((k, step.select.object, listing.entity, ref))
+            env[listing.item] = target
+        for i, req in enumerate(tool.requires):
+            w.track(f"{label} requires {req.src}", w.enc(req.expr, env), "requires")
+        pre = w.snapshot()
+        pre_exists = set(w.exists)
+        touched = w.apply_effects(tool, env, step.creates, label)
+        if tool.is_write:
+            changes = []
+            for (oname, fname), v in w.state.items():
+                if oname in touched and (oname, fname) in pre and pre[(oname, fname)] is not v:
+                    changes.append(z3.Not(w.as_bool(_eq(w, v, pre[(oname, fname)]))) if not isinstance(v, Obj)
+                                   else (not (isinstance(pre[(oname, fname)], Obj) and pre[(oname, fname)].name == v.name)))
+            structural = w.exists != pre_exists
+            if not structural:
+                if any(c is True for c in changes):
+                    pass
+                else:
+                    real = [c for c in changes if not isinstance(c, bool)]
+                    w.track(f"{label} changes something", z3.Or(real) if real else False, "change")
+        w.check_invariants(touched, f"after {label}")
+        created = [o for o in step.creates.values()]
+        if created:
+            _unique(w, domain, list(w.exists), f"after {label}")
+    states.append(w.snapshot())
+    return _Plan(w, arg_terms, selections, states)
+
+
+def _unique(w: World, domain: Domain, objects, label: str) -> None:
+    by_entity: dict[str, list[str]] = {}
+    for o in sorted(objects):
+        if o in w.exists:
+            by_entity.setdefault(w.entity_of[o], []).append(o)
+    for ent, objs in by_entity.items():
+        for f in domain.entities[ent].fields.values():
+            if f.unique and len(objs) > 1:
+                terms = [w.state[(o, f.name)] for o in objs]
+                w.track(f"{label}: {ent}.{f.name} is unique", z3.Distinct(terms), "unique")
+
+
+def solve(plan: _Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord]:
+    """Find a model, steering values toward seeded realistic hints."""
+    w = plan.world
+    trackers = [t.literal for t in w.tracked]
+    by_lit = {str(t.literal): t for t in w.tracked}
+    hint_vars = [v for v in w.vars.values() if not (v.type.kind == "str" and not v.type.values)]
+    hints: dict[str, z3.BoolRef] = {}
+    hint_var: dict[str, str] = {}
+    checks = 0
+    dropped_total = 0
+
+    def add_hint(var, value) -> None:
+        name = f"h{len(hint_var)}"
+        lit = z3.Bool(name, ctx=w.ctx)
+        val = w.B(value) if var.type.kind == "bool" else w.I(_hint_code(w, var.type, value))
+        w.solver.add(z3.Implies(lit, var.term == val))
+        hints[name] = lit
+        hint_var[name] = var.label
+
+    for var in hint_vars:
+        add_hint(var, sample_value(var.type, rng, var.typical))
+    order = list(hints)
+    rng.shuffle(order)
+    active = list(order)
+    for round_no in range(rounds + 1):
+        while True:
+            checks += 1
+            r = w.solver.check(*(trackers + [hints[h] for h in active]))
+            if r == z3.sat:
+                break
+            if r != z3.unsat:
+                raise Infeasible("the solver gave up on this walk")
+            core = {str(c) for c in w.solver.unsat_core()}
+            core_hints = [h for h in active if h in core]
+            if not core_hints:
+                labels = [by_lit[c].label for c in sorted(core) if c in by_lit]
+                raise Infeasible("the walk's conditions cannot all hold", labels)
+            active.remove(core_hints[0])
+            dropped_total += 1
+        if round_no == rounds:
+            break
+        # re-hint variables whose hints were dropped, with fresh samples
+        kept_vars = {hint_var[h] for h in active}
+        redo = [v for v in hint_vars if v.label not in kept_vars]
+        if not redo:
+            break
+        fresh = []
+        for var in redo:
+            before = set(hints)
+            add_hint(var, sample_value(var.type, rng, var.typical))
+            fresh.extend(h for h in hints if h not in before)
+        active.extend(fresh)
+    model = w.solver.model()
+    rec = SolveRecord(
+        variables=len(w.vars),
+        constraints=len(w.tracked),
+        checks=checks,
+        hints_kept=len({hint_var[h] for h in active}),
+        hints_dropped=dropped_total,
+    )
+    return model, rec
+
+
+def _hint_code(w: World, t: T.VType, value: Any) -> int:
+    if t.kind in ("enum", "str"):
+        return w.sym.of(value)
+    return int(value)
+
+
+def model_value(w: World, model: z3.ModelRef, term, t: T.VType) -> Any:
+    """Internal-form value of a term in the model."""
+    if isinstance(term, Obj):
+        return term
+    if isinstance(term, bool):
+        return term
+    v = model.eval(term, model_completion=True)
+    if t.kind == "bool":
+        return z3.is_true(v)
+    n = v.as_long()
+    if t.kind == "enum" or (t.kind == "str" and t.values):
+        return w.sym.names[n]
+    return n
+
+
+# ----------------------------------------------------------------------------- the whole stage
+
+
+def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOptions] = None,
+               symbols: Optional[Symbols] = None, timings: Optional[dict] = None) -> Scenario:
+    """Solve `walk` into a checked Scenario, or raise Infeasible with the reason.
+
+    `timings`, when given, accumulates seconds per part: solve, fill, replay, proofs."""
+    import time
+
+    timings = timings if timings is not None else {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
+    options = options or SynthOptions()
+    rng = random.Random(seed)
+    symbols = symbols or Symbols(domain)
+    try:
+        plan = build_plan(domain, walk, symbols)
+    except Unsupported as e:
+        raise Infeasible(f"not encodable: {e}") from None
+    try:
+        model, solve_rec = solve(plan, rng, options.hint_rounds)
+    finally:
+        lap("solve")
+    w = plan.world
+
+    # --- concrete records for the walk's initial objects
+    ids: dict[str, str] = {}
+    taken: dict[str, set[str]] = {e: set() for e in domain.entities}
+    for oname in walk.initial_objects():
+        ent = domain.entities[walk.objects[oname]]
+        while True:
+            new_id = make_id(ent, rng)
+            if new_id not in taken[ent.name]:
+                break
+        taken[ent.name].add(new_id)
+        ids[oname] = new_id
+    db: dict[str, dict] = {e: {} for e in domain.entities}
+    initial_state = plan.states[0]
+    for oname in walk.initial_objects():
+        ent = domain.entities[walk.objects[oname]]
+        rec: dict[str, Any] = {"id": ids[oname]}
+        for f in ent.fields.values():
+            term = initial_state[(oname, f.name)]
+            if f.type.kind == "ref":
+                rec[f.name] = ids[term.name]
+            elif f.type.kind == "str" and not f.type.values:
+                rec[f.name] = None  # generated below
+            else:
+                rec[f.name] = T.encode(f.type, model_value(w, model, term, f.type))
+        db[ent.name][ids[oname]] = rec
+    _fill_generated(domain, db, walk, ids, initial_state, model)
+
+    # --- scalar arguments of every call
+    arg_values: list[dict[str, Any]] = []
+    for k, step in enumerate(walk.steps):
+        tool = domain.tools[step.tool]
+        vals = {}
+        for a in tool.args.values():
+            if a.is_ref:
+                continue
+            vals[a.name] = T.encode(a.type, model_value(w, model, plan.arg_terms[k][a.name], a.type))
+        arg_values.append(vals)
+
+    # --- background records, then replay and keep only background that leaves every
+    #     description unique
+    n_background = _add_background(domain, db, ids, walk, rng, options)
+    lap("fill")
+    for _attempt in range(50):
+        replay = _replay(domain, walk, db, ids, arg_values)
+        bad = _first_ambiguity(domain, walk, replay, ids)
+        if bad is None:
+            break
+        entity, rid = bad
+        if rid in set(ids.values()):
+            raise Infeasible(f"walk record {rid} competes with a selected record")
+        _remove_background(domain, db, entity, rid)
+        n_background -= 1
+    else:
+        raise Infeasible("could not place background records without ambiguity")
+
+    gold, outputs, answers, final_db, snapshots, all_ids = replay
+    _cross_check(domain, walk, w, model, plan.states[-1], final_db, all_ids)
+    lap("replay")
+    proofs = [
+        prove_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k, symbols)
+        for (k, obj, _e, ref) in plan.selections
+    ]
+    lap("proofs")
+    return Scenario(
+        walk=walk,
+        seed=seed,
+        initial_db=db,
+        ids=all_ids,
+        gold=gold,
+        outputs=outputs,
+        answers=answers,
+        final_db=final_db,
+        selections=proofs,
+        solve=solve_rec,
+        background=n_background,
+    )
+
+
+def _fill_generated(domain: Domain, db: dict, walk: Walk, ids: dict[str, str], state: dict, model) -> None:
+    """Render generated strings (emails) from the record's other fields; equal symbols share text."""
+    by_symbol: dict[int, str] = {}
+    for oname in walk.initial_objects():
+        ent = domain.entities[walk.objects[oname]]
+        for f in ent.fields.values():
+            if f.type.kind != "str" or f.type.values:
+                continue
+            rec = db[ent.name][ids[oname]]
+            code = model.eval(state[(oname, f.name)], model_completion=True).as_long()
+            if code in by_symbol:
+                rec[f.name] = by_symbol[code]
+                continue
+            used = {r.get(f.name) for r in db[ent.name].values()}
+            n = 1
+            while True:
+                text = format_field(f.format or "{n}", rec, n)
+                if text not in used:
+                    break
+                n += 1
+            rec[f.name] = text
+            by_symbol[code] = text
+
+
+def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rng: random.Random,
+                    options: SynthOptions) -> int:
+    """Fill each entity up to its `count` with records that obey the spec's invariants."""
+    order = _entity_order(domain)
+    protected = set(ids.values())
+    added = 0
+    for ename in order:
+        ent = domain.entities[ename]
+        want = int(round(ent.count * options.background))
+        for _ in range(want):
+            for _try in range(20):
+                rid = make_id(ent, rng)
+                if rid in db[ename]:
+                    continue
+                rec: dict[str, Any] = {"id": rid}
+                ok = True
+                for f in ent.fields.values():
+                    if f.type.kind == "ref":
+                        pool = [i for i in db[f.type.entity] if i not in protected or f.type.entity == domain.actor]
+                        if not pool:
+                            ok = False
+                            break
+                        rec[f.name] = rng.choice(sorted(pool))
+                    elif f.type.kind == "str" and not f.type.values:
+                        rec[f.name] = None
+                    else:
+                        rec[f.name] = T.encode(f.type, sample_value(f.type, rng, f.typical))
+                if not ok:
+                    break
+                for f in ent.fields.values():
+                    if f.type.kind == "str" and not f.type.values:
+                        used = {r.get(f.name) for r in db[ename].values()}
+                        n = 1
+                        while format_field(f.format or "{n}", rec, n) in used:
+                            n += 1
+                        rec[f.name] = format_field(f.format or "{n}", rec, n)
+                if not _record_ok(domain, db, ename, rec):
+                    continue
+                db[ename][rid] = rec
+                added += 1
+                break
+    return added
+
+
+def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
+    ent = domain.entities[ename]
+    for f in ent.fields.values():
+        if f.unique and f.type.kind != "str":
+            if any(r.get(f.name) == rec[f.name] for r in db[ename].values()):
+                return False
+    trial = {**db, ename: {**db[ename], rec["id"]: rec}}
+    ev = Evaluator(domain, trial)
+    return all(ev.eval(node, {ename: Ref(ename, rec["id"])}) for node, _src in ent.invariants)
+
+
+def _entity_order(domain: Domain) -> list[str]:
+    """Entities so that referenced ones come first."""
+    done: list[str] = []
+
+    def visit(name: str, stack: tuple = ()) -> None:
+        if name in done or name in stack:
+            return
+        for f in domain.entities[name].ref_fields():
+            visit(f.type.entity, stack + (name,))
+        done.append(name)
+
+    for name in domain.entities:
+        visit(name)
+    return done
+
+
+def _remove_background(domain: Domain, db: dict, entity: str, rid: str) -> None:
+    db[entity].pop(rid, None)
+    for ename, ent in domain.entities.items():
+        for f in ent.ref_fields():
+            if f.type.entity == entity:
+                for oid in [i for i, r in db[ename].items() if r.get(f.name) == rid]:
+                    _remove_background(domain, db, ename, oid)
+
+
+def _replay(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_values: list[dict]):
+    """Run the walk's calls on the runtime; returns gold calls, outputs, answers, final db,
+    the database before each step, and ids including created records."""
+    rt = Runtime(domain, db)
+    all_ids = dict(ids)
+    gold, outputs, answers, snapshots = [], [], [], []
+    for k, step in enumerate(walk.steps):
+        tool = domain.tools[step.tool]
+        args: dict[str, Any] = {}
+        for a in tool.args.values():
+            if a.is_ref:
+                args[a.name] = all_ids[step.binds[a.var]]
+            else:
+                args[a.name] = arg_values[k][a.name]
+        snapshots.append(copy.deepcopy(rt.db))
+        rec = rt.call(step.tool, args)
+        if not rec.ok:
+            raise ReplayMismatch(f"step {k + 1} {step.tool} failed on replay: {rec.output}")
+        for var, new_id in (rec.created or {}).items():
+            all_ids[step.creates[var]] = new_id
+        gold.append(GoldCall(name=step.tool, arguments=args))
+        outputs.append(rec.output)
+        answers.append(rec.answer if step.ask else None)
+    return gold, outputs, answers, rt.db, snapshots, all_ids
+
+
+class ReplayMismatch(Exception):
+    """The runtime disagrees with the solver: a bug, never a task."""
+
+
+def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) -> Optional[tuple[str, str]]:
+    _gold, _outs, _ans, _final, snapshots, all_ids = replay
+    actor_id = all_ids[walk.actor]
+    for k, step in enumerate(walk.steps):
+        if step.select is None:
+            continue
+        tool = domain.tools[step.tool]
+        ent = tool.returns.lists().entity
+        ref = domain.entities[ent].refs[step.select.reference]
+        db = snapshots[k]
+        target = all_ids[step.select.object]
+        stated = R.stated_values(domain, ref, db, target)
+        rivals = R.rivals(domain, ref, db, target, stated, actor_id)
+        if rivals:
+            return ent, rivals[0]
+        if not R.satisfies(domain, ref, db, target, stated, actor_id):
+            raise ReplayMismatch(f"step {k + 1}: the selected record does not fit its own description")
+    return None
+
+
+def _cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict, final_db: dict,
+                 all_ids: dict[str, str]) -> None:
+    """Every field the solver predicts for the end of the walk equals what the runtime computed."""
+    for (oname, fname), term in final_state.items():
+        if oname not in w.exists:
+            continue
+        ent = domain.entities[w.entity_of[oname]]
+        f = ent.fields[fname]
+        rid = all_ids[oname]
+        actual = final_db[ent.name][rid][fname]
+        if f.type.kind == "ref":
+            if all_ids.get(term.name) != actual:
+                raise ReplayMismatch(f"{oname}.{fname}: solver {term.name}, runtime {actual}")
+            continue
+        if f.type.kind == "str" and not f.type.values:
+            continue
+        predicted = T.encode(f.type, model_value(w, model, term, f.type))
+        if predicted != actual:
+            raise ReplayMismatch(f"{oname}.{fname}: solver {predicted!r}, runtime {actual!r}")
+
+
+# ----------------------------------------------------------------------------- uniqueness proof
+
+
+def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor_id: str, step: int,
+                 symbols: Symbols) -> SelectionProof:
+    """UNSAT check over the concrete database: no record other than the target fits the
+    description at least as well. The query is built from the reference's definition, with
+    each record's values as constants, and decided by Z3."""
+    ctx = z3.Context()
+    s = z3.SolverFor("QF_LIA", ctx=ctx)
+    ev = Evaluator(domain, db)
+    ent = ref.entity
+    stated = R.stated_values(domain, ref, db, target_id)
+    rows = sorted(db.get(ent, {}))
+    idx = z3.Int("row", ctx=ctx)
+
+    def const(value: Any, t: T.VType):
+        if isinstance(value, Ref):
+            return z3.IntVal(symbols.of("#" + value.id), ctx=ctx)
+        if t.kind == "bool":
+            return z3.BoolVal(bool(value), ctx=ctx)
+        if t.kind in ("enum", "str"):
+            return z3.IntVal(symbols.of(value), ctx=ctx)
+        return z3.IntVal(int(value), ctx=ctx)
+
+    def row_fits(rid: str):
+        rec = Ref(ent, rid)
+        conds = []
+        if ref.scope is not None:
+            owner = R.path_value(ev, rec, ref.scope)
+            conds.append(const(owner, T.VType("ref")) == const(Ref(domain.actor, actor_id), T.VType("ref")))
+        for p in ref.filter:
+            t = domain.path_type(ent, p)
+            v = R.path_value(ev, rec, p)
+            want = stated[R.path_str(p)]
+            want_internal = Ref(t.entity, want) if t.kind == "ref" else T.decode(t, want)
+            conds.append(const(v, t) == const(want_internal, t))
+        if ref.where is not None:
+            conds.append(z3.BoolVal(bool(ev.eval(ref.where, {ent: rec})), ctx=ctx))
+        if ref.rank is not None:
+            t = domain.path_type(ent, ref.rank[0])
+            mine = const(R.path_value(ev, rec, ref.rank[0]), t)
+            best = const(R.path_value(ev, Ref(ent, target_id), ref.rank[0]), t)
+            conds.append(mine <= best if ref.rank[1] == "asc" else mine >= best)
+        return z3.And(conds) if conds else z3.BoolVal(True, ctx=ctx)
+
+    others = [i for i, rid in enumerate(rows) if rid != target_id]
+    s.add(z3.Or([z3.And(idx == i, row_fits(rows[i])) for i in others]) if others else z3.BoolVal(False, ctx=ctx))
+    result = str(s.check())
+    fit_filter = len(R.candidates(domain, ref, db, stated, actor_id, skip={"where", "rank"}))
+    rank = f"{'.'.join(ref.rank[0])} {ref.rank[1]}" if ref.rank else None
+    wording = " and ".join(f"{k} = {v}" for k, v in stated.items())
+    if ref.where_src:
+        wording += f" and {ref.where_src}" if wording else ref.where_src
+    if ref.scope:
+        wording += f" and {'.'.join(ref.scope)} = the user"
+    better = ""
+    if ref.rank:
+        better = f" with {'.'.join(ref.rank[0])} {'<=' if ref.rank[1] == 'asc' else '>='} the target's"
+    proof = SelectionProof(
+        step=step + 1,
+        reference=ref.name,
+        entity=ent,
+        target=target_id,
+        stated=stated,
+        where=ref.where_src,
+        scope=".".join(ref.scope) if ref.scope else None,
+        rank=rank,
+        candidates=len(rows),
+        fit_filter=fit_filter,
+        solver=result,
+        query=f"exists {ent} r != {target_id}: {wording}{better}",
+    )
+    if result != "unsat":
+        raise ReplayMismatch(f"uniqueness proof failed for {ref.name} at step {step + 1}: {result}")
+    return proof

@@ -1,0 +1,376 @@
+"""Stage 6: derive a task from a solved scenario and render what the user says (jinja2).
+
+The instruction states what the user wants and what they know - their name and id, how they
+describe each record ("the earliest flight from ORD to ATL on December 18") - never which tools
+to call. Phrasings come from `templates/<domain>/phrases.yaml`, chosen by seed. The task record
+is self-contained: tools, initial database, gold actions, expected final state and answers, and
+the certificate the task's validity rests on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import jinja2
+import yaml
+from pydantic import BaseModel, Field
+
+from . import __version__
+from . import types as T
+from .domain import Domain
+from .errors import EnvsynthError
+from .registry import template_dir_for
+from .runtime import canonical_json, db_hash
+from .synth import GoldCall, Scenario, SelectionProof, SolveRecord
+from .walks import Walk
+
+
+# ----------------------------------------------------------------------------- task model
+
+
+class Change(BaseModel):
+    entity: str
+    id: str
+    op: str  # created | updated | deleted
+    fields: dict[str, Any] = Field(default_factory=dict, description="updated: field -> [before, after]")
+
+
+class Answer(BaseModel):
+    step: int
+    question: str
+    value: str = Field(description="what the agent must tell the user")
+    accept: list[str] = Field(description="equivalent spellings accepted in the agent's messages")
+
+
+class Expected(BaseModel):
+    final_state_hash: str
+    changes: list[Change]
+    answers: list[Answer]
+
+
+class Certificate(BaseModel):
+    actor: str = Field(description="id of the user's own record")
+    walk: Walk
+    solve: SolveRecord
+    selections: list[SelectionProof]
+    replay: dict[str, Any]
+
+
+class Difficulty(BaseModel):
+    length: int
+    distinct_tools: int
+    goals: int
+    references: int
+    candidates: int = Field(description="largest number of records matching a description's stated values")
+    distractors: dict[str, int] = Field(default_factory=dict)
+
+
+class Meta(BaseModel):
+    spec_hash: str
+    seed: int
+    index: int
+    version: str
+    walk: str = Field(description="the walk's tool sequence")
+
+
+class Task(BaseModel):
+    id: str
+    domain: str
+    instruction: str
+    policy: str
+    user: dict[str, Any]
+    tools: list[dict[str, Any]]
+    initial_db: dict[str, Any]
+    gold_actions: list[GoldCall]
+    expected: Expected
+    certificate: Certificate
+    difficulty: Difficulty
+    meta: Meta
+
+
+# ----------------------------------------------------------------------------- tool schemas
+
+
+def tool_schemas(domain: Domain) -> list[dict[str, Any]]:
+    """OpenAI function-calling schemas (strict mode) for every tool of the domain."""
+    out = []
+    for tool in domain.tools.values():
+        props = {}
+        for a in tool.args.values():
+            s = T.json_schema(a.type)
+            if a.description:
+                s = {**s, "description": a.description}
+            props[a.name] = s
+        out.append({
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description.strip(),
+                "parameters": {
+                    "type": "object",
+                    "properties": props,
+                    "required": list(tool.args),
+                    "additionalProperties": False,
+                },
+                "strict": True,
+            },
+        })
+    return out
+
+
+def policy_text(domain: Domain) -> str:
+    parts = [domain.description.strip()]
+    if domain.policy:
+        parts.append("Policy:\n" + domain.policy.strip())
+    parts.append(f"Today is {T.human_date(domain.today)}.")
+    return "\n\n".join(p for p in parts if p)
+
+
+# ----------------------------------------------------------------------------- templates
+
+
+def _human_date(v: Any) -> str:
+    try:
+        return T.human_date(T.parse_date(str(v)))
+    except ValueError:
+        return str(v)
+
+
+def _money(v: Any) -> str:
+    return f"${float(v):,.2f}"
+
+
+def _words(v: Any) -> str:
+    return str(v).replace("_", " ")
+
+
+class Templates:
+    """The phrases of one domain, compiled once."""
+
+    def __init__(self, domain: Domain, directory: Optional[Path] = None):
+        directory = directory or template_dir_for(domain.name, Path(domain.source))
+        if directory is None or not (directory / "phrases.yaml").exists():
+            raise EnvsynthError(
+                f"no templates for domain '{domain.name}': expected templates/{domain.name}/phrases.yaml "
+                "beside the spec (run `envsynth new` for a starter)"
+            )
+        self.directory = directory
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                      keep_trailing_newline=False)
+        self.env.filters.update(human_date=_human_date, money=_money, words=_words)
+        raw = yaml.safe_load((directory / "phrases.yaml").read_text(encoding="utf-8")) or {}
+        self.raw = raw
+        self._cache: dict[str, jinja2.Template] = {}
+
+    def options(self, *path: str) -> list[str]:
+        node: Any = self.raw
+        for p in path:
+            if not isinstance(node, dict) or p not in node:
+                return []
+            node = node[p]
+        if isinstance(node, str):
+            return [node]
+        return list(node) if isinstance(node, list) else []
+
+    def render(self, text: str, **ctx: Any) -> str:
+        tpl = self._cache.get(text)
+        if tpl is None:
+            tpl = self._cache[text] = self.env.from_string(text)
+        return tpl.render(**ctx)
+
+    def pick(self, rng: random.Random, path: tuple[str, ...], default: Optional[str], **ctx: Any) -> str:
+        opts = self.options(*path)
+        if not opts:
+            if default is None:
+                raise EnvsynthError(f"templates/{'/'.join(path)}: no phrasing for this in "
+                                    f"{self.directory / 'phrases.yaml'}")
+            opts = [default]
+        return self.render(rng.choice(opts), **ctx)
+
+    def missing(self, domain: Domain) -> list[str]:
+        """Phrases a domain's goals and references need but the templates lack."""
+        out = []
+        for tool in domain.tools.values():
+            if tool.is_goal and not self.options("intents", tool.name):
+                out.append(f"intents.{tool.name}")
+        for ent in domain.entities.values():
+            for r in ent.refs.values():
+                if not r.by_id and not self.options("refs", ent.name, r.name):
+                    out.append(f"refs.{ent.name}.{r.name}")
+        return out
+
+
+# ----------------------------------------------------------------------------- derivation
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        parts = k.split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+class _Describer:
+    """How the user refers to each record of the walk."""
+
+    def __init__(self, domain: Domain, sc: Scenario, tpl: Templates, rng: random.Random):
+        self.d, self.sc, self.tpl, self.rng = domain, sc, tpl, rng
+        self.walk = sc.walk
+        self.cache: dict[str, str] = {}
+        self.selected = {}
+        for proof, step in zip(sc.selections, [s for s in sc.walk.steps if s.select]):
+            self.selected[step.select.object] = proof
+        self.created = {o for s in sc.walk.steps for o in s.creates.values()}
+
+    def __call__(self, obj: str, depth: int = 0) -> str:
+        if obj in self.cache:
+            return self.cache[obj]
+        ent = self.walk.objects[obj]
+        rid = self.sc.ids[obj]
+        if obj == self.walk.actor:
+            text = "me"
+        elif obj in self.selected:
+            p = self.selected[obj]
+            text = self.tpl.pick(self.rng, ("refs", ent, p.reference), None, **_nest(p.stated))
+        elif obj in self.walk.given:
+            text = self.tpl.pick(self.rng, ("ids", ent), f"{ent} {{{{ id }}}}", id=rid)
+        elif obj in self.created:
+            text = self.tpl.pick(self.rng, ("created", ent), f"the new {ent}")
+        else:
+            parent = next((k.split(".")[0] for k, v in self.walk.links.items() if v == obj), None)
+            if parent is None or depth > 4:
+                text = f"{ent} {rid}"
+            else:
+                text = self.tpl.pick(self.rng, ("links", ent), f"the {ent} of {{{{ parent }}}}",
+                                     parent=self(parent, depth + 1))
+        self.cache[obj] = text
+        return text
+
+
+def _accept(t: Optional[T.VType], value: str) -> list[str]:
+    out = [value]
+    if t is not None and t.kind == "money":
+        whole, _, cents = value.partition(".")
+        out.append(f"{int(whole):,}.{cents}")
+        if cents.strip("0") == "":
+            out.append(whole)
+            out.append(f"{int(whole):,}")
+    if t is not None and t.kind == "date":
+        out.append(_human_date(value))
+    return list(dict.fromkeys(out))
+
+
+def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
+    out = []
+    for ent in domain.entities:
+        b, a = before.get(ent, {}), after.get(ent, {})
+        for rid in sorted(set(b) | set(a)):
+            if rid not in a:
+                out.append(Change(entity=ent, id=rid, op="deleted"))
+            elif rid not in b:
+                out.append(Change(entity=ent, id=rid, op="created", fields=a[rid]))
+            elif a[rid] != b[rid]:
+                diff = {k: [b[rid].get(k), v] for k, v in a[rid].items() if b[rid].get(k) != v}
+                out.append(Change(entity=ent, id=rid, op="updated", fields=diff))
+    return out
+
+
+def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schemas: Optional[list] = None) -> Task:
+    """Render the instruction and assemble the self-contained task record."""
+    rng = random.Random(f"render/{sc.seed}")
+    walk = sc.walk
+    describe = _Describer(domain, sc, tpl, rng)
+    actor_rec = sc.initial_db[domain.actor][sc.ids[walk.actor]]
+    me_known = walk.actor in walk.given
+    sentences, requests, answers = [], [], []
+    facts: dict[str, Any] = {}
+    if me_known:
+        facts[f"{domain.actor}_id"] = actor_rec["id"]
+    for obj in walk.given:
+        if obj != walk.actor:
+            facts[f"{walk.objects[obj]} id"] = sc.ids[obj]
+    for obj, proof in describe.selected.items():
+        facts[f"{walk.objects[obj]} ({proof.reference})"] = proof.stated
+    for k in walk.goal_steps(domain):
+        step = walk.steps[k]
+        tool = domain.tools[step.tool]
+        ctx: dict[str, Any] = {"args": {a: v for a, v in sc.gold[k].arguments.items()
+                                        if not tool.args[a].is_ref}}
+        for var, obj in step.binds.items():
+            if obj in step.creates.values():
+                continue
+            ctx[var] = describe(obj)
+        ctx["me"] = actor_rec
+        text = tpl.pick(rng, ("intents", tool.name), None, **ctx)
+        requests.append(text)
+        if ctx["args"]:
+            facts.setdefault("choices", {}).update(ctx["args"])
+        if step.ask:
+            value = sc.answers[k]
+            answers.append(Answer(step=k + 1, question=text, value=value, accept=_accept(tool.answer_type, value)))
+    intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
+    for i, r in enumerate(requests):
+        if i == 0:
+            sentences.append(r)
+        else:
+            conn = tpl.pick(rng, ("connectors",), "Also, ")
+            keep = re.match(r"I\b", r) is not None
+            sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
+    closing = tpl.pick(rng, ("closing",), "")
+    instruction = " ".join([intro] + sentences) + closing
+
+    persona_fields = [f for f, info in domain.entities[domain.actor].fields.items()
+                      if info.type.kind == "str" and info.type.values]
+    user = {
+        "persona": {f: actor_rec[f] for f in persona_fields},
+        "facts": facts,
+        "requests": requests,
+    }
+    expected = Expected(
+        final_state_hash=db_hash(sc.final_db),
+        changes=_changes(domain, sc.initial_db, sc.final_db),
+        answers=answers,
+    )
+    cert = Certificate(
+        actor=sc.ids[walk.actor],
+        walk=walk,
+        solve=sc.solve,
+        selections=sc.selections,
+        replay={"steps": len(sc.gold), "all_succeeded": True, "solver_matches_runtime": True,
+                "background_records": sc.background},
+    )
+    diff = Difficulty(
+        length=len(sc.gold),
+        distinct_tools=len({g.name for g in sc.gold}),
+        goals=len(walk.goal_steps(domain)),
+        references=len(sc.selections),
+        candidates=max([p.fit_filter for p in sc.selections], default=0),
+    )
+    meta = Meta(spec_hash=domain.spec_hash, seed=sc.seed, index=index, version=__version__,
+                walk=" > ".join(walk.tool_sequence()))
+    body = dict(
+        domain=domain.name,
+        instruction=instruction,
+        policy=policy_text(domain),
+        user=user,
+        tools=schemas if schemas is not None else tool_schemas(domain),
+        initial_db=sc.initial_db,
+        gold_actions=sc.gold,
+        expected=expected,
+        certificate=cert,
+        difficulty=diff,
+        meta=meta,
+    )
+    provisional = Task(id="", **body)
+    content = canonical_json(provisional.model_dump(mode="json", exclude={"id", "meta"}))
+    task_id = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return Task(id=f"{domain.name}-{task_id}", **body)

@@ -1,0 +1,114 @@
+"""Stage 7b: re-check a generated dataset without the solvers.
+
+For every task: the spec is the one it was generated from; the gold actions replay on the
+plain-Python runtime without error and score 1.0 (final-state hash and answers); an agent that
+does nothing scores 0; every description in the certificate picks out exactly its target, by a
+plain scan of the database at that step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from . import references as R
+from .domain import Domain
+from .environment import Environment
+from .errors import EnvsynthError
+from .loader import load_domain
+from .tasks import Task
+
+
+@dataclass
+class TaskCheck:
+    id: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def check_task(domain: Domain, task: Task) -> TaskCheck:
+    problems: list[str] = []
+    if task.meta.spec_hash != domain.spec_hash:
+        problems.append(f"generated from spec {task.meta.spec_hash}, checked against {domain.spec_hash}")
+        return TaskCheck(task.id, False, problems)
+    # 1) gold replays without error and scores 1
+    env = Environment(domain, task)
+    snapshots = []
+    for i, action in enumerate(task.gold_actions):
+        snapshots.append(_copy(env.runtime.db))
+        out = env.call(action.name, action.arguments)
+        if out.startswith("Error:"):
+            problems.append(f"gold step {i + 1} ({action.name}) fails: {out}")
+            break
+    else:
+        for a in task.expected.answers:
+            produced = env.calls[a.step - 1].answer
+            if produced != a.value:
+                problems.append(f"answer of step {a.step} is {produced!r}, expected {a.value!r}")
+        for a in task.expected.answers:
+            env.say(f"{a.value}")
+        s = env.score()
+        if s.reward != 1.0:
+            why = "final state differs" if not s.db_match else f"answers missing: {s.missing_answers}"
+            problems.append(f"gold scores {s.reward}: {why}")
+    # 2) the agent that does nothing scores 0
+    noop = Environment(domain, task).score()
+    if noop.reward != 0.0:
+        problems.append("an agent that does nothing scores 1.0")
+    # 3) each description picks out exactly its target (plain scan)
+    if not problems:
+        actor_id = task.certificate.actor
+        for proof in task.certificate.selections:
+            db = snapshots[proof.step - 1]
+            ref = domain.entities[proof.entity].refs[proof.reference]
+            stated = R.stated_values(domain, ref, db, proof.target)
+            if stated != proof.stated:
+                problems.append(f"step {proof.step}: stated values {proof.stated} do not match the target")
+                continue
+            got = R.resolve(domain, ref, db, stated, actor_id)
+            if got != proof.target:
+                problems.append(f"step {proof.step}: description '{proof.reference}' resolves to {got}, "
+                                f"not {proof.target}")
+    return TaskCheck(task.id, not problems, problems)
+
+
+def _copy(db: dict) -> dict:
+    return {e: {i: dict(r) for i, r in t.items()} for e, t in db.items()}
+
+
+def iter_tasks(path: Path) -> Iterator[Task]:
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield Task.model_validate_json(line)
+            except ValueError as e:
+                raise EnvsynthError(f"{path}:{n}: not a task record ({str(e).splitlines()[0]})") from None
+
+
+def dataset_spec(directory: Path, spec: Optional[str] = None) -> Domain:
+    if spec is not None:
+        return load_domain(spec)
+    p = directory / "spec.yaml"
+    if not p.exists():
+        raise EnvsynthError(f"{directory} has no spec.yaml; pass --spec")
+    return load_domain(p)
+
+
+def verify_dir(directory: Path, spec: Optional[str] = None, on_task=None) -> list[TaskCheck]:
+    directory = Path(directory)
+    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
+    if not tasks_file.exists():
+        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    domain = dataset_spec(tasks_file.parent, spec)
+    results = []
+    for task in iter_tasks(tasks_file):
+        r = check_task(domain, task)
+        results.append(r)
+        if on_task:
+            on_task(r)
+    return results

@@ -1,0 +1,349 @@
+"""Z3 encoding of the spec language: values, expressions, and a walk's state threaded step by step.
+
+Each task gets its own `z3.Context`, so a model depends only on (walk, seed, options) - not on
+what a worker solved before - which keeps datasets byte-identical across worker counts.
+
+Values: numbers, money (integer minor units), dates (day numbers) and datetimes (minutes) are
+Ints; bools are Bools; enum and pooled strings are Ints coding the string (one table per
+domain, so `cabin == reservation.cabin` compares codes); generated strings (emails) are Int
+symbols kept distinct; records are Python-level object names, because a walk fixes which
+record every variable and ref field denotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import z3
+
+from . import expr as E
+from .domain import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
+from .types import VType
+
+SYMBOL_BASE = 1_000_000  # codes of generated strings start here
+
+
+class Unsupported(Exception):
+    """A construct the solver cannot encode for this walk (the walk is skipped, with the reason)."""
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A record inside the encoding: an abstract object name (user1, flight2, distractor d3)."""
+
+    name: str
+    entity: str
+
+
+Value = Union[z3.ExprRef, Obj, bool, int]
+
+
+class Symbols:
+    """Codes for every string an enum or pool can hold."""
+
+    def __init__(self, domain: Domain):
+        self.code: dict[str, int] = {}
+        for s in domain.symbols():
+            self.code.setdefault(s, len(self.code))
+        self.names = {v: k for k, v in self.code.items()}
+
+    def of(self, s: str) -> int:
+        if s not in self.code:
+            self.code[s] = len(self.code)
+            self.names[self.code[s]] = s
+        return self.code[s]
+
+
+@dataclass
+class Var:
+    """A decision variable with what sampling a realistic hint needs."""
+
+    term: z3.ExprRef
+    type: VType
+    label: str
+    typical: Optional[tuple[int, int]] = None
+
+
+@dataclass
+class Tracked:
+    label: str  # human wording, used for unsat cores
+    literal: z3.BoolRef
+    kind: str  # requires | where | reference | invariant | unique | change | distractor
+
+
+class World:
+    """One walk's constraint system: objects, their field terms per state, tracked constraints."""
+
+    def __init__(self, domain: Domain, symbols: Symbols):
+        self.d = domain
+        self.sym = symbols
+        self.ctx = z3.Context()
+        self.solver = z3.SolverFor("QF_LIA", ctx=self.ctx)
+        self.vars: dict[str, Var] = {}
+        self.tracked: list[Tracked] = []
+        self.state: dict[tuple[str, str], Value] = {}  # (object, field) -> value, current state
+        self.entity_of: dict[str, str] = {}
+        self.exists: set[str] = set()
+        self.symbol_vars: list[z3.ArithRef] = []
+
+    # ------------------------------------------------------------ basics
+    def I(self, v: int) -> z3.ArithRef:
+        return z3.IntVal(v, ctx=self.ctx)
+
+    def B(self, v: bool) -> z3.BoolRef:
+        return z3.BoolVal(bool(v), ctx=self.ctx)
+
+    def as_bool(self, v: Value) -> z3.BoolRef:
+        if isinstance(v, bool):
+            return self.B(v)
+        return v
+
+    def new_var(self, label: str, t: VType, typical=None) -> z3.ExprRef:
+        if t.kind == "bool":
+            term = z3.Bool(label, ctx=self.ctx)
+        else:
+            term = z3.Int(label, ctx=self.ctx)
+        self.vars[label] = Var(term, t, label, typical)
+        for c in self.domain_constraints(term, t):
+            self.solver.add(c)
+        return term
+
+    def domain_constraints(self, term, t: VType) -> list:
+        if t.kind in ("int", "money", "date", "datetime"):
+            out = []
+            if t.lo is not None:
+                out.append(term >= t.lo)
+            if t.hi is not None:
+                out.append(term <= t.hi)
+            return out
+        if t.kind in ("enum",) or (t.kind == "str" and t.values):
+            codes = sorted(self.sym.of(v) for v in t.values)
+            if codes == list(range(codes[0], codes[-1] + 1)):
+                return [term >= codes[0], term <= codes[-1]]
+            return [z3.Or([term == c for c in codes])]
+        if t.kind == "str":
+            self.symbol_vars.append(term)
+            return [term >= SYMBOL_BASE]
+        return []
+
+    def track(self, label: str, cond: Value, kind: str) -> None:
+        lit = z3.Bool(f"t{len(self.tracked)}", ctx=self.ctx)
+        self.tracked.append(Tracked(label, lit, kind))
+        self.solver.add(z3.Implies(lit, self.as_bool(cond)))
+
+    # ------------------------------------------------------------ objects
+    def add_object(self, name: str, entity: str, links: dict[str, str], prefix: str = "") -> None:
+        """An object existing in the initial state: a fresh variable for every value field."""
+        ent = self.d.entities[entity]
+        self.entity_of[name] = entity
+        self.exists.add(name)
+        for f in ent.fields.values():
+            if f.type.kind == "ref":
+                target = links.get(f.name)
+                if target is None:
+                    raise Unsupported(f"{name}.{f.name} has no linked record")
+                self.state[(name, f.name)] = Obj(target, f.type.entity)
+            else:
+                self.state[(name, f.name)] = self.new_var(f"{prefix}{name}.{f.name}", f.type, f.typical)
+
+    def obj(self, name: str) -> Obj:
+        return Obj(name, self.entity_of[name])
+
+    def field(self, o: Obj, fname: str) -> Value:
+        if fname == "id":
+            return o
+        if o.name not in self.exists:
+            raise Unsupported(f"{o.name} is read after it was deleted")
+        return self.state[(o.name, fname)]
+
+    # ------------------------------------------------------------ expressions
+    def enc(self, n: E.Node, env: dict[str, Value]) -> Value:
+        if isinstance(n, E.Lit):
+            t = n.type
+            if n.kind == "bool":
+                return bool(n.value)
+            if n.kind == "const":
+                if t.kind in ("enum", "str"):
+                    return self.I(self.sym.of(n.value))
+                if t.kind == "bool":
+                    return bool(n.value)
+                return self.I(n.value)
+            if n.kind == "str":
+                return self.I(self.sym.of(n.value))
+            return self.I(lit_value(n))
+        if isinstance(n, E.Name):
+            if n.id in env:
+                return env[n.id]
+            if n.id == "today":
+                return self.I(self.d.today)
+            if n.id == "now":
+                return self.I(self.d.today * 24 * 60)
+            raise Unsupported(f"unknown name {n.id}")
+        if isinstance(n, E.Attr):
+            base = self.enc(n.obj, env)
+            if not isinstance(base, Obj):
+                raise Unsupported(f"{E.unparse(n)}: the record is not fixed by the walk")
+            return self.field(base, n.name)
+        if isinstance(n, E.Scale):
+            return self.enc(n.operand, env) * n.factor
+        if isinstance(n, E.Neg):
+            return -self.enc(n.operand, env)
+        if isinstance(n, E.Arith):
+            a, b = self.enc(n.left, env), self.enc(n.right, env)
+            if n.op == "+":
+                return a + b
+            if n.op == "-":
+                return a - b
+            return a * b
+        if isinstance(n, E.Compare):
+            a, b = self.enc(n.left, env), self.enc(n.right, env)
+            if isinstance(a, Obj) or isinstance(b, Obj):
+                same = isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
+                return same if n.op == "==" else not same
+            if isinstance(a, bool) and isinstance(b, bool):
+                return (a == b) if n.op == "==" else (a != b)
+            a, b = self._coerce_bool(a), self._coerce_bool(b)
+            op = n.op
+            if op == "==":
+                return a == b
+            if op == "!=":
+                return a != b
+            if op == "<":
+                return a < b
+            if op == "<=":
+                return a <= b
+            if op == ">":
+                return a > b
+            return a >= b
+        if isinstance(n, E.InList):
+            item = self.enc(n.item, env)
+            opts = [self.enc(o, env) for o in n.options]
+            if isinstance(item, Obj):
+                found = any(isinstance(o, Obj) and o.name == item.name for o in opts)
+                return not found if n.negated else found
+            disj = z3.Or([self._coerce_bool(item) == self._coerce_bool(o) for o in opts])
+            return z3.Not(disj) if n.negated else disj
+        if isinstance(n, E.BoolOp):
+            vals = [self.enc(v, env) for v in n.values]
+            if n.op == "and":
+                if any(v is False for v in vals):
+                    return False
+                rest = [v for v in vals if v is not True]
+                return True if not rest else (rest[0] if len(rest) == 1 else z3.And(rest))
+            if any(v is True for v in vals):
+                return True
+            rest = [v for v in vals if v is not False]
+            return False if not rest else (rest[0] if len(rest) == 1 else z3.Or(rest))
+        if isinstance(n, E.Not):
+            v = self.enc(n.operand, env)
+            return (not v) if isinstance(v, bool) else z3.Not(v)
+        if isinstance(n, E.IfElse):
+            c = self.enc(n.cond, env)
+            if isinstance(c, bool):
+                return self.enc(n.then if c else n.other, env)
+            a, b = self.enc(n.then, env), self.enc(n.other, env)
+            if isinstance(a, Obj) or isinstance(b, Obj):
+                if isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name:
+                    return a
+                raise Unsupported("a record chosen by a condition the solver decides")
+            return z3.If(c, self._coerce_bool(a), self._coerce_bool(b))
+        if isinstance(n, E.Call):
+            if n.func in ("date", "datetime"):
+                return self.I(n.const)
+            vals = [self.enc(a, env) for a in n.args]
+            if n.func == "abs":
+                return z3.If(vals[0] >= 0, vals[0], -vals[0])
+            out = vals[0]
+            for v in vals[1:]:
+                out = z3.If(v < out, v, out) if n.func == "min" else z3.If(v > out, v, out)
+            return out
+        raise Unsupported(f"cannot encode {type(n).__name__}")
+
+    def _coerce_bool(self, v: Value):
+        if isinstance(v, bool):
+            return self.B(v)
+        return v
+
+    # ------------------------------------------------------------ tools
+    def tool_env(self, tool: Tool, binds: dict[str, str], args: dict[str, Value]) -> dict[str, Value]:
+        env: dict[str, Value] = {}
+        for a in tool.args.values():
+            if a.is_ref:
+                env[a.var] = self.obj(binds[a.var])
+            else:
+                env[a.name] = args[a.name]
+        for lname, node, _t in tool.lets:
+            env[lname] = self.enc(node, env)
+        return env
+
+    def apply_effects(self, tool: Tool, env: dict[str, Value], creates: dict[str, str], label: str) -> set[str]:
+        """Thread the state through one call's effects; returns the objects it touched.
+
+        Same semantics as the runtime: targets and values are read on the pre-state, then the
+        effects are applied in order (so two `+=` on one field add up)."""
+        plan = []
+        for eff in tool.effects:
+            if isinstance(eff, SetEffect):
+                when = self.enc(eff.when, env) if eff.when is not None else True
+                target = env[eff.target[0]]
+                for s in eff.target[1:-1]:
+                    target = self.field(target, s)
+                if not isinstance(target, Obj):
+                    raise Unsupported("effect target is not a record")
+                plan.append(("set", target.name, eff.target[-1], eff.op, self.enc(eff.value, env), when))
+            elif isinstance(eff, CreateEffect):
+                name = creates[eff.var]
+                env[eff.var] = Obj(name, eff.entity)
+                self.entity_of[name] = eff.entity
+                values = {}
+                for fname, node in eff.values.items():
+                    info = self.d.entities[eff.entity].fields[fname]
+                    if isinstance(node, E.Lit) and node.kind == "generated":
+                        values[fname] = self.new_var(f"{name}.{fname}", info.type)
+                    else:
+                        values[fname] = self.enc(node, env)
+                plan.append(("create", name, values))
+            elif isinstance(eff, DeleteEffect):
+                plan.append(("delete", env[eff.var].name))
+        touched: set[str] = set()
+        for item in plan:
+            if item[0] == "set":
+                _, oname, fname, op, value, when = item
+                cur = self.state[(oname, fname)]
+                if isinstance(cur, Obj) or isinstance(value, Obj):
+                    if when is not True:
+                        if when is False:
+                            continue
+                        raise Unsupported("a link changed under a condition the solver decides")
+                    new = value
+                elif op == "=":
+                    new = value if when is True else (cur if when is False else z3.If(when, self._coerce_bool(value), self._coerce_bool(cur)))
+                else:
+                    delta = value if op == "+=" else -value
+                    if when is False:
+                        continue
+                    new = cur + delta if when is True else cur + z3.If(when, delta, self.I(0))
+                self.state[(oname, fname)] = new
+                touched.add(oname)
+            elif item[0] == "create":
+                _, oname, values = item
+                for fname, v in values.items():
+                    self.state[(oname, fname)] = v
+                self.exists.add(oname)
+                touched.add(oname)
+            else:
+                self.exists.discard(item[1])
+                touched.add(item[1])
+        return touched
+
+    def check_invariants(self, objects, label: str) -> None:
+        for oname in sorted(objects):
+            if oname not in self.exists:
+                continue
+            ent = self.d.entities[self.entity_of[oname]]
+            for node, src in ent.invariants:
+                self.track(f"{label}: {ent.name} rule '{src}'", self.enc(node, {ent.name: self.obj(oname)}), "invariant")
+
+    def snapshot(self) -> dict[tuple[str, str], Value]:
+        return dict(self.state)

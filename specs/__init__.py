@@ -1,0 +1,1 @@
+"""Shipped domain specs (installed as envsynth.specs so `envsynth generate airline` finds them)."""

@@ -1,0 +1,1 @@
+"""Shipped task templates, one folder per domain (installed as envsynth.templates)."""
