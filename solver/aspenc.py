@@ -512,13 +512,26 @@ def selectable_references(domain: Domain, tool: Tool) -> list[str]:
                     if pa and pb and pa[0] == listing.item and len(pb) == 1 and pb[0] in tool.args:
                         pinned[pb[0]] = pa[1:]
     scalar_args = [a.name for a in tool.args.values() if not a.is_ref]
+    # an included list hangs off the returned record through a ref field (order.user == user):
+    # a description fits when it names that record - "my ..." (scope) or a stated field of it
+    anchors: list[str] = []
+    if tool.returns.kind == "record" and listing.where is not None:
+        for c in E.conjuncts(listing.where):
+            if isinstance(c, E.Compare) and c.op == "==":
+                for a, b in ((c.left, c.right), (c.right, c.left)):
+                    pa, pb = E.path_of(a), E.path_of(b)
+                    if pa and pb and pa[0] == listing.item and len(pa) == 2 and pb == [tool.returns.var]:
+                        anchors.append(pa[1])
     out = []
     for rname, ref in ent.refs.items():
         if ref.by_id:
             continue
         if any(a not in pinned or pinned[a] not in ref.filter for a in scalar_args):
             continue
-        if tool.returns.kind == "record" and ref.scope is None:
-            continue  # an included list belongs to the returned record: only "my ..." fits
+        if tool.returns.kind == "record":
+            tied = any((ref.scope and ref.scope[0] == f) or any(p[0] == f and len(p) > 1 for p in ref.filter)
+                       for f in anchors)
+            if not tied:
+                continue
         out.append(rname)
     return out

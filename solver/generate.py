@@ -50,6 +50,7 @@ class TaskResult:
     failures: list[str]
     timings: dict[str, float]
     mismatches: int = 0
+    summary: Optional[dict] = None  # what the manifest counts, so the parent never re-parses lines
 
 
 class Generator:
@@ -107,7 +108,10 @@ class Generator:
             line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
                               separators=(",", ":"))
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
-            return TaskResult(index, line, failures, timings, mismatches)
+            summary = {"walk": task.meta.walk, "length": task.difficulty.length,
+                       "tools": [a.name for a in task.gold_actions],
+                       "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16]}
+            return TaskResult(index, line, failures, timings, mismatches, summary)
         return TaskResult(index, None, failures, timings, mismatches)
 
 
@@ -160,6 +164,9 @@ def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: i
             i += batch
 
 
+CHECKPOINT = 25  # tasks between resume checkpoints
+
+
 class _Stats:
     """Streaming dataset statistics for the manifest (counters only: memory stays flat)."""
 
@@ -169,12 +176,18 @@ class _Stats:
         self.tools: Counter = Counter()
         self.instructions: set[str] = set()
 
-    def add(self, task: dict) -> None:
-        self.sequences[task["meta"]["walk"]] += 1
-        self.lengths[str(task["difficulty"]["length"])] += 1
-        for a in task["gold_actions"]:
-            self.tools[a["name"]] += 1
-        self.instructions.add(hashlib.sha256(task["instruction"].encode()).hexdigest()[:16])
+    def add(self, summary: dict) -> None:
+        self.sequences[summary["walk"]] += 1
+        self.lengths[str(summary["length"])] += 1
+        for name in summary["tools"]:
+            self.tools[name] += 1
+        self.instructions.add(summary["instruction"])
+
+    @staticmethod
+    def summarize(task: dict) -> dict:
+        return {"walk": task["meta"]["walk"], "length": task["difficulty"]["length"],
+                "tools": [a["name"] for a in task["gold_actions"]],
+                "instruction": hashlib.sha256(task["instruction"].encode()).hexdigest()[:16]}
 
     def to_json(self) -> dict:
         return {
@@ -201,41 +214,37 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     state_file = out_dir / ".generate-state.json"
     run_key = {"spec_hash": domain.spec_hash, "options": options.public(), "version": __version__}
 
-    # resume: keep complete lines of a partial run with the same spec and options
-    lines_done = 0
-    next_index = 0
+    # resume: a checkpoint (every CHECKPOINT tasks) records how many lines of the partial file
+    # are final and which index comes next, with the attempt counters up to there
     stats = _Stats()
     report = Report()
     saved = json.loads(state_file.read_text()) if state_file.exists() else {}
+    lines_done = next_index = 0
     if partial.exists() and saved.get("key") == run_key:
-        report.failures.update(saved.get("failures", {}))
-        report.indices = saved.get("indices", 0)
-        report.mismatches = saved.get("mismatches", 0)
-        good = []
+        kept = []
         with open(partial, encoding="utf-8") as f:
             for raw in f:
-                if not raw.endswith("\n"):
+                if len(kept) == saved["lines"]:
                     break
-                try:
-                    rec = json.loads(raw)
-                except json.JSONDecodeError:
-                    break
-                good.append(raw)
-                stats.add(rec)
-                next_index = rec["meta"]["index"] + 1
-        with open(partial, "w", encoding="utf-8") as f:
-            f.writelines(good)
-        lines_done = len(good)
-    else:
+                kept.append(raw)
+        if len(kept) == saved["lines"]:
+            for raw in kept:
+                stats.add(_Stats.summarize(json.loads(raw)))
+            with open(partial, "w", encoding="utf-8") as f:
+                f.writelines(kept)
+            report.failures.update(saved["failures"])
+            report.indices, report.mismatches = saved["indices"], saved["mismatches"]
+            lines_done, next_index = saved["lines"], saved["next_index"]
+    if lines_done == 0:
         partial.write_text("", encoding="utf-8")
 
-    def save_state() -> None:
+    def checkpoint(next_i: int) -> None:
         tmp = state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": run_key, "failures": dict(report.failures),
-                                   "indices": report.indices, "mismatches": report.mismatches}), encoding="utf-8")
+        tmp.write_text(json.dumps({"key": run_key, "lines": report.tasks, "next_index": next_i,
+                                   "failures": dict(report.failures), "indices": report.indices,
+                                   "mismatches": report.mismatches}), encoding="utf-8")
         os.replace(tmp, state_file)
 
-    save_state()
     report.resumed_from = lines_done
     gen = None
     if workers <= 1:
@@ -261,10 +270,11 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
                 if r.line is None:
                     continue
                 out.write(r.line + "\n")
-                out.flush()
-                save_state()
-                stats.add(json.loads(r.line))
+                stats.add(r.summary)
                 report.tasks += 1
+                if report.tasks % CHECKPOINT == 0:
+                    out.flush()
+                    checkpoint(r.index + 1)
                 if progress:
                     progress(report.tasks, options.n)
                 if report.tasks >= options.n:

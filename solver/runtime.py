@@ -11,7 +11,6 @@ on the state *before* the call; effects are then applied in order, so `x += 1` t
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import random
@@ -40,6 +39,11 @@ def canonical_json(obj: Any) -> str:
 def db_hash(db: dict) -> str:
     """Hash of a database in JSON form (sorted keys): what final-state checks compare."""
     return hashlib.sha256(canonical_json(db).encode()).hexdigest()
+
+
+def copy_db(db: dict) -> dict:
+    """A copy of a database deep enough to mutate records (tables of flat records)."""
+    return {ent: {rid: dict(rec) for rid, rec in table.items()} for ent, table in db.items()}
 
 
 def make_id(ent: Entity, rng: random.Random) -> str:
@@ -177,7 +181,7 @@ class Runtime:
 
     def __init__(self, domain: Domain, db: dict):
         self.domain = domain
-        self.db = copy.deepcopy(db)
+        self.db = copy_db(db)
         self.created = {name: 0 for name in domain.entities}
         self.ev = Evaluator(domain, self.db)
         self.log: list[CallRecord] = []

@@ -12,7 +12,6 @@ over the final database.
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -23,9 +22,9 @@ from pydantic import BaseModel, Field
 from . import references as R
 from . import types as T
 from .domain import Domain, Reference
-from .runtime import Evaluator, Ref, Runtime, canonical_json, format_field, make_id
+from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, make_id
 from .walks import Walk
-from .z3enc import SYMBOL_BASE, Obj, Symbols, Unsupported, World
+from .z3enc import SYMBOL_BASE, Obj, Symbols, Unsupported, World, lia_solver
 
 
 # ----------------------------------------------------------------------------- artefacts
@@ -257,7 +256,7 @@ def solve(plan: _Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef
     """Find a model, steering values toward seeded realistic hints."""
     w = plan.world
     trackers = [t.literal for t in w.tracked]
-    by_lit = {str(t.literal): t for t in w.tracked}
+    by_lit = {t.name: t for t in w.tracked}
     hint_vars = [v for v in w.vars.values() if not (v.type.kind == "str" and not v.type.values)]
     hints: dict[str, z3.BoolRef] = {}
     hint_var: dict[str, str] = {}
@@ -285,13 +284,15 @@ def solve(plan: _Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef
                 break
             if r != z3.unsat:
                 raise Infeasible("the solver gave up on this walk")
-            core = {str(c) for c in w.solver.unsat_core()}
+            core = {c.decl().name() for c in w.solver.unsat_core()}
             core_hints = [h for h in active if h in core]
             if not core_hints:
                 labels = [by_lit[c].label for c in sorted(core) if c in by_lit]
                 raise Infeasible("the walk's conditions cannot all hold", labels)
-            active.remove(core_hints[0])
-            dropped_total += 1
+            # drop every hint in the core at once; dropped variables get fresh hints next round
+            for h in core_hints:
+                active.remove(h)
+            dropped_total += len(core_hints)
         if round_no == rounds:
             break
         # re-hint variables whose hints were dropped, with fresh samples
@@ -393,7 +394,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
             else:
                 rec[f.name] = T.encode(f.type, model_value(w, model, term, f.type))
         db[ent.name][ids[oname]] = rec
-    _fill_generated(domain, db, walk, ids, initial_state, model)
+    symbol_text = _fill_generated(domain, db, walk, ids, initial_state, model)
 
     # --- scalar arguments of every call
     arg_values: list[dict[str, Any]] = []
@@ -403,7 +404,13 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         for a in tool.args.values():
             if a.is_ref:
                 continue
-            vals[a.name] = T.encode(a.type, model_value(w, model, plan.arg_terms[k][a.name], a.type))
+            term = plan.arg_terms[k][a.name]
+            if a.type.kind == "str" and not a.type.values:
+                # a generated string (an email): the text of the record holding the same symbol
+                code = model.eval(term, model_completion=True).as_long()
+                vals[a.name] = symbol_text.get(code) or f"unknown-{code - SYMBOL_BASE}"
+            else:
+                vals[a.name] = T.encode(a.type, model_value(w, model, term, a.type))
         arg_values.append(vals)
 
     # --- background records, then replay and keep only background that leaves every
@@ -427,7 +434,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     _cross_check(domain, walk, w, model, plan.states[-1], final_db, all_ids)
     lap("replay")
     proofs = [
-        prove_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k, symbols)
+        prove_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k, symbols, w.ctx)
         for (k, obj, _e, ref) in plan.selections
     ]
     lap("proofs")
@@ -446,8 +453,9 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     )
 
 
-def _fill_generated(domain: Domain, db: dict, walk: Walk, ids: dict[str, str], state: dict, model) -> None:
-    """Render generated strings (emails) from the record's other fields; equal symbols share text."""
+def _fill_generated(domain: Domain, db: dict, walk: Walk, ids: dict[str, str], state: dict, model) -> dict[int, str]:
+    """Render generated strings (emails) from the record's other fields; equal symbols share text.
+    Returns symbol code -> text."""
     by_symbol: dict[int, str] = {}
     for oname in walk.initial_objects():
         ent = domain.entities[walk.objects[oname]]
@@ -468,6 +476,7 @@ def _fill_generated(domain: Domain, db: dict, walk: Walk, ids: dict[str, str], s
                 n += 1
             rec[f.name] = text
             by_symbol[code] = text
+    return by_symbol
 
 
 def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rng: random.Random,
@@ -517,7 +526,7 @@ def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, r
 def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
     ent = domain.entities[ename]
     for f in ent.fields.values():
-        if f.unique and f.type.kind != "str":
+        if f.unique and not (f.type.kind == "str" and not f.type.values):
             if any(r.get(f.name) == rec[f.name] for r in db[ename].values()):
                 return False
     trial = {**db, ename: {**db[ename], rec["id"]: rec}}
@@ -564,7 +573,7 @@ def _replay(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_value
                 args[a.name] = all_ids[step.binds[a.var]]
             else:
                 args[a.name] = arg_values[k][a.name]
-        snapshots.append(copy.deepcopy(rt.db))
+        snapshots.append(copy_db(rt.db))
         rec = rt.call(step.tool, args)
         if not rec.ok:
             raise ReplayMismatch(f"step {k + 1} {step.tool} failed on replay: {rec.output}")
@@ -625,12 +634,12 @@ def _cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict,
 
 
 def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor_id: str, step: int,
-                 symbols: Symbols) -> SelectionProof:
+                 symbols: Symbols, ctx: Optional[z3.Context] = None) -> SelectionProof:
     """UNSAT check over the concrete database: no record other than the target fits the
     description at least as well. The query is built from the reference's definition, with
     each record's values as constants, and decided by Z3."""
-    ctx = z3.Context()
-    s = z3.SolverFor("QF_LIA", ctx=ctx)
+    ctx = ctx or z3.Context()
+    s = lia_solver(ctx)
     ev = Evaluator(domain, db)
     ent = ref.entity
     stated = R.stated_values(domain, ref, db, target_id)

@@ -18,6 +18,7 @@ from .domain import Domain
 from .environment import Environment
 from .errors import EnvsynthError
 from .loader import load_domain
+from .runtime import copy_db
 from .tasks import Task
 
 
@@ -37,7 +38,7 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
     env = Environment(domain, task)
     snapshots = []
     for i, action in enumerate(task.gold_actions):
-        snapshots.append(_copy(env.runtime.db))
+        snapshots.append(copy_db(env.runtime.db))
         out = env.call(action.name, action.arguments)
         if out.startswith("Error:"):
             problems.append(f"gold step {i + 1} ({action.name}) fails: {out}")
@@ -72,10 +73,6 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
                 problems.append(f"step {proof.step}: description '{proof.reference}' resolves to {got}, "
                                 f"not {proof.target}")
     return TaskCheck(task.id, not problems, problems)
-
-
-def _copy(db: dict) -> dict:
-    return {e: {i: dict(r) for i, r in t.items()} for e, t in db.items()}
 
 
 def iter_tasks(path: Path) -> Iterator[Task]:

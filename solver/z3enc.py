@@ -24,6 +24,13 @@ from .types import VType
 SYMBOL_BASE = 1_000_000  # codes of generated strings start here
 
 
+def lia_solver(ctx: z3.Context) -> z3.Solver:
+    """A QF_LIA solver in `ctx`. (z3.SolverFor builds the logic's name in the global context,
+    and once that global context exists every new Context costs ~10x more to create.)"""
+    sym = z3.z3core.Z3_mk_string_symbol(ctx.ref(), "QF_LIA")
+    return z3.Solver(z3.z3core.Z3_mk_solver_for_logic(ctx.ref(), sym), ctx)
+
+
 class Unsupported(Exception):
     """A construct the solver cannot encode for this walk (the walk is skipped, with the reason)."""
 
@@ -70,6 +77,7 @@ class Tracked:
     label: str  # human wording, used for unsat cores
     literal: z3.BoolRef
     kind: str  # requires | where | reference | invariant | unique | change | distractor
+    name: str = ""  # the literal's name (cores are matched by name, not by printing terms)
 
 
 class World:
@@ -79,7 +87,7 @@ class World:
         self.d = domain
         self.sym = symbols
         self.ctx = z3.Context()
-        self.solver = z3.SolverFor("QF_LIA", ctx=self.ctx)
+        self.solver = lia_solver(self.ctx)
         self.vars: dict[str, Var] = {}
         self.tracked: list[Tracked] = []
         self.state: dict[tuple[str, str], Value] = {}  # (object, field) -> value, current state
@@ -128,8 +136,9 @@ class World:
         return []
 
     def track(self, label: str, cond: Value, kind: str) -> None:
-        lit = z3.Bool(f"t{len(self.tracked)}", ctx=self.ctx)
-        self.tracked.append(Tracked(label, lit, kind))
+        name = f"t{len(self.tracked)}"
+        lit = z3.Bool(name, ctx=self.ctx)
+        self.tracked.append(Tracked(label, lit, kind, name))
         self.solver.add(z3.Implies(lit, self.as_bool(cond)))
 
     # ------------------------------------------------------------ objects
