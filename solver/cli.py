@@ -26,8 +26,8 @@ app = typer.Typer(
     help="Synthesize provably valid tool-use environments for LLM agents from constraint specs.",
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def friendly(fn):
@@ -38,10 +38,11 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except SpecErrors as e:
-            err.print(str(e), markup=False, highlight=False)
+            # plain text, never wrapped: editors and CI parse file:line:col
+            sys.stderr.write(str(e) + "\n")
             raise typer.Exit(1)
         except EnvsynthError as e:
-            err.print(f"error: {e}", markup=False, highlight=False)
+            sys.stderr.write(f"error: {e}\n")
             raise typer.Exit(1)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise

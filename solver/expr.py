@@ -486,10 +486,10 @@ def unparse(node: Node) -> str:
     if isinstance(node, Arith):
         return f"{_paren(node.left)} {node.op} {_paren(node.right)}"
     if isinstance(node, Compare):
-        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+        return f"{_paren(node.left, arith_ok=True)} {node.op} {_paren(node.right, arith_ok=True)}"
     if isinstance(node, InList):
         kw = "not in" if node.negated else "in"
-        return f"{unparse(node.item)} {kw} [{', '.join(unparse(o) for o in node.options)}]"
+        return f"{_paren(node.item, arith_ok=True)} {kw} [{', '.join(unparse(o) for o in node.options)}]"
     if isinstance(node, BoolOp):
         return f" {node.op} ".join(_paren(v) for v in node.values)
     if isinstance(node, Not):
@@ -503,8 +503,10 @@ def unparse(node: Node) -> str:
     raise TypeError(node)
 
 
-def _paren(node: Node) -> str:
+def _paren(node: Node, arith_ok: bool = False) -> str:
     s = unparse(node)
-    if isinstance(node, (BoolOp, Compare, Arith, IfElse, InList)):
+    if isinstance(node, Arith) and arith_ok:
+        return s
+    if isinstance(node, (BoolOp, Compare, Arith, IfElse, InList, Not)):
         return f"({s})"
     return s

@@ -97,7 +97,19 @@ def _where(loc: tuple) -> str:
 def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
     out: list[SpecError] = []
     seen: set[tuple] = set()
-    for err in e.errors():
+    errors = e.errors()
+    # a misspelled required key shows up twice (unknown 'feilds', missing 'fields'): keep one
+    extra = {(tuple(x["loc"][:-1]), str(x["loc"][-1])) for x in errors if x["type"] == "extra_forbidden"}
+    explained = set()
+    for parent, key in extra:
+        model = _model_at(parent)
+        from .domain import suggest
+
+        s = suggest(key, _keys_of(model)) if model else ""
+        if s:
+            explained.add(parent + (s,))
+    errors = [x for x in errors if not (x["type"] == "missing" and tuple(x["loc"]) in explained)]
+    for err in errors:
         loc = tuple(err["loc"])
         typ = err["type"]
         # union members report one error each; keep the first per location

@@ -122,11 +122,14 @@ def sample_value(t: T.VType, rng: random.Random, typical=None) -> Any:
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """A walk's constraint system and the handles later parts (and tests) need."""
+
     world: World
     arg_terms: list[dict[str, Any]]  # per step: scalar arg -> term/code
     selections: list[tuple[int, str, str, Reference]]  # (step, object, entity, reference)
     states: list[dict]  # state snapshot before each step, and the final one
+    requirements: list[tuple[int, str, Any]]  # (step, source text, Z3 condition) of every precondition
 
 
 def _path_term(w: World, o: Obj, path: list[str]):
@@ -163,7 +166,7 @@ def beats(w: World, ref: Reference, target: Obj, o: Obj):
     return a < b if ref.rank[1] == "asc" else a > b
 
 
-def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> _Plan:
+def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> Plan:
     w = World(domain, symbols)
     actor = Obj(walk.actor, domain.actor)
     for oname in walk.initial_objects():
@@ -176,6 +179,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> _Plan:
     arg_terms: list[dict[str, Any]] = []
     selections = []
     states = []
+    requirements = []
     for k, step in enumerate(walk.steps):
         tool = domain.tools[step.tool]
         label = f"step {k + 1} ({tool.name})"
@@ -215,7 +219,9 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> _Plan:
             selections.append((k, step.select.object, listing.entity, ref))
             env[listing.item] = target
         for i, req in enumerate(tool.requires):
-            w.track(f"{label} requires {req.src}", w.enc(req.expr, env), "requires")
+            cond = w.enc(req.expr, env)
+            requirements.append((k, req.src, cond))
+            w.track(f"{label} requires {req.src}", cond, "requires")
         pre = w.snapshot()
         pre_exists = set(w.exists)
         touched = w.apply_effects(tool, env, step.creates, label)
@@ -237,7 +243,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> _Plan:
         if created:
             _unique(w, domain, list(w.exists), f"after {label}")
     states.append(w.snapshot())
-    return _Plan(w, arg_terms, selections, states)
+    return Plan(w, arg_terms, selections, states, requirements)
 
 
 def _unique(w: World, domain: Domain, objects, label: str) -> None:
@@ -252,7 +258,7 @@ def _unique(w: World, domain: Domain, objects, label: str) -> None:
                 w.track(f"{label}: {ent}.{f.name} is unique", z3.Distinct(terms), "unique")
 
 
-def solve(plan: _Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord]:
+def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord]:
     """Find a model, steering values toward seeded realistic hints."""
     w = plan.world
     trackers = [t.literal for t in w.tracked]
@@ -341,6 +347,17 @@ def model_value(w: World, model: z3.ModelRef, term, t: T.VType) -> Any:
 # ----------------------------------------------------------------------------- the whole stage
 
 
+def solve_walk(domain: Domain, walk: Walk, rng: random.Random, options: SynthOptions,
+               symbols: Symbols) -> tuple[Plan, z3.ModelRef, SolveRecord]:
+    """Encode and solve one walk: the Z3 part of `synthesize`, deterministic in `rng`'s state."""
+    try:
+        plan = build_plan(domain, walk, symbols)
+    except Unsupported as e:
+        raise Infeasible(f"not encodable: {e}") from None
+    model, rec = solve(plan, rng, options.hint_rounds)
+    return plan, model, rec
+
+
 def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOptions] = None,
                symbols: Optional[Symbols] = None, timings: Optional[dict] = None) -> Scenario:
     """Solve `walk` into a checked Scenario, or raise Infeasible with the reason.
@@ -360,11 +377,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     rng = random.Random(seed)
     symbols = symbols or Symbols(domain)
     try:
-        plan = build_plan(domain, walk, symbols)
-    except Unsupported as e:
-        raise Infeasible(f"not encodable: {e}") from None
-    try:
-        model, solve_rec = solve(plan, rng, options.hint_rounds)
+        plan, model, solve_rec = solve_walk(domain, walk, rng, options, symbols)
     finally:
         lap("solve")
     w = plan.world

@@ -1,0 +1,73 @@
+"""The command line: a thin layer that never shows a traceback for user mistakes."""
+
+import json
+
+from typer.testing import CliRunner
+
+from envsynth.cli import app
+
+runner = CliRunner()
+
+
+def test_check_shipped_specs_are_clean():
+    for name in ("airline", "retail"):
+        r = runner.invoke(app, ["check", name])
+        assert r.exit_code == 0, r.output
+        assert "no problems found" in r.output
+
+
+def test_generate_then_verify(tmp_path):
+    r = runner.invoke(app, ["generate", "airline", "-n", "6", "--seed", "2", "-o", str(tmp_path), "-q"])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "tasks.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    r = runner.invoke(app, ["verify", str(tmp_path), "-q"])
+    assert r.exit_code == 0 and "6 tasks verified" in r.output
+    # corrupt one task's expected state: verify names it and fails
+    task = json.loads(lines[2])
+    task["expected"]["final_state_hash"] = "0" * 64
+    lines[2] = json.dumps(task)
+    (tmp_path / "tasks.jsonl").write_text("\n".join(lines) + "\n")
+    r = runner.invoke(app, ["verify", str(tmp_path), "-q"])
+    assert r.exit_code == 1
+    assert task["id"] in r.output and "final state differs" in r.output
+
+
+def test_walks_prints_json_lines():
+    r = runner.invoke(app, ["walks", "airline", "--max-len", "2", "-n", "5"])
+    assert r.exit_code == 0
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert len(rows) == 5 and all("steps" in x for x in rows)
+
+
+def test_graph_writes_files(tmp_path):
+    r = runner.invoke(app, ["graph", "retail", "-o", str(tmp_path / "retail")])
+    assert r.exit_code == 0
+    assert (tmp_path / "retail.dot").exists() and (tmp_path / "retail.json").exists()
+
+
+def test_bad_flag_gets_usage():
+    r = runner.invoke(app, ["generate", "airline", "--frobnicate"])
+    assert r.exit_code == 2
+    assert "Usage" in r.output
+
+
+def test_bad_spec_is_located_without_traceback(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("domain: x\ntoday: 2026-01-01\nactor: u\nentities:\n  u:\n    feilds: {}\ntools: {}\n")
+    r = runner.invoke(app, ["check", str(p)])
+    assert r.exit_code == 1
+    assert f"{p}:6:5: error: unknown key 'feilds'" in r.output
+    assert "did you mean 'fields'" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_unknown_spec_name():
+    r = runner.invoke(app, ["generate", "airlin", "-n", "1"])
+    assert r.exit_code == 1 and "did you mean 'airline'" in r.output
+
+
+def test_schema():
+    r = runner.invoke(app, ["schema"])
+    schema = json.loads(r.stdout)
+    assert "entities" in schema["properties"] and "tools" in schema["properties"]

@@ -1,0 +1,137 @@
+"""The plain-Python runtime: tools run exactly as the spec says; bad calls change nothing."""
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from envsynth.loader import parse_spec_text
+from envsynth.runtime import Runtime, db_hash
+
+
+def small_airline_db():
+    return {
+        "user": {"usr_1": {"id": "usr_1", "first_name": "Ava", "last_name": "Kim", "email": "ava.kim@example.com",
+                           "membership": "silver", "balance": 500}},
+        "flight": {
+            "HA0001": {"id": "HA0001", "origin": "SFO", "destination": "LAX", "date": "2026-12-03", "departs": 9,
+                       "status": "scheduled", "economy_price": 129.99, "business_price": 400, "economy_seats": 3,
+                       "business_seats": 0},
+            "HA0002": {"id": "HA0002", "origin": "SFO", "destination": "LAX", "date": "2026-12-04", "departs": 7,
+                       "status": "scheduled", "economy_price": 99.5, "business_price": 350, "economy_seats": 5,
+                       "business_seats": 2},
+        },
+        "reservation": {},
+    }
+
+
+def test_book_change_cancel_round_trip(airline):
+    rt = Runtime(airline, small_airline_db())
+    rec = rt.call("book_reservation", {"user_id": "usr_1", "flight_id": "HA0001", "cabin": "economy",
+                                       "fare": "refundable"})
+    assert rec.ok, rec.output
+    rid = rec.output["id"]
+    assert rec.output["paid"] == 169.99  # 129.99 + 40 refundable surcharge
+    assert rt.db["user"]["usr_1"]["balance"] == 330.01
+    assert rt.db["flight"]["HA0001"]["economy_seats"] == 2
+    # targets are read on the state before the call: the old flight gets its seat back
+    rec = rt.call("change_flight", {"reservation_id": rid, "flight_id": "HA0002"})
+    assert rec.ok, rec.output
+    assert rt.db["flight"]["HA0001"]["economy_seats"] == 3
+    assert rt.db["flight"]["HA0002"]["economy_seats"] == 4
+    assert rt.db["reservation"][rid]["flight"] == "HA0002"
+    assert rt.db["user"]["usr_1"]["balance"] == 400.5  # refunded the difference 169.99 - 99.50
+    rec = rt.call("cancel_reservation", {"reservation_id": rid})
+    assert rec.ok and rt.db["reservation"][rid]["status"] == "cancelled"
+    assert rt.db["user"]["usr_1"]["balance"] == 500
+
+
+def test_created_ids_are_deterministic(airline):
+    a, b = Runtime(airline, small_airline_db()), Runtime(airline, small_airline_db())
+    args = {"user_id": "usr_1", "flight_id": "HA0002", "cabin": "business", "fare": "non_refundable"}
+    assert a.call("book_reservation", args).output["id"] == b.call("book_reservation", args).output["id"]
+    assert a.hash() == b.hash()
+
+
+@pytest.mark.parametrize(
+    "name, args, message",
+    [
+        ("book_reservation", {"user_id": "usr_1", "flight_id": "HA0001", "cabin": "business", "fare": "refundable"},
+         "no seats are left in this cabin"),
+        ("book_reservation", {"user_id": "usr_9", "flight_id": "HA0001", "cabin": "economy", "fare": "refundable"},
+         "no user with id 'usr_9'"),
+        ("book_reservation", {"user_id": "usr_1", "flight_id": "HA0001", "cabin": "first", "fare": "refundable"},
+         "bad value for 'cabin'"),
+        ("book_reservation", {"user_id": "usr_1", "flight_id": "HA0001"}, "missing argument 'cabin'"),
+        ("search_flights", {"origin": "SFO", "destination": "LAX", "date": "Dec 3"}, "YYYY-MM-DD"),
+        ("search_flights", {"origin": "SFO", "destination": "LAX", "date": "2026-12-03", "x": 1}, "unknown argument 'x'"),
+        ("teleport", {}, "unknown tool 'teleport'"),
+        ("add_baggage", "not an object", "arguments must be an object"),
+    ],
+)
+def test_bad_calls_return_errors_and_change_nothing(airline, name, args, message):
+    rt = Runtime(airline, small_airline_db())
+    before = rt.hash()
+    rec = rt.call(name, args)
+    assert not rec.ok
+    assert rec.output.startswith("Error: ") and message in rec.output
+    assert rt.hash() == before
+
+
+ATOMIC = """
+domain: bank
+today: 2026-01-01
+actor: account
+entities:
+  account:
+    fields:
+      balance: {type: money, min: 0, max: 1000}
+      withdrawals: {type: int, min: 0, max: 100}
+    invariants: [balance >= 0]
+    refer: {by_id: {id: true}}
+tools:
+  withdraw:
+    kind: write
+    description: Take money out.
+    args:
+      account_id: {ref: account}
+      amount: {type: money, min: 1, max: 1000}
+    effects:
+      - account.withdrawals += 1
+      - account.balance -= amount
+"""
+
+
+def test_effects_are_atomic_when_an_invariant_would_break():
+    d = parse_spec_text(ATOMIC, "bank.yaml")
+    db = {"account": {"A1": {"id": "A1", "balance": 50, "withdrawals": 0}}}
+    rt = Runtime(d, db)
+    rec = rt.call("withdraw", {"account_id": "A1", "amount": 80})
+    assert not rec.ok and "balance >= 0" in rec.output
+    assert rt.db == db  # the first effect (withdrawals += 1) was not applied either
+    assert rt.call("withdraw", {"account_id": "A1", "amount": 20}).ok
+    assert rt.db["account"]["A1"] == {"id": "A1", "balance": 30, "withdrawals": 1}
+
+
+values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000), st.floats(allow_nan=False, width=32),
+                   st.sampled_from(["usr_1", "HA0001", "HA0002", "economy", "business", "SFO", "2026-12-03", "", "x"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_call_either_succeeds_or_changes_nothing(airline, data):
+    """For all tool calls an agent could make: no exception escapes, and a failed call leaves
+    the database exactly as it was."""
+    rt = Runtime(airline, small_airline_db())
+    for _ in range(4):
+        name = data.draw(st.sampled_from(sorted(airline.tools) + ["nope"]))
+        tool = airline.tools.get(name)
+        keys = list(tool.args) if tool else ["a"]
+        args = {k: data.draw(values) for k in keys if data.draw(st.booleans()) or True}
+        if data.draw(st.booleans()) and keys:
+            args.pop(data.draw(st.sampled_from(keys)), None)
+        before = json.dumps(rt.db, sort_keys=True)
+        rec = rt.call(name, args)
+        if not rec.ok:
+            assert rec.output.startswith("Error: ")
+            assert json.dumps(rt.db, sort_keys=True) == before
