@@ -183,6 +183,10 @@ class Runtime:
         self.domain = domain
         self.db = copy_db(db)
         self.created = {name: 0 for name in domain.entities}
+        # created ids depend on the starting database (not only on a counter), so two tasks
+        # do not share ids, while replaying the same calls on the same database gives the same ids
+        self.id_seed = hashlib.sha256("|".join(sorted(
+            f"{e}/{i}" for e, t in db.items() for i in t)).encode()).hexdigest()[:12]
         self.ev = Evaluator(domain, self.db)
         self.log: list[CallRecord] = []
 
@@ -353,7 +357,7 @@ class Runtime:
         ent = self.domain.entities[entity]
         while True:
             self.created[entity] += 1
-            rng = random.Random(f"{self.domain.name}/{entity}/{self.created[entity]}")
+            rng = random.Random(f"{self.id_seed}/{entity}/{self.created[entity]}")
             new_id = make_id(ent, rng)
             if new_id not in self.db.get(entity, {}):
                 return new_id
