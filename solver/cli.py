@@ -151,14 +151,33 @@ def generate(
     workers: int = typer.Option(1, "--workers", "-j", help="Worker processes (output does not depend on it)."),
     max_len: int = typer.Option(4, "--max-len", help="Longest walk, in tool calls."),
     background: float = typer.Option(1.0, "--background", help="Multiplier on each entity's background record count."),
+    distractors: int = typer.Option(3, "--distractors", help="Near-miss records per description (0: none)."),
+    distractor_kinds: str = typer.Option(
+        "all", "--distractor-kinds", help="Comma list of: outranked, state_trap, off_by_one, look_alike."),
+    length_mix: Optional[str] = typer.Option(
+        None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
+    from .distractors import KINDS
     from .generate import GenerateOptions, generate as run
 
     if n < 1:
         raise EnvsynthError("-n must be at least 1")
-    options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background)
+    if distractors < 0:
+        raise EnvsynthError("--distractors must be 0 or more")
+    kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise EnvsynthError(f"unknown distractor kind '{bad[0]}'; choose from {', '.join(KINDS)}")
+    mix = None
+    if length_mix:
+        try:
+            mix = {int(a): float(b) for a, b in (part.split(":") for part in length_mix.split(","))}
+        except ValueError:
+            raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
+    options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
+                              distractor_kinds=kinds, length_mix=mix)
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:
@@ -212,6 +231,45 @@ def verify(
         raise typer.Exit(1)
     out.print(f"[green]ok[/green]: {total} tasks verified (gold replays and scores 1.0, doing nothing scores 0, "
               "every description picks out its target)")
+
+
+@app.command(name="eval")
+@friendly
+def eval_(
+    directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
+    agent: str = typer.Option("oracle", "--agent", "-a",
+                              help="oracle, noop, random, distractor-blind, or package.module:Class."),
+    trials: int = typer.Option(1, "--trials", "-k", help="Trials per task for a stochastic agent (pass^k)."),
+    seed: int = typer.Option(0, "--seed"),
+    spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+):
+    """Run an agent on every task (same scoring as verify): mean reward by length and near-miss kind."""
+    from .agents import evaluate, load_agent
+    from .verify import dataset_spec, iter_tasks
+
+    directory = Path(directory)
+    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
+    if not tasks_file.exists():
+        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    domain = dataset_spec(tasks_file.parent, spec)
+    summary = evaluate(domain, iter_tasks(tasks_file), load_agent(agent), trials=trials, seed=seed)
+    data = summary.to_json()
+    if json_out:
+        print(json.dumps(data))
+        return
+    out.print(f"[bold]{data['agent']}[/bold] on {data['tasks']} tasks: mean reward {data['mean_reward']}"
+              + (f" ({data['trials']} trials)" if data["trials"] > 1 else ""))
+    wd = data["with_distractors"]
+    out.print(f"tasks with a near miss listed before the target: {wd['tasks']}, mean reward {wd['mean_reward']}")
+    table = Table("bucket", "tasks", "mean reward")
+    for k, v in data["by_length"].items():
+        table.add_row(f"length {k}", str(v["tasks"]), str(v["mean_reward"]))
+    for k, v in data["by_distractor_kind"].items():
+        table.add_row(f"near miss: {k}", str(v["tasks"]), str(v["mean_reward"]))
+    out.print(table)
+    if "pass_hat_k" in data:
+        out.print("pass^k: " + ", ".join(f"k={k}: {v}" for k, v in data["pass_hat_k"].items()))
 
 
 @app.command()

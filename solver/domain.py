@@ -75,6 +75,7 @@ class Entity:
     refs: dict[str, Reference]
     count: int
     description: str = ""
+    label: list[str] = field(default_factory=list)  # what people call a record by (names)
 
     def ref_fields(self) -> list[FieldInfo]:
         return [f for f in self.fields.values() if f.type.kind == "ref"]
@@ -751,8 +752,19 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                 except (T.ValueError_, ValueError) as e:
                     c.err(fp + ("default",), f"default does not fit the field: {e}")
             fields[fname] = info
+        if es.label is not None:
+            label = []
+            for i, lf in enumerate(es.label):
+                if lf not in fields:
+                    c.err(p + ("label", i), f"'{lf}' is not a field of {ename}", did_you_mean(lf, fields, "fields"))
+                else:
+                    label.append(lf)
+        else:
+            label = [f.name for f in fields.values()
+                     if f.type.kind == "str" and f.type.values and not f.unique and "name" in f.name]
         c.entities[ename] = Entity(
-            ename, fields, es.id.prefix, es.id.length, es.id.alphabet, [], {}, es.count, es.description or ""
+            ename, fields, es.id.prefix, es.id.length, es.id.alphabet, [], {}, es.count, es.description or "",
+            label,
         )
     for ename, ent in c.entities.items():
         for fname, info in ent.fields.items():

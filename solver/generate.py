@@ -22,11 +22,13 @@ from typing import Callable, Iterator, Optional
 
 from . import __version__
 from .aspenc import AspOptions
+from .distractors import KINDS, DistractorOptions
 from .domain import Domain
 from .errors import EnvsynthError
 from .loader import load_domain
 from .synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks import Task, Templates, derive_task, tool_schemas
+from .verify import check_task
 from .walks import Walk, WalkStats, enumerate_walks
 
 
@@ -38,9 +40,24 @@ class GenerateOptions:
     background: float = 1.0
     max_attempts: int = 12
     slots: int = 2
+    distractors: int = 3  # near misses per description (0: none)
+    distractor_kinds: tuple = KINDS
+    length_mix: Optional[dict] = None  # walk length -> weight; None: every goal equally often
 
     def public(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["distractor_kinds"] = list(self.distractor_kinds)
+        if self.length_mix is not None:
+            d["length_mix"] = {str(k): v for k, v in sorted(self.length_mix.items())}
+        return d
+
+    @staticmethod
+    def from_public(d: dict) -> "GenerateOptions":
+        d = dict(d)
+        d["distractor_kinds"] = tuple(d.get("distractor_kinds", KINDS))
+        if d.get("length_mix") is not None:
+            d["length_mix"] = {int(k): v for k, v in d["length_mix"].items()}
+        return GenerateOptions(**d)
 
 
 @dataclass
@@ -73,16 +90,35 @@ class Generator:
             raise EnvsynthError(
                 f"no walk of up to {options.max_len} steps reaches a goal in '{domain.name}': "
                 "run `envsynth check` to see which tools cannot be reached")
-        # stratify by goal: pick a goal uniformly, then a walk for it, so rare goals are not drowned
+        # stratify by goal: pick a goal uniformly, then a walk for it, so rare goals are not drowned;
+        # with a length mix, pick the length first
         strata: dict[tuple, list[Walk]] = defaultdict(list)
         for w in self.walks:
             strata[tuple(domain.tools[w.steps[i].tool].name for i in w.goal_steps(domain))].append(w)
         self.strata = [strata[k] for k in sorted(strata)]
+        by_length: dict[int, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
+        for key in sorted(strata):
+            for w in strata[key]:
+                by_length[len(w.steps)][key].append(w)
+        self.by_length = {n: [g[k] for k in sorted(g)] for n, g in by_length.items()}
+        if options.length_mix:
+            usable = {n: wt for n, wt in options.length_mix.items() if wt > 0 and n in self.by_length}
+            if not usable:
+                raise EnvsynthError(f"--length-mix names no length that has walks (lengths: "
+                                    f"{sorted(self.by_length)})")
+            self.lengths = sorted(usable)
+            self.length_weights = [usable[n] for n in self.lengths]
         self.schemas = tool_schemas(domain)
-        self.synth_options = SynthOptions(background=options.background)
+        self.synth_options = SynthOptions(
+            background=options.background,
+            distractors=DistractorOptions(options.distractors, tuple(options.distractor_kinds)))
 
     def pick_walk(self, rng: random.Random) -> Walk:
-        stratum = self.strata[rng.randrange(len(self.strata))]
+        strata = self.strata
+        if self.options.length_mix:
+            n = rng.choices(self.lengths, self.length_weights)[0]
+            strata = self.by_length[n]
+        stratum = strata[rng.randrange(len(strata))]
         return stratum[rng.randrange(len(stratum))]
 
     def task(self, index: int) -> TaskResult:
@@ -105,6 +141,14 @@ class Generator:
                 continue
             t0 = time.perf_counter()
             task = derive_task(self.domain, sc, self.templates, index, self.schemas)
+            timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            check = check_task(self.domain, task)  # the same check `envsynth verify` runs
+            timings["verify"] = timings.get("verify", 0.0) + time.perf_counter() - t0
+            if not check.ok:
+                failures.append(f"failed its own verification: {check.problems[0]}")
+                continue
+            t0 = time.perf_counter()
             line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
                               separators=(",", ":"))
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
@@ -122,7 +166,7 @@ _GEN: Optional[Generator] = None
 
 def _init_worker(spec: str, options: dict) -> None:
     global _GEN
-    _GEN = Generator(load_domain(spec), GenerateOptions(**options))
+    _GEN = Generator(load_domain(spec), GenerateOptions.from_public(options))
 
 
 def _run_index(index: int) -> TaskResult:

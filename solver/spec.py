@@ -89,6 +89,8 @@ class EntitySpec(_Model):
     fields: Dict[str, FieldSpec]
     invariants: List[str] = Field(default_factory=builtins.list)
     refer: Dict[str, ReferenceSpec] = Field(default_factory=builtins.dict)
+    label: Optional[List[str]] = Field(
+        None, description="fields people call a record by (default: text fields with 'name' in their name)")
     count: int = Field(10, ge=0, description="background records of this entity in each task's database")
 
 

@@ -23,6 +23,8 @@ from . import references as R
 from . import types as T
 from .domain import Domain, Reference
 from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, make_id
+from . import distractors as D
+from .distractors import DistractorOptions
 from .walks import Walk
 from .z3enc import SYMBOL_BASE, Obj, Symbols, Unsupported, World, lia_solver
 
@@ -52,12 +54,29 @@ class SelectionProof(BaseModel):
     query: str
 
 
+class DistractorRecord(BaseModel):
+    """A near miss in the initial database and what it gets wrong."""
+
+    id: str
+    entity: str
+    kind: str = Field(description="off_by_one | outranked | state_trap | look_alike")
+    reference: str
+    step: int
+    target: str
+    breaks: str = Field(description="the part of the description it does not fit")
+    visible: bool = Field(description="listed by the tool the agent uses at that step")
+    before_target: bool = Field(description="listed before the target (a careless reader takes it)")
+    linked: list[str] = Field(default_factory=list, description="records created alongside it (e.g. its other flight)")
+
+
 class SolveRecord(BaseModel):
     variables: int
     constraints: int
     checks: int
     hints_kept: int
     hints_dropped: int
+    distractors_planned: int = 0
+    distractors_dropped: int = 0
 
 
 class Scenario(BaseModel):
@@ -72,6 +91,7 @@ class Scenario(BaseModel):
     answers: list[Optional[str]]
     final_db: dict
     selections: list[SelectionProof]
+    distractors: list[DistractorRecord] = Field(default_factory=list)
     solve: SolveRecord
     background: int
 
@@ -80,6 +100,7 @@ class Scenario(BaseModel):
 class SynthOptions:
     background: float = 1.0  # multiplier on each entity's `count`
     hint_rounds: int = 2
+    distractors: DistractorOptions = field(default_factory=DistractorOptions)
 
 
 class Infeasible(Exception):
@@ -130,6 +151,7 @@ class Plan:
     selections: list[tuple[int, str, str, Reference]]  # (step, object, entity, reference)
     states: list[dict]  # state snapshot before each step, and the final one
     requirements: list[tuple[int, str, Any]]  # (step, source text, Z3 condition) of every precondition
+    distractors: list = field(default_factory=list)  # distractors.Planned
 
 
 def _path_term(w: World, o: Obj, path: list[str]):
@@ -166,16 +188,21 @@ def beats(w: World, ref: Reference, target: Obj, o: Obj):
     return a < b if ref.rank[1] == "asc" else a > b
 
 
-def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> Plan:
+def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None) -> Plan:
     w = World(domain, symbols)
     actor = Obj(walk.actor, domain.actor)
     for oname in walk.initial_objects():
         ent = walk.objects[oname]
         links = {k.split(".", 1)[1]: v for k, v in walk.links.items() if k.split(".", 1)[0] == oname}
         w.add_object(oname, ent, links)
-    initial = walk.initial_objects()
+    planned = planned or []
+    D.add_objects(w, domain, planned)
+    initial = walk.initial_objects() + [o for p in planned for o in p.objects]
     w.check_invariants(initial, "initially")
     _unique(w, domain, initial, "initially")
+    for p in planned:
+        if not p.selection:
+            D.constrain(w, domain, p, actor, "initially")
     arg_terms: list[dict[str, Any]] = []
     selections = []
     states = []
@@ -217,11 +244,20 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> Plan:
                 w.track(f"{label}: {other} must not also fit '{ref.name}'",
                         z3.Not(w.as_bool(clash)) if not isinstance(clash, bool) else (not clash), "reference")
             selections.append((k, step.select.object, listing.entity, ref))
+            for p in planned:
+                if p.selection and p.step == k:
+                    visible = False
+                    if tool.returns.kind != "find":
+                        visible = True if listing.where is None else \
+                            w.enc(listing.where, {**env, listing.item: w.obj(p.name)})
+                    D.constrain(w, domain, p, actor, label, visible)
             env[listing.item] = target
         for i, req in enumerate(tool.requires):
             cond = w.enc(req.expr, env)
             requirements.append((k, req.src, cond))
             w.track(f"{label} requires {req.src}", cond, "requires")
+        if step.ask and tool.answer is not None and tool.returns.kind != "find":
+            _distinct_answers(w, domain, walk, planned, k, tool, step, args, env, label)
         pre = w.snapshot()
         pre_exists = set(w.exists)
         touched = w.apply_effects(tool, env, step.creates, label)
@@ -243,7 +279,45 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols) -> Plan:
         if created:
             _unique(w, domain, list(w.exists), f"after {label}")
     states.append(w.snapshot())
-    return Plan(w, arg_terms, selections, states, requirements)
+    return Plan(w, arg_terms, selections, states, requirements, planned)
+
+
+def _swap_map(w: World, walk: Walk, target: str, near: str) -> dict[str, str]:
+    """Walk objects as they would be if the agent took `near` for `target`: the target and every
+    record reached from it through the walk's links."""
+    m = {target: near}
+    frontier = [target]
+    while frontier:
+        obj = frontier.pop()
+        for key, other in walk.links.items():
+            o, f = key.split(".", 1)
+            if o == obj and other not in m:
+                linked = w.state.get((m[obj], f))
+                if isinstance(linked, Obj):
+                    m[other] = linked.name
+                    frontier.append(other)
+    return m
+
+
+def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: int, tool, step, args, env,
+                      label: str) -> None:
+    """A near miss must not give the same answer as its target when the user asks about it
+    (another flight with the same status would make a wrong pick pass)."""
+    answer = w.enc(tool.answer, env)
+    for p in planned:
+        if p.step > k:
+            continue
+        m = _swap_map(w, walk, p.target, p.name)
+        if not any(o in m for o in step.binds.values()):
+            continue
+        try:
+            env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
+            other = w.enc(tool.answer, env2)
+        except Unsupported:
+            continue
+        differs = _eq(w, answer, other)
+        differs = (not differs) if isinstance(differs, bool) else z3.Not(differs)
+        w.track(f"{label}: near miss {p.name} gives another answer", differs, "distractor", group=p.name)
 
 
 def _unique(w: World, domain: Domain, objects, label: str) -> None:
@@ -258,10 +332,21 @@ def _unique(w: World, domain: Domain, objects, label: str) -> None:
                 w.track(f"{label}: {ent}.{f.name} is unique", z3.Distinct(terms), "unique")
 
 
-def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord]:
-    """Find a model, steering values toward seeded realistic hints."""
+def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord, set[str]]:
+    """Find a model, steering values toward seeded realistic hints.
+
+    The walk's constraints are hard. Near-miss constraints are soft, by record: when they clash
+    with the walk (the target's price is already the lowest possible), that near miss is dropped.
+    Hints are softest: a hint in an unsat core is dropped first and re-sampled next round.
+    Returns the model, the record, and the near misses kept."""
     w = plan.world
-    trackers = [t.literal for t in w.tracked]
+    hard = [t.literal for t in w.tracked if t.kind != "distractor"]
+    soft: dict[str, list] = {}
+    for t in w.tracked:
+        if t.kind == "distractor":
+            soft.setdefault(t.group, []).append(t)
+    group_of = {t.name: t.group for t in w.tracked if t.kind == "distractor"}
+    kept_groups = set(soft)
     by_lit = {t.name: t for t in w.tracked}
     hint_vars = [v for v in w.vars.values() if not (v.type.kind == "str" and not v.type.values)]
     hints: dict[str, z3.BoolRef] = {}
@@ -285,20 +370,26 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     for round_no in range(rounds + 1):
         while True:
             checks += 1
-            r = w.solver.check(*(trackers + [hints[h] for h in active]))
+            soft_lits = [t.literal for g in sorted(kept_groups) for t in soft[g]]
+            r = w.solver.check(*(hard + soft_lits + [hints[h] for h in active]))
             if r == z3.sat:
                 break
             if r != z3.unsat:
                 raise Infeasible("the solver gave up on this walk")
             core = {c.decl().name() for c in w.solver.unsat_core()}
             core_hints = [h for h in active if h in core]
-            if not core_hints:
-                labels = [by_lit[c].label for c in sorted(core) if c in by_lit]
-                raise Infeasible("the walk's conditions cannot all hold", labels)
-            # drop every hint in the core at once; dropped variables get fresh hints next round
-            for h in core_hints:
-                active.remove(h)
-            dropped_total += len(core_hints)
+            if core_hints:
+                # drop every hint in the core at once; dropped variables get fresh hints next round
+                for h in core_hints:
+                    active.remove(h)
+                dropped_total += len(core_hints)
+                continue
+            clashing = {group_of[c] for c in core if c in group_of}
+            if clashing:
+                kept_groups -= clashing
+                continue
+            labels = [by_lit[c].label for c in sorted(core, key=lambda x: int(x[1:])) if c in by_lit]
+            raise Infeasible("the walk's conditions cannot all hold", labels)
         if round_no == rounds:
             break
         # re-hint variables whose hints were dropped, with fresh samples
@@ -319,8 +410,10 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         checks=checks,
         hints_kept=len({hint_var[h] for h in active}),
         hints_dropped=dropped_total,
+        distractors_planned=len(soft),
+        distractors_dropped=len(soft) - len(kept_groups),
     )
-    return model, rec
+    return model, rec, kept_groups
 
 
 def _hint_code(w: World, t: T.VType, value: Any) -> int:
@@ -349,12 +442,15 @@ def model_value(w: World, model: z3.ModelRef, term, t: T.VType) -> Any:
 
 def solve_walk(domain: Domain, walk: Walk, rng: random.Random, options: SynthOptions,
                symbols: Symbols) -> tuple[Plan, z3.ModelRef, SolveRecord]:
-    """Encode and solve one walk: the Z3 part of `synthesize`, deterministic in `rng`'s state."""
+    """Encode and solve one walk: the Z3 part of `synthesize`, deterministic in `rng`'s state.
+    `plan.distractors` is left holding only the near misses the model keeps."""
+    planned = D.plan(domain, walk, rng, options.distractors)
     try:
-        plan = build_plan(domain, walk, symbols)
+        plan = build_plan(domain, walk, symbols, planned)
     except Unsupported as e:
         raise Infeasible(f"not encodable: {e}") from None
-    model, rec = solve(plan, rng, options.hint_rounds)
+    model, rec, kept = solve(plan, rng, options.hint_rounds)
+    plan.distractors = [p for p in plan.distractors if p.name in kept]
     return plan, model, rec
 
 
@@ -382,21 +478,14 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         lap("solve")
     w = plan.world
 
-    # --- concrete records for the walk's initial objects
-    ids: dict[str, str] = {}
-    taken: dict[str, set[str]] = {e: set() for e in domain.entities}
-    for oname in walk.initial_objects():
-        ent = domain.entities[walk.objects[oname]]
-        while True:
-            new_id = make_id(ent, rng)
-            if new_id not in taken[ent.name]:
-                break
-        taken[ent.name].add(new_id)
-        ids[oname] = new_id
+    # --- concrete records for the walk's initial objects and the near misses kept
+    objects = walk.initial_objects() + [o for p in plan.distractors for o in p.objects]
+    entity_of = {o: w.entity_of[o] for o in objects}
+    ids = _assign_ids(domain, walk, plan, model, entity_of, rng)
     db: dict[str, dict] = {e: {} for e in domain.entities}
     initial_state = plan.states[0]
-    for oname in walk.initial_objects():
-        ent = domain.entities[walk.objects[oname]]
+    for oname in objects:
+        ent = domain.entities[entity_of[oname]]
         rec: dict[str, Any] = {"id": ids[oname]}
         for f in ent.fields.values():
             term = initial_state[(oname, f.name)]
@@ -407,7 +496,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
             else:
                 rec[f.name] = T.encode(f.type, model_value(w, model, term, f.type))
         db[ent.name][ids[oname]] = rec
-    symbol_text = _fill_generated(domain, db, walk, ids, initial_state, model)
+    symbol_text = _fill_generated(domain, db, objects, entity_of, ids, initial_state, model)
 
     # --- scalar arguments of every call
     arg_values: list[dict[str, Any]] = []
@@ -451,6 +540,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         for (k, obj, _e, ref) in plan.selections
     ]
     lap("proofs")
+    records = _distractor_records(domain, walk, plan, all_ids, outputs)
     return Scenario(
         walk=walk,
         seed=seed,
@@ -461,17 +551,90 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         answers=answers,
         final_db=final_db,
         selections=proofs,
+        distractors=records,
         solve=solve_rec,
         background=n_background,
     )
 
 
-def _fill_generated(domain: Domain, db: dict, walk: Walk, ids: dict[str, str], state: dict, model) -> dict[int, str]:
+def _assign_ids(domain: Domain, walk: Walk, plan: Plan, model, entity_of: dict[str, str],
+                rng: random.Random) -> dict[str, str]:
+    """Random ids, except that a listed near miss gets an id that sorts before its target's:
+    listings come in id order, so the record a careless reader takes first is the wrong one."""
+    ids: dict[str, str] = {}
+    taken: dict[str, set[str]] = {e: set() for e in domain.entities}
+
+    def fresh(ent_name: str, below: Optional[str] = None) -> str:
+        ent = domain.entities[ent_name]
+        best = None
+        for _ in range(200):
+            new_id = make_id(ent, rng)
+            if new_id in taken[ent_name]:
+                continue
+            if below is None or new_id < below:
+                best = new_id
+                break
+        if best is None:  # no room below: any free id (the record says it is not listed first)
+            while True:
+                best = make_id(ent, rng)
+                if best not in taken[ent_name]:
+                    break
+        taken[ent_name].add(best)
+        return best
+
+    targets = {p.target for p in plan.distractors if p.selection}
+    for oname in walk.initial_objects():
+        ent = walk.objects[oname]
+        if oname in targets:
+            # leave room below the target for its near misses
+            cands = sorted({make_id(domain.entities[ent], rng) for _ in range(4)} - taken[ent])
+            ids[oname] = cands[-1]
+            taken[ent].add(cands[-1])
+        else:
+            ids[oname] = fresh(ent)
+    for p in plan.distractors:
+        shown = p.selection and (p.visible is True or (
+            p.visible is not None and p.visible is not False
+            and z3.is_true(model.eval(p.visible, model_completion=True))))
+        for o in p.objects:
+            below = ids[p.target] if (o == p.name and shown) else None
+            ids[o] = fresh(entity_of[o], below)
+    return ids
+
+
+def _listing_ids(output: Any) -> list[str]:
+    """Ids of the records a tool listed, in the order shown (list results or included lists)."""
+    if isinstance(output, list):
+        return [r.get("id") for r in output if isinstance(r, dict)]
+    if isinstance(output, dict):
+        for v in output.values():
+            if isinstance(v, list) and v and isinstance(v[0], dict) and "id" in v[0]:
+                return [r["id"] for r in v]
+    return []
+
+
+def _distractor_records(domain: Domain, walk: Walk, plan: Plan, ids: dict[str, str], outputs: list) -> list:
+    out = []
+    for p in plan.distractors:
+        listed = _listing_ids(outputs[p.step]) if p.selection else []
+        rid, tid = ids[p.name], ids[p.target]
+        visible = rid in listed
+        before = visible and tid in listed and listed.index(rid) < listed.index(tid)
+        out.append(DistractorRecord(
+            id=rid, entity=p.entity, kind=p.kind, reference=p.reference, step=p.step + 1, target=tid,
+            breaks=p.breaks, visible=visible, before_target=before,
+            linked=[ids[o] for o in p.objects[1:]],
+        ))
+    return out
+
+
+def _fill_generated(domain: Domain, db: dict, objects: list[str], entity_of: dict[str, str],
+                    ids: dict[str, str], state: dict, model) -> dict[int, str]:
     """Render generated strings (emails) from the record's other fields; equal symbols share text.
     Returns symbol code -> text."""
     by_symbol: dict[int, str] = {}
-    for oname in walk.initial_objects():
-        ent = domain.entities[walk.objects[oname]]
+    for oname in objects:
+        ent = domain.entities[entity_of[oname]]
         for f in ent.fields.values():
             if f.type.kind != "str" or f.type.values:
                 continue
@@ -496,7 +659,8 @@ def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, r
                     options: SynthOptions) -> int:
     """Fill each entity up to its `count` with records that obey the spec's invariants."""
     order = _entity_order(domain)
-    protected = set(ids.values())
+    protected = set(ids.values())  # walk records and near misses: background never links to them
+    actor_id = ids[walk.actor]  # ... except the user's own record: other records of theirs are realistic
     added = 0
     for ename in order:
         ent = domain.entities[ename]
@@ -510,7 +674,7 @@ def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, r
                 ok = True
                 for f in ent.fields.values():
                     if f.type.kind == "ref":
-                        pool = [i for i in db[f.type.entity] if i not in protected or f.type.entity == domain.actor]
+                        pool = [i for i in db[f.type.entity] if i not in protected or i == actor_id]
                         if not pool:
                             ok = False
                             break
@@ -626,7 +790,7 @@ def _cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict,
                  all_ids: dict[str, str]) -> None:
     """Every field the solver predicts for the end of the walk equals what the runtime computed."""
     for (oname, fname), term in final_state.items():
-        if oname not in w.exists:
+        if oname not in w.exists or oname not in all_ids:  # dropped near misses are not in the db
             continue
         ent = domain.entities[w.entity_of[oname]]
         f = ent.fields[fname]

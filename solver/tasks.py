@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,7 +27,7 @@ from .domain import Domain
 from .errors import EnvsynthError
 from .registry import template_dir_for
 from .runtime import canonical_json, db_hash
-from .synth import GoldCall, Scenario, SelectionProof, SolveRecord
+from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord, _listing_ids
 from .walks import Walk
 
 
@@ -56,8 +57,10 @@ class Expected(BaseModel):
 class Certificate(BaseModel):
     actor: str = Field(description="id of the user's own record")
     walk: Walk
+    objects: dict[str, str] = Field(default_factory=dict, description="walk object / near miss -> record id")
     solve: SolveRecord
     selections: list[SelectionProof]
+    distractors: list[DistractorRecord] = Field(default_factory=list)
     replay: dict[str, Any]
 
 
@@ -66,8 +69,9 @@ class Difficulty(BaseModel):
     distinct_tools: int
     goals: int
     references: int
-    candidates: int = Field(description="largest number of records matching a description's stated values")
-    distractors: dict[str, int] = Field(default_factory=dict)
+    candidates: int = Field(description="largest list the agent must pick a described record from")
+    distractors: dict[str, int] = Field(default_factory=dict, description="near misses by kind")
+    visible_distractors: int = Field(0, description="near misses listed before their target")
 
 
 class Meta(BaseModel):
@@ -343,8 +347,10 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     cert = Certificate(
         actor=sc.ids[walk.actor],
         walk=walk,
+        objects=sc.ids,
         solve=sc.solve,
         selections=sc.selections,
+        distractors=sc.distractors,
         replay={"steps": len(sc.gold), "all_succeeded": True, "solver_matches_runtime": True,
                 "background_records": sc.background},
     )
@@ -353,7 +359,9 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         distinct_tools=len({g.name for g in sc.gold}),
         goals=len(walk.goal_steps(domain)),
         references=len(sc.selections),
-        candidates=max([p.fit_filter for p in sc.selections], default=0),
+        candidates=max([len(_listing_ids(sc.outputs[p.step - 1])) or 1 for p in sc.selections], default=0),
+        distractors=dict(sorted(Counter(d.kind for d in sc.distractors).items())),
+        visible_distractors=sum(1 for d in sc.distractors if d.before_target),
     )
     meta = Meta(spec_hash=domain.spec_hash, seed=sc.seed, index=index, version=__version__,
                 walk=" > ".join(walk.tool_sequence()))

@@ -72,7 +72,49 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
             if got != proof.target:
                 problems.append(f"step {proof.step}: description '{proof.reference}' resolves to {got}, "
                                 f"not {proof.target}")
+    # 4) no shorter prefix of the gold trajectory already succeeds
+    if not problems:
+        for cut in range(1, len(task.gold_actions)):
+            env = Environment(domain, task)
+            for a in task.gold_actions[:cut]:
+                env.call(a.name, a.arguments)
+            for c in env.calls:
+                if c.answer is not None:
+                    env.say(c.answer)
+            if env.score().reward == 1.0:
+                problems.append(f"the first {cut} of {len(task.gold_actions)} gold steps already succeed")
+                break
+    # 5) every near miss, put in place of its target, fails a precondition or the verifier
+    if not problems:
+        problems += distractor_problems(domain, task)
     return TaskCheck(task.id, not problems, problems)
+
+
+def distractor_problems(domain: Domain, task: Task) -> list[str]:
+    """Swap each near miss in for the record it imitates and play the task's plan: the result
+    must not pass (a precondition fails, or the final state or the answers differ)."""
+    from .agents import play_walk
+
+    out = []
+    certificate = task.certificate
+    by_step = {p.step: p for p in certificate.selections}
+    for d in certificate.distractors:
+        rid = d.id
+        if d.entity not in task.initial_db or rid not in task.initial_db[d.entity]:
+            out.append(f"near miss {rid} is not in the initial database")
+            continue
+        env = Environment(domain, task)
+        if d.step in by_step and by_step[d.step].target == d.target:
+            play_walk(domain, task, env, picks={d.step: rid})
+        else:
+            target_obj = next((o for o, i in certificate.objects.items() if i == d.target), None)
+            if target_obj is None:
+                out.append(f"near miss {rid}: its target {d.target} is not a record of the plan")
+                continue
+            play_walk(domain, task, env, override={target_obj: rid})
+        if env.score().reward == 1.0:
+            out.append(f"near miss {rid} ({d.kind}) passes in place of {d.target}: it is not a real near miss")
+    return out
 
 
 def iter_tasks(path: Path) -> Iterator[Task]:

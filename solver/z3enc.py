@@ -78,6 +78,7 @@ class Tracked:
     literal: z3.BoolRef
     kind: str  # requires | where | reference | invariant | unique | change | distractor
     name: str = ""  # the literal's name (cores are matched by name, not by printing terms)
+    group: str = ""  # soft constraints that are dropped together (one near-miss record)
 
 
 class World:
@@ -135,10 +136,10 @@ class World:
             return [term >= SYMBOL_BASE]
         return []
 
-    def track(self, label: str, cond: Value, kind: str) -> None:
+    def track(self, label: str, cond: Value, kind: str, group: str = "") -> None:
         name = f"t{len(self.tracked)}"
         lit = z3.Bool(name, ctx=self.ctx)
-        self.tracked.append(Tracked(label, lit, kind, name))
+        self.tracked.append(Tracked(label, lit, kind, name, group))
         self.solver.add(z3.Implies(lit, self.as_bool(cond)))
 
     # ------------------------------------------------------------ objects

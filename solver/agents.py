@@ -1,0 +1,316 @@
+"""Baseline agents and `envsynth eval`: the same scoring as `verify`, run on agents.
+
+An agent is anything with `name`, `stochastic` and `run(env, task, rng)`: it calls
+`env.call(name, arguments)` and `env.say(text)`, and is then scored on the final state and the
+answers it gave. Built in:
+
+- `oracle`: plays the gold trajectory (must score 1.0);
+- `noop`: does nothing (must score 0.0);
+- `random`: a handful of random tool calls with ids from the database (stochastic);
+- `distractor-blind`: follows the task's plan but picks, from each list, the first record that
+  fits the description *partly* - ignoring the rank, the fixed condition and one stated value.
+  It must fail every task with a near miss listed before its target.
+
+Plug in your own with `--agent package.module:ClassName` (constructed without arguments).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Protocol
+
+from . import references as R
+from .domain import Domain
+from .environment import Environment, Score
+from .errors import EnvsynthError
+from .runtime import Ref
+from .tasks import Task
+
+
+class Agent(Protocol):
+    name: str
+    stochastic: bool
+
+    def run(self, env: Environment, task: Task, rng: random.Random) -> None:
+        ...
+
+
+# ----------------------------------------------------------------------------- walk playback
+
+
+def listed_ids(output: Any) -> list[str]:
+    """Ids of the records a tool listed, in the order shown."""
+    if isinstance(output, list):
+        return [r.get("id") for r in output if isinstance(r, dict)]
+    if isinstance(output, dict):
+        for v in output.values():
+            if isinstance(v, list) and v and isinstance(v[0], dict) and "id" in v[0]:
+                return [r["id"] for r in v]
+    return []
+
+
+Chooser = Callable[[int, list[str], Any], Optional[str]]
+UNKNOWN = "<unknown>"  # an id the agent could not resolve: any call using it fails
+
+
+def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Chooser] = None,
+              override: Optional[dict[str, str]] = None, picks: Optional[dict[int, str]] = None) -> list[str]:
+    """Follow the task's plan (its certificate walk) in `env`, resolving each record from what
+    the agent has seen: ids the user states (`override` replaces some), records picked from
+    lists by `choose(step, listed ids, proof)` - by default the records that fit the user's
+    description exactly; `picks` forces the pick at given steps - records linked from those,
+    and records created on the way. Returns
+    the answers obtained at the steps the user asked about (and says them)."""
+    walk = task.certificate.walk
+    ids: dict[str, str] = dict(override or {})
+    for obj in walk.given:
+        ids.setdefault(obj, task.certificate.objects[obj])
+    ids.setdefault(walk.actor, task.certificate.actor)
+    links: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for k, v in walk.links.items():
+        obj, f = k.split(".", 1)
+        links[obj].append((f, v))
+
+    def derive(obj: str) -> None:
+        rec = env.runtime.db.get(walk.objects[obj], {}).get(ids[obj])
+        if rec is None:
+            return
+        for f, other in links.get(obj, []):
+            if other not in ids and isinstance(rec.get(f), str):
+                ids[other] = rec[f]
+                derive(other)
+
+    def careful(step: int, shown: list[str], proof) -> Optional[str]:
+        if proof is None:
+            return None
+        ref = domain.entities[proof.entity].refs[proof.reference]
+        db = env.runtime.db
+        visible = {e: ({i: r for i, r in t.items() if i in shown} if e == proof.entity else t) for e, t in db.items()}
+        return R.resolve(domain, ref, visible, proof.stated, ids.get(walk.actor, UNKNOWN))
+
+    choose = choose or careful
+    for obj in list(ids):
+        if obj in walk.objects:
+            derive(obj)
+    proofs = {p.step: p for p in task.certificate.selections}
+    answers = []
+    for i, step in enumerate(walk.steps):
+        tool = domain.tools[step.tool]
+        gold = task.gold_actions[i]
+        args = {}
+        for a in tool.args.values():
+            if a.is_ref:
+                args[a.name] = ids.get(step.binds[a.var], UNKNOWN)
+            else:
+                args[a.name] = gold.arguments[a.name]
+        env.call(step.tool, args)
+        rec = env.runtime.log[-1]
+        if not rec.ok:
+            continue
+        if step.select is not None:
+            shown = listed_ids(rec.output) or ([rec.output.get("id")] if isinstance(rec.output, dict) else [])
+            pick = (picks or {}).get(i + 1) or choose(i + 1, shown, proofs.get(i + 1))
+            if pick is not None:
+                ids[step.select.object] = pick
+                derive(step.select.object)
+        for var, new_id in (rec.created or {}).items():
+            ids[step.creates[var]] = new_id
+        if tool.returns.kind == "record":
+            obj = step.binds.get(tool.returns.var)
+            if obj is not None and obj in ids:
+                derive(obj)
+        if step.ask and rec.answer is not None:
+            answers.append(rec.answer)
+            env.say(f"The answer is {rec.answer}.")
+    return answers
+
+
+# ----------------------------------------------------------------------------- built-in agents
+
+
+class Oracle:
+    """Plays the gold trajectory and states the expected answers."""
+
+    name = "oracle"
+    stochastic = False
+
+    def run(self, env: Environment, task: Task, rng: random.Random) -> None:
+        for a in task.gold_actions:
+            env.call(a.name, a.arguments)
+        for ans in task.expected.answers:
+            env.say(f"The answer is {ans.value}.")
+
+
+class Noop:
+    """Does nothing and says nothing."""
+
+    name = "noop"
+    stochastic = False
+
+    def run(self, env: Environment, task: Task, rng: random.Random) -> None:
+        return None
+
+
+class RandomAgent:
+    """Random tool calls: random tools, ids from the database, values from each type's domain."""
+
+    name = "random"
+    stochastic = True
+
+    def __init__(self, calls: int = 0):
+        self.calls = calls
+
+    def run(self, env: Environment, task: Task, rng: random.Random) -> None:
+        from .synth import sample_value
+        from . import types as T
+
+        domain = env.domain
+        n = self.calls or max(1, len(task.gold_actions))
+        for _ in range(n):
+            tool = domain.tools[rng.choice(sorted(domain.tools))]
+            args: dict[str, Any] = {}
+            for a in tool.args.values():
+                if a.is_ref:
+                    table = sorted(env.runtime.db.get(a.type.entity, {}))
+                    args[a.name] = rng.choice(table) if table else "none"
+                elif a.type.kind == "str" and not a.type.values:
+                    args[a.name] = "someone@example.com"
+                else:
+                    t = a.type
+                    if t.kind in ("int", "money", "date", "datetime") and (t.lo is None or t.hi is None):
+                        t = T.VType(t.kind, places=t.places, lo=0, hi=10 * max(1, t.scale))
+                    args[a.name] = T.encode(t, sample_value(t, rng))
+            env.call(tool.name, args)
+
+
+class DistractorBlind:
+    """Follows the plan, but resolves each description carelessly: the first record listed that
+    fits it in part (rank ignored, fixed condition ignored, one stated value allowed to differ)."""
+
+    name = "distractor-blind"
+    stochastic = False
+
+    def run(self, env: Environment, task: Task, rng: random.Random) -> None:
+        domain = env.domain
+        actor = task.certificate.actor
+
+        def choose(step: int, shown: list[str], proof) -> Optional[str]:
+            if proof is None or not shown:
+                return shown[0] if shown else None
+            ref = domain.entities[proof.entity].refs[proof.reference]
+            db = env.runtime.db
+            for rid in shown:
+                if careless_fit(domain, ref, db, rid, proof.stated, actor):
+                    return rid
+            return None
+
+        play_walk(domain, task, env, choose)
+
+
+def careless_fit(domain: Domain, ref, db: dict, rid: str, stated: dict, actor: str) -> bool:
+    """Fits the description when the rank and fixed condition are ignored and at most one stated
+    value differs."""
+    if rid not in db.get(ref.entity, {}):
+        return False
+    base = {"rank", "where"}
+    if R.satisfies(domain, ref, db, rid, stated, actor, skip=base):
+        return True
+    return any(R.satisfies(domain, ref, db, rid, stated, actor, skip=base | {R.path_str(p)}) for p in ref.filter)
+
+
+BUILTIN: dict[str, Callable[[], Any]] = {
+    "oracle": Oracle,
+    "noop": Noop,
+    "random": RandomAgent,
+    "distractor-blind": DistractorBlind,
+}
+
+
+def load_agent(spec: str):
+    """A built-in agent by name, or `package.module:ClassName`."""
+    if spec in BUILTIN:
+        return BUILTIN[spec]()
+    if ":" in spec:
+        mod, _, cls = spec.partition(":")
+        try:
+            return getattr(importlib.import_module(mod), cls)()
+        except (ImportError, AttributeError) as e:
+            raise EnvsynthError(f"cannot load agent '{spec}': {e}") from None
+    raise EnvsynthError(f"unknown agent '{spec}'; built in: {', '.join(BUILTIN)}, or give module:Class")
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def resolves_near_miss(task: Task) -> bool:
+    """The task lists a near miss before its target for a description the agent must resolve."""
+    return any(d.before_target for d in task.certificate.distractors)
+
+
+def pass_hat_k(successes: int, trials: int, k: int) -> float:
+    """tau-bench's pass^k: the chance that k trials drawn from these all succeed."""
+    if trials < k:
+        return float("nan")
+    return math.comb(successes, k) / math.comb(trials, k)
+
+
+@dataclass
+class EvalSummary:
+    agent: str
+    tasks: int = 0
+    trials: int = 1
+    rewards: list[float] = field(default_factory=list)  # mean over trials, per task
+    by_length: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    with_distractors: list[float] = field(default_factory=list)
+    successes: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        def mean(xs):
+            return round(sum(xs) / len(xs), 4) if xs else None
+
+        out = {
+            "agent": self.agent,
+            "tasks": self.tasks,
+            "trials": self.trials,
+            "mean_reward": mean(self.rewards),
+            "with_distractors": {"tasks": len(self.with_distractors), "mean_reward": mean(self.with_distractors)},
+            "by_length": {str(k): {"tasks": len(v), "mean_reward": mean(v)} for k, v in sorted(self.by_length.items())},
+            "by_distractor_kind": {k: {"tasks": len(v), "mean_reward": mean(v)} for k, v in sorted(self.by_kind.items())},
+        }
+        if self.trials > 1:
+            out["pass_hat_k"] = {
+                str(k): round(sum(pass_hat_k(s, self.trials, k) for s in self.successes) / len(self.successes), 4)
+                for k in range(1, self.trials + 1)
+            } if self.successes else {}
+        return out
+
+
+def evaluate(domain: Domain, tasks: Iterable[Task], agent, trials: int = 1, seed: int = 0,
+             on_task: Optional[Callable[[Task, float], None]] = None) -> EvalSummary:
+    trials = trials if getattr(agent, "stochastic", False) else 1
+    summary = EvalSummary(agent=getattr(agent, "name", type(agent).__name__), trials=trials)
+    for task in tasks:
+        rewards = []
+        for t in range(trials):
+            env = Environment(domain, task)
+            rng = random.Random(f"{seed}/{task.id}/{t}")
+            agent.run(env, task, rng)
+            rewards.append(env.score().reward)
+        r = sum(rewards) / len(rewards)
+        summary.tasks += 1
+        summary.rewards.append(r)
+        summary.successes.append(sum(1 for x in rewards if x == 1.0))
+        summary.by_length[task.difficulty.length].append(r)
+        for kind in task.difficulty.distractors:
+            summary.by_kind[kind].append(r)
+        if resolves_near_miss(task):
+            summary.with_distractors.append(r)
+        if on_task:
+            on_task(task, r)
+    return summary
