@@ -205,22 +205,11 @@ class DistractorBlind:
             ref = domain.entities[proof.entity].refs[proof.reference]
             db = env.runtime.db
             for rid in shown:
-                if careless_fit(domain, ref, db, rid, proof.stated, actor):
+                if R.careless_fit(domain, ref, db, rid, proof.stated, actor):
                     return rid
             return None
 
         play_walk(domain, task, env, choose)
-
-
-def careless_fit(domain: Domain, ref, db: dict, rid: str, stated: dict, actor: str) -> bool:
-    """Fits the description when the rank and fixed condition are ignored and at most one stated
-    value differs."""
-    if rid not in db.get(ref.entity, {}):
-        return False
-    base = {"rank", "where"}
-    if R.satisfies(domain, ref, db, rid, stated, actor, skip=base):
-        return True
-    return any(R.satisfies(domain, ref, db, rid, stated, actor, skip=base | {R.path_str(p)}) for p in ref.filter)
 
 
 BUILTIN: dict[str, Callable[[], Any]] = {

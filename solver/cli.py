@@ -124,21 +124,52 @@ def walks(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     max_len: int = typer.Option(3, "--max-len", help="Longest walk, in tool calls."),
     n: Optional[int] = typer.Option(None, "-n", help="Stop after this many walks."),
+    sample: bool = typer.Option(False, "--sample", help="Draw N random walks (by --seed) instead of enumerating."),
+    seed: int = typer.Option(0, "--seed"),
+    goals: int = typer.Option(1, "--goals", help="Goal steps per walk (more: multi-intent plans)."),
+    allow_repeats: bool = typer.Option(False, "--allow-repeats",
+                                       help="Also print walks equal to an earlier one up to renaming/reordering."),
     show_asp: bool = typer.Option(False, "--show-asp", help="Print the generated ASP program instead."),
 ):
-    """Enumerate walks (plans over abstract objects) as JSON lines, shortest first."""
-    from .aspenc import AspProgram
+    """Enumerate walks (plans over abstract objects) as JSON lines, shortest first, one per
+    canonical form; or draw a random sample of them."""
+    import random as _random
+    import time as _time
+
+    from .aspenc import AspOptions, AspProgram
+    from .canonical import canonical_key
     from .loader import load_domain
-    from .walks import WalkStats, enumerate_walks
+    from .walks import WalkStats, enumerate_walks, sample_walk
 
     domain = load_domain(spec)
+    asp = AspOptions(max_goals=goals)
     if show_asp:
-        print(AspProgram(domain).text(max_len))
+        print(AspProgram(domain, asp).text(max_len))
         return
-    stats = WalkStats()
-    for w in enumerate_walks(domain, max_len=max_len, limit=n, stats=stats):
-        print(json.dumps({"walk": w.describe(), **w.model_dump()}, sort_keys=True))
-    err.print(f"{stats.models} walks ({dict(sorted(stats.per_length.items()))}) in {stats.seconds:.2f}s")
+    seen: set[str] = set()
+    per_length: dict[int, int] = {}
+    total = 0
+    t0 = _time.perf_counter()
+    if sample:
+        rng = _random.Random(seed)
+        source = (sample_walk(domain, rng.randint(1, max_len), rng.randrange(2**31), asp) for _ in range(n or 10))
+    else:
+        source = enumerate_walks(domain, max_len=max_len, options=asp, stats=WalkStats())
+    for w in source:
+        if w is None:
+            continue
+        total += 1
+        key = canonical_key(domain, w)
+        if key in seen and not allow_repeats:
+            continue
+        seen.add(key)
+        per_length[len(w.steps)] = per_length.get(len(w.steps), 0) + 1
+        print(json.dumps({"walk": w.describe(), "canonical": key, **w.model_dump()}, sort_keys=True))
+        if n is not None and not sample and len(seen) >= n:
+            break
+    secs = _time.perf_counter() - t0
+    err.print(f"{total} walks, {len(seen)} canonical ({dict(sorted(per_length.items()))}) in {secs:.2f}s "
+              f"({total / secs if secs else 0:.0f} walks/s)")
 
 
 @app.command()
@@ -156,6 +187,13 @@ def generate(
         "all", "--distractor-kinds", help="Comma list of: outranked, state_trap, off_by_one, look_alike."),
     length_mix: Optional[str] = typer.Option(
         None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights)."),
+    multi_intent: float = typer.Option(0.0, "--multi-intent", help="Share of tasks merged from several intents (0-1)."),
+    max_intents: int = typer.Option(2, "--max-intents", help="Most intents in one merged task."),
+    walk_mode: str = typer.Option("exhaustive", "--walks",
+                                  help="exhaustive: enumerate all walks, then sample; sampled: clingo draws each walk."),
+    stratify: str = typer.Option("sequence", "--stratify", help="Sample walks by goal then tool sequence ('sequence') or by goal ('goal')."),
+    allow_repeats: bool = typer.Option(False, "--allow-repeats", help="Allow two tasks of the same shape."),
+    no_learn: bool = typer.Option(False, "--no-learn", help="Do not learn nogoods from infeasible walks."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
@@ -176,8 +214,16 @@ def generate(
             mix = {int(a): float(b) for a, b in (part.split(":") for part in length_mix.split(","))}
         except ValueError:
             raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
+    if not 0.0 <= multi_intent <= 1.0:
+        raise EnvsynthError("--multi-intent is a share between 0 and 1")
+    if walk_mode not in ("exhaustive", "sampled"):
+        raise EnvsynthError("--walks is 'exhaustive' or 'sampled'")
+    if stratify not in ("sequence", "goal"):
+        raise EnvsynthError("--stratify is 'sequence' or 'goal'")
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
-                              distractor_kinds=kinds, length_mix=mix)
+                              distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
+                              max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
+                              allow_repeats=allow_repeats, learn=not no_learn)
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:
@@ -193,6 +239,11 @@ def generate(
         err.print(f"{infeasible} walks were infeasible and skipped (reasons in manifest.json)")
     if report.mismatches:
         err.print(f"[red]{report.mismatches} solver/runtime disagreements[/red] (no such task was written)")
+    c = report.counts
+    if c:
+        err.print(f"walks proposed {c['proposed']}, solved {c['solved']}, feasible {c['feasible']}, "
+                  f"pruned by learned nogoods {c['pruned']} ({c['learned']} learned), "
+                  f"merges rejected by the planner {c['merge_rejected']}, same-shape repeats skipped {c['repeats']}")
 
 
 @app.command()
@@ -231,6 +282,58 @@ def verify(
         raise typer.Exit(1)
     out.print(f"[green]ok[/green]: {total} tasks verified (gold replays and scores 1.0, doing nothing scores 0, "
               "every description picks out its target)")
+
+
+@app.command()
+@friendly
+def stats(
+    directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
+    spec: Optional[str] = typer.Option(None, "--spec"),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Walk bound for reachability (default: the dataset's)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
+    sequences, lengths, multi-intent share - and what no task covers, with why."""
+    from .coverage import Coverage, reachable_within
+    from .generate import summarize
+    from .verify import dataset_spec, iter_tasks
+
+    directory = Path(directory)
+    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
+    if not tasks_file.exists():
+        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    domain = dataset_spec(tasks_file.parent, spec)
+    manifest_file = tasks_file.parent / "manifest.json"
+    bound = max_len
+    if bound is None and manifest_file.exists():
+        bound = json.loads(manifest_file.read_text()).get("options", {}).get("max_len")
+    cov = Coverage()
+    for task in iter_tasks(tasks_file):
+        cov.add(summarize(domain, task))
+    report = cov.report(domain, reachable_within(domain, bound or 4))
+    if json_out:
+        print(json.dumps(report))
+        return
+    out.print(f"[bold]{domain.name}[/bold]: {report['tasks']} tasks")
+    out.print(f"tools covered {report['tools_covered']}/{report['tools_total']}; graph edges covered "
+              f"{report['edges_covered']}/{report['edges_total']} ({report['edges_reachable_covered']}/"
+              f"{report['edges_reachable']} of those reachable within {bound or 4} steps); precondition branches "
+              f"{report['branches_covered']}/{report['branches_total']}; multi-intent share {report['multi_intent_share']}")
+    out.print(f"single-intent walks within {bound or 4} steps: {report['canonical_walks']} canonical, "
+              f"{report['canonical_walks_covered']} of them used by some task")
+    out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
+    table = Table("tool sequence", "tasks")
+    for seq, c in list(report["tool_sequences"].items())[:15]:
+        table.add_row(seq, str(c))
+    out.print(table)
+    for kind in ("tools", "edges"):
+        missing = report[f"uncovered_{kind}"]
+        if missing:
+            out.print(f"not covered ({kind}):")
+            for item, why in missing.items():
+                out.print(f"  {item.replace('|', ' -> ', 1).replace('|', ' ')}: {why}", markup=False)
+    if report["uncovered_branches"]:
+        out.print("branches not taken: " + ", ".join(report["uncovered_branches"]), markup=False)
 
 
 @app.command(name="eval")

@@ -589,7 +589,11 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
     lo = hi = None
     base = {"int": T.INT, "date": T.DATE, "datetime": T.DATETIME, "bool": T.BOOL}.get(k)
     if k == "money":
-        base = T.money(fs.places if fs.places is not None else 2)
+        places = fs.places if fs.places is not None else 2
+        if not 0 <= places <= 6:
+            c.err(path + ("places",), f"places must be between 0 and 6, not {places}", "money usually has 'places: 2'")
+            return None
+        base = T.money(places)
     if k == "enum":
         if not fs.values:
             c.err(path + ("type",), "an enum needs its values", "add 'values: [a, b, c]'")
@@ -874,13 +878,8 @@ def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: _Env, acto
     if rs.rank is not None:
         rpth = _path(c, ename, rs.rank.by, rp + ("rank", "by"), "rank")
         if rpth:
-            t = c.entities[ename].fields[rpth[0]].type if len(rpth) == 1 else None
-            ent = ename
-            for s in rpth:
-                t = c.entities[ent].fields[s].type
-                if t.kind == "ref":
-                    ent = t.entity
-            if t is None or not t.ordered:
+            t = c_path_type(c, ename, rpth)
+            if not t.ordered:
                 c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': it is not a number or date",
                       "rank by a money, int, date or datetime field")
             else:

@@ -390,7 +390,11 @@ def parse_expr(src: str) -> Node:
     if not src.strip():
         raise ExprSyntaxError("the expression is empty", 0, "write a condition such as 'x.status == \"open\"'")
     p = _Parser(src)
-    node = p.parse_expr()
+    try:
+        node = p.parse_expr()
+    except RecursionError:
+        raise ExprSyntaxError("the expression is nested too deeply", 0,
+                              "split it into 'let' definitions or separate requirements") from None
     p.finish()
     return node
 
@@ -412,10 +416,11 @@ def parse_effect(src: str) -> Effect:
         hint = "use '=' to assign (not '==')" if t.text == "==" else "write '=', '+=' or '-=' after the field"
         raise ExprSyntaxError(f"expected '=', '+=' or '-=', found {t.text or 'the end'!r}", t.offset, hint)
     p.advance()
-    value = p.parse_expr()
-    when = None
-    if p.accept("kw", "when"):
-        when = p.parse_expr()
+    try:
+        value = p.parse_expr()
+        when = p.parse_expr() if p.accept("kw", "when") else None
+    except RecursionError:
+        raise ExprSyntaxError("the effect is nested too deeply", 0, "split it with 'let' definitions") from None
     p.finish()
     return Effect(target, t.text, value, when, offset=target.offset)
 

@@ -29,7 +29,11 @@ from .loader import load_domain
 from .synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks import Task, Templates, derive_task, tool_schemas
 from .verify import check_task
-from .walks import Walk, WalkStats, enumerate_walks
+from .canonical import canonical_key
+from .coverage import Coverage, task_coverage
+from .learning import Learner, learn
+from .merge import merge
+from .walks import Walk, WalkStats, check_walk, enumerate_walks, sample_walk
 
 
 @dataclass
@@ -43,9 +47,17 @@ class GenerateOptions:
     distractors: int = 3  # near misses per description (0: none)
     distractor_kinds: tuple = KINDS
     length_mix: Optional[dict] = None  # walk length -> weight; None: every goal equally often
+    walk_mode: str = "exhaustive"  # exhaustive: enumerate then sample; sampled: clingo draws each walk
+    stratify: str = "sequence"  # goal, then tool sequence ("sequence"), or goal only ("goal")
+    multi_intent: float = 0.0  # share of tasks merged from several single-intent walks
+    max_intents: int = 2
+    allow_repeats: bool = False  # allow two tasks of the same shape (and duplicate canonical walks)
+    learn: bool = True  # learn nogoods from unsat cores (changes speed, never output)
 
     def public(self) -> dict:
+        """The options that decide the output (learning only changes how much work is done)."""
         d = asdict(self)
+        d.pop("learn")
         d["distractor_kinds"] = list(self.distractor_kinds)
         if self.length_mix is not None:
             d["length_mix"] = {str(k): v for k, v in sorted(self.length_mix.items())}
@@ -54,6 +66,7 @@ class GenerateOptions:
     @staticmethod
     def from_public(d: dict) -> "GenerateOptions":
         d = dict(d)
+        d.setdefault("learn", True)
         d["distractor_kinds"] = tuple(d.get("distractor_kinds", KINDS))
         if d.get("length_mix") is not None:
             d["length_mix"] = {int(k): v for k, v in d["length_mix"].items()}
@@ -68,6 +81,7 @@ class TaskResult:
     timings: dict[str, float]
     mismatches: int = 0
     summary: Optional[dict] = None  # what the manifest counts, so the parent never re-parses lines
+    counts: Counter = field(default_factory=Counter)  # proposed / solved / feasible / pruned / learned
 
 
 class Generator:
@@ -81,27 +95,31 @@ class Generator:
         if missing:
             raise EnvsynthError(
                 f"templates in {self.templates.directory} lack phrasings for: {', '.join(missing)}")
+        self.asp_options = AspOptions(default_slots=options.slots)
         self.walk_stats = WalkStats()
         t0 = time.perf_counter()
-        self.walks: list[Walk] = list(enumerate_walks(
-            domain, max_len=options.max_len, options=AspOptions(default_slots=options.slots), stats=self.walk_stats))
+        self.walks: list[Walk] = []
+        self.keys: dict[str, Walk] = {}
+        if options.walk_mode == "exhaustive":
+            for w in enumerate_walks(domain, max_len=options.max_len, options=self.asp_options, stats=self.walk_stats):
+                key = canonical_key(domain, w)
+                if key in self.keys and not options.allow_repeats:
+                    continue  # the same plan up to renaming or independent reordering
+                self.keys[key] = w
+                self.walks.append(w)
+            if not self.walks:
+                raise EnvsynthError(
+                    f"no walk of up to {options.max_len} steps reaches a goal in '{domain.name}': "
+                    "run `envsynth check` to see which tools cannot be reached")
         self.walk_seconds = time.perf_counter() - t0
-        if not self.walks:
-            raise EnvsynthError(
-                f"no walk of up to {options.max_len} steps reaches a goal in '{domain.name}': "
-                "run `envsynth check` to see which tools cannot be reached")
-        # stratify by goal: pick a goal uniformly, then a walk for it, so rare goals are not drowned;
-        # with a length mix, pick the length first
-        strata: dict[tuple, list[Walk]] = defaultdict(list)
+        # stratify: a goal uniformly, then a tool sequence for it, then a walk - so rare goals and
+        # rare sequences are not drowned by common ones; with a length mix, the length first
+        self.strata = self._strata(self.walks)
+        by_length: dict[int, list[Walk]] = defaultdict(list)
         for w in self.walks:
-            strata[tuple(domain.tools[w.steps[i].tool].name for i in w.goal_steps(domain))].append(w)
-        self.strata = [strata[k] for k in sorted(strata)]
-        by_length: dict[int, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
-        for key in sorted(strata):
-            for w in strata[key]:
-                by_length[len(w.steps)][key].append(w)
-        self.by_length = {n: [g[k] for k in sorted(g)] for n, g in by_length.items()}
-        if options.length_mix:
+            by_length[len(w.steps)].append(w)
+        self.by_length = {n: self._strata(ws) for n, ws in by_length.items()}
+        if options.length_mix and options.walk_mode == "exhaustive":
             usable = {n: wt for n, wt in options.length_mix.items() if wt > 0 and n in self.by_length}
             if not usable:
                 raise EnvsynthError(f"--length-mix names no length that has walks (lengths: "
@@ -112,33 +130,91 @@ class Generator:
         self.synth_options = SynthOptions(
             background=options.background,
             distractors=DistractorOptions(options.distractors, tuple(options.distractor_kinds)))
+        self.learner = Learner()
+        self.checked: dict[str, bool] = {}  # merged walk -> accepted by the planner
+
+    def _strata(self, walks: list[Walk]) -> list[list[list[Walk]]]:
+        goals: dict[tuple, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
+        for w in walks:
+            g = tuple(w.steps[i].tool for i in w.goal_steps(self.domain))
+            goals[g][w.tool_sequence()].append(w)
+        return [[goals[g][seq] for seq in sorted(goals[g])] for g in sorted(goals)]
 
     def pick_walk(self, rng: random.Random) -> Walk:
+        if self.options.walk_mode == "sampled":
+            return self._sample(rng)
         strata = self.strata
         if self.options.length_mix:
-            n = rng.choices(self.lengths, self.length_weights)[0]
-            strata = self.by_length[n]
-        stratum = strata[rng.randrange(len(strata))]
-        return stratum[rng.randrange(len(stratum))]
+            strata = self.by_length[rng.choices(self.lengths, self.length_weights)[0]]
+        goal = strata[rng.randrange(len(strata))]
+        if self.options.stratify == "goal":
+            pool = [w for seq in goal for w in seq]
+        else:
+            pool = goal[rng.randrange(len(goal))]
+        return pool[rng.randrange(len(pool))]
+
+    def _sample(self, rng: random.Random, extra: str = "") -> Walk:
+        """A walk drawn by clingo with randomized decisions (spaces too large to enumerate)."""
+        lengths = list(range(1, self.options.max_len + 1))
+        weights = [self.options.length_mix.get(n, 0.0) for n in lengths] if self.options.length_mix else None
+        for _ in range(20):
+            n = rng.choices(lengths, weights)[0] if weights else rng.choice(lengths)
+            w = sample_walk(self.domain, n, rng.randrange(2**31), self.asp_options, extra_rules=extra)
+            if w is not None:
+                return w
+        raise EnvsynthError(f"clingo found no walk of up to {self.options.max_len} steps")
+
+    def propose(self, rng: random.Random, counts: Counter) -> Optional[Walk]:
+        """One walk to solve: single intent, or (with probability multi_intent) a merge of 2 up
+        to max_intents single-intent walks, re-checked by the planner."""
+        if self.options.multi_intent <= 0 or rng.random() >= self.options.multi_intent:
+            return self.pick_walk(rng)
+        k = rng.randint(2, max(2, self.options.max_intents))
+        walk = self.pick_walk(rng)
+        for _ in range(k - 1):
+            walk = merge(self.domain, walk, self.pick_walk(rng), rng)
+            if walk is None:
+                counts["merge_rejected"] += 1
+                return None
+        key = canonical_key(self.domain, walk)
+        if key not in self.checked:
+            self.checked[key] = check_walk(self.domain, walk)
+        if not self.checked[key]:
+            counts["merge_rejected"] += 1
+            return None
+        return walk
 
     def task(self, index: int) -> TaskResult:
         rng = random.Random(f"{self.options.seed}/{index}")
         failures: list[str] = []
         timings: dict[str, float] = {}
+        counts: Counter = Counter()
         mismatches = 0
         for _attempt in range(self.options.max_attempts):
-            walk = self.pick_walk(rng)
+            walk = self.propose(rng, counts)
             seed = rng.randrange(2**31)
+            if walk is None:
+                continue
+            counts["proposed"] += 1
+            known = self.learner.match(walk) if self.options.learn else None
+            if known is not None:  # the planner learned this pattern is impossible: skip the solver
+                counts["pruned"] += 1
+                failures.append(f"the walk's conditions cannot all hold: {known.reason}")
+                continue
+            counts["solved"] += 1
             try:
                 sc = synthesize(self.domain, walk, seed, self.synth_options, timings=timings)
             except Infeasible as e:
-                core = "; ".join(e.core[:3])
+                core = "; ".join(e.core[:4])
                 failures.append(f"{e.reason}: {core}" if core else e.reason)
+                if self.learner.add(learn(walk, e.core, e.core_steps, e.core_kinds, e.core_objects)):
+                    counts["learned"] += 1
                 continue
             except ReplayMismatch as e:  # a solver/runtime disagreement: never emitted, counted
                 mismatches += 1
                 failures.append(f"solver and runtime disagree: {e}")
                 continue
+            counts["feasible"] += 1
             t0 = time.perf_counter()
             task = derive_task(self.domain, sc, self.templates, index, self.schemas)
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
@@ -152,11 +228,38 @@ class Generator:
             line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
                               separators=(",", ":"))
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
-            summary = {"walk": task.meta.walk, "length": task.difficulty.length,
-                       "tools": [a.name for a in task.gold_actions],
-                       "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16]}
-            return TaskResult(index, line, failures, timings, mismatches, summary)
-        return TaskResult(index, None, failures, timings, mismatches)
+            summary = summarize(self.domain, task)
+            return TaskResult(index, line, failures, timings, mismatches, summary, counts)
+        return TaskResult(index, None, failures, timings, mismatches, None, counts)
+
+
+def summarize(domain: Domain, task: Task) -> dict:
+    """What the manifest counts about a task (and its shape, for repeat detection)."""
+    return {"walk": task.meta.walk, "length": task.difficulty.length,
+            "tools": [a.name for a in task.gold_actions],
+            "goals": task.difficulty.goals,
+            "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16],
+            "shape": task_shape(domain, task),
+            "canonical": canonical_key(domain, task.certificate.walk),
+            "coverage": task_coverage(domain, task)}
+
+
+def task_shape(domain: Domain, task: Task) -> str:
+    """The plan up to renaming and reordering, the enum/bool state of the records it acts on, and
+    its near-miss kinds: two tasks of one shape differ only in names and numbers."""
+    walk = task.certificate.walk
+    values = []
+    for obj, ent in walk.objects.items():
+        rid = task.certificate.objects.get(obj)
+        rec = task.initial_db.get(ent, {}).get(rid)
+        if rec is None:
+            continue
+        for f in domain.entities[ent].fields.values():
+            if f.type.kind in ("enum", "bool"):
+                values.append(f"{ent}.{f.name}={rec[f.name]}")
+    kinds = sorted(d.kind for d in task.certificate.distractors)
+    raw = json.dumps([canonical_key(domain, walk), sorted(values), kinds])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- workers
@@ -186,6 +289,7 @@ class Report:
     seconds: float = 0.0
     walk_seconds: float = 0.0
     resumed_from: int = 0
+    counts: Counter = field(default_factory=Counter)  # proposed, solved, feasible, pruned, learned, ...
 
 
 def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: int = 0,
@@ -209,37 +313,31 @@ def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: i
 
 
 CHECKPOINT = 25  # tasks between resume checkpoints
+REPEAT_LIMIT = 400  # consecutive same-shape tasks before generation says the space is exhausted
 
 
 class _Stats:
-    """Streaming dataset statistics for the manifest (counters only: memory stays flat)."""
+    """Streaming dataset statistics for the manifest (counters and hashes: memory stays flat)."""
 
     def __init__(self):
-        self.sequences: Counter = Counter()
-        self.lengths: Counter = Counter()
-        self.tools: Counter = Counter()
+        self.coverage = Coverage()
         self.instructions: set[str] = set()
+        self.shapes: set[str] = set()
 
     def add(self, summary: dict) -> None:
-        self.sequences[summary["walk"]] += 1
-        self.lengths[str(summary["length"])] += 1
-        for name in summary["tools"]:
-            self.tools[name] += 1
+        self.coverage.add(summary)
         self.instructions.add(summary["instruction"])
+        self.shapes.add(summary["shape"])
 
-    @staticmethod
-    def summarize(task: dict) -> dict:
-        return {"walk": task["meta"]["walk"], "length": task["difficulty"]["length"],
-                "tools": [a["name"] for a in task["gold_actions"]],
-                "instruction": hashlib.sha256(task["instruction"].encode()).hexdigest()[:16]}
-
-    def to_json(self) -> dict:
+    def to_json(self, domain: Domain) -> dict:
+        cov = self.coverage.report(domain)
         return {
-            "distinct_tool_sequences": len(self.sequences),
+            "distinct_tool_sequences": len(self.coverage.sequences),
             "distinct_instructions": len(self.instructions),
-            "lengths": dict(sorted(self.lengths.items())),
-            "tool_calls": dict(sorted(self.tools.items())),
-            "tool_sequences": dict(self.sequences.most_common()),
+            "distinct_shapes": len(self.shapes),
+            **{k: cov[k] for k in ("tools_total", "tools_covered", "edges_total", "edges_covered",
+                                   "branches_total", "branches_covered", "multi_intent_share", "lengths",
+                                   "tool_calls", "tool_sequences")},
         }
 
 
@@ -273,7 +371,7 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
                 kept.append(raw)
         if len(kept) == saved["lines"]:
             for raw in kept:
-                stats.add(_Stats.summarize(json.loads(raw)))
+                stats.add(summarize(domain, Task.model_validate_json(raw)))
             with open(partial, "w", encoding="utf-8") as f:
                 f.writelines(kept)
             report.failures.update(saved["failures"])
@@ -302,6 +400,7 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     report.tasks = lines_done
     if progress:
         progress(report.tasks, options.n)
+    streak = 0
     with open(partial, "a", encoding="utf-8") as out:
         if report.tasks < options.n:
             for r in iter_results(str(spec_path), options, workers, next_index, gen):
@@ -311,8 +410,20 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
                 for fmsg in r.failures:
                     report.failures[fmsg] += 1
                 report.mismatches += r.mismatches
+                report.counts.update(r.counts)
                 if r.line is None:
                     continue
+                if r.summary["shape"] in stats.shapes and not options.allow_repeats:
+                    report.failures["a task of the same shape was already written"] += 1
+                    report.counts["repeats"] += 1
+                    streak += 1
+                    if streak >= REPEAT_LIMIT:
+                        raise EnvsynthError(
+                            f"only {len(stats.shapes)} distinct task shapes turned up in {report.indices} tries "
+                            f"({streak} repeats in a row): ask for fewer tasks, allow longer walks (--max-len), "
+                            "merge intents (--multi-intent), or pass --allow-repeats")
+                    continue
+                streak = 0
                 out.write(r.line + "\n")
                 stats.add(r.summary)
                 report.tasks += 1
@@ -336,7 +447,7 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
             "reasons": dict(sorted(report.failures.most_common(20), key=lambda kv: (-kv[1], kv[0]))),
         },
         "walk_space": walk_info,
-        "dataset": stats.to_json(),
+        "dataset": stats.to_json(domain),
     }
     (out_dir / "spec.yaml").write_text(spec_path.read_text(encoding="utf-8"), encoding="utf-8")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -347,9 +458,13 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
 
 
 def _walk_info(gen: Generator) -> dict:
+    if gen.options.walk_mode == "sampled":
+        return {"mode": "sampled", "max_len": gen.options.max_len}
     return {
+        "mode": "exhaustive",
         "max_len": gen.options.max_len,
-        "walks": len(gen.walks),
+        "walks": gen.walk_stats.models,
+        "canonical_walks": len(gen.walks),
         "per_length": {str(k): v for k, v in sorted(gen.walk_stats.per_length.items())},
         "tool_sequences": len({w.tool_sequence() for w in gen.walks}),
         "goals": len(gen.strata),

@@ -108,3 +108,16 @@ def rivals(domain: Domain, reference: Reference, db: dict, target_id: str, state
     desc = reference.rank[1] == "desc"
     return [rid for rid in ids if (rank_value(domain, reference, db, rid) >= tv if desc
                                    else rank_value(domain, reference, db, rid) <= tv)]
+
+
+def careless_fit(domain: Domain, reference: Reference, db: dict, rid: str, stated: dict[str, Any],
+                 actor_id: str) -> bool:
+    """Does the record fit the description as a careless reader takes it: rank and fixed
+    condition ignored, and at most one stated value allowed to differ?"""
+    if rid not in db.get(reference.entity, {}):
+        return False
+    base = {"rank", "where"}
+    if satisfies(domain, reference, db, rid, stated, actor_id, skip=base):
+        return True
+    return any(satisfies(domain, reference, db, rid, stated, actor_id, skip=base | {path_str(p)})
+               for p in reference.filter)

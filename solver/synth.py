@@ -104,12 +104,17 @@ class SynthOptions:
 
 
 class Infeasible(Exception):
-    """The walk cannot be made executable; `core` names the clashing conditions."""
+    """The walk cannot be made executable; `core` names the clashing conditions, `core_steps`
+    and `core_kinds` say where they come from (what feasibility learning generalizes)."""
 
-    def __init__(self, reason: str, core: Optional[list[str]] = None):
+    def __init__(self, reason: str, core: Optional[list[str]] = None, core_steps: Optional[list[int]] = None,
+                 core_kinds: Optional[list[str]] = None, core_objects: Optional[list[tuple]] = None):
         super().__init__(reason)
         self.reason = reason
         self.core = core or []
+        self.core_steps = core_steps or []
+        self.core_kinds = core_kinds or []
+        self.core_objects = core_objects or []
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -210,6 +215,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
     for k, step in enumerate(walk.steps):
         tool = domain.tools[step.tool]
         label = f"step {k + 1} ({tool.name})"
+        w.step = k
         states.append(w.snapshot())
         args: dict[str, Any] = {}
         for a in tool.args.values():
@@ -242,7 +248,8 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
                 else:
                     clash = fits
                 w.track(f"{label}: {other} must not also fit '{ref.name}'",
-                        z3.Not(w.as_bool(clash)) if not isinstance(clash, bool) else (not clash), "reference")
+                        z3.Not(w.as_bool(clash)) if not isinstance(clash, bool) else (not clash), "reference",
+                        objects=(target.name, other))
             selections.append((k, step.select.object, listing.entity, ref))
             for p in planned:
                 if p.selection and p.step == k:
@@ -388,8 +395,9 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
             if clashing:
                 kept_groups -= clashing
                 continue
-            labels = [by_lit[c].label for c in sorted(core, key=lambda x: int(x[1:])) if c in by_lit]
-            raise Infeasible("the walk's conditions cannot all hold", labels)
+            items = [by_lit[c] for c in sorted(core, key=lambda x: int(x[1:])) if c in by_lit]
+            raise Infeasible("the walk's conditions cannot all hold", [t.label for t in items],
+                             [t.step for t in items], [t.kind for t in items], [t.objects for t in items])
         if round_no == rounds:
             break
         # re-hint variables whose hints were dropped, with fresh samples
@@ -767,8 +775,12 @@ class ReplayMismatch(Exception):
 
 
 def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) -> Optional[tuple[str, str]]:
-    _gold, _outs, _ans, _final, snapshots, all_ids = replay
+    """A background record that is a second answer to a description - or a careless fit listed
+    before the target (the designed near misses are the traps; background should not be one by
+    accident, e.g. an order that happens to have the same status as the one asked about)."""
+    _gold, outs, _ans, _final, snapshots, all_ids = replay
     actor_id = all_ids[walk.actor]
+    walk_ids = set(ids.values())
     for k, step in enumerate(walk.steps):
         if step.select is None:
             continue
@@ -781,6 +793,10 @@ def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) ->
         rivals = R.rivals(domain, ref, db, target, stated, actor_id)
         if rivals:
             return ent, rivals[0]
+        listed = _listing_ids(outs[k])
+        for rid in listed[: listed.index(target)] if target in listed else []:
+            if rid not in walk_ids and R.careless_fit(domain, ref, db, rid, stated, actor_id):
+                return ent, rid
         if not R.satisfies(domain, ref, db, target, stated, actor_id):
             raise ReplayMismatch(f"step {k + 1}: the selected record does not fit its own description")
     return None

@@ -175,3 +175,121 @@ SHOW = """
 #show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
 #show given/1. #show ask/1. #show link/3.
 """
+
+
+def renumber(walk: Walk) -> Walk:
+    """Rename objects to planner slots (`flight1`, `flight2`, ...) in order of first use, the
+    order the planner's symmetry breaking expects; records only reached through links come last."""
+    order: dict[str, None] = {walk.actor: None}
+    for s in walk.steps:
+        for _v, o in sorted(s.binds.items()):
+            order.setdefault(o, None)
+        for o in s.creates.values():
+            order.setdefault(o, None)
+    for o in walk.given:
+        order.setdefault(o, None)
+    changed = True
+    while changed:
+        changed = False
+        for k, v in sorted(walk.links.items()):
+            if k.split(".", 1)[0] in order and v not in order:
+                order[v] = None
+                changed = True
+    counts: dict[str, int] = {}
+    names = {}
+    for o in order:
+        ent = walk.objects[o]
+        counts[ent] = counts.get(ent, 0) + 1
+        names[o] = f"{ent}{counts[ent]}"
+    steps = []
+    for s in walk.steps:
+        steps.append(WalkStep(
+            tool=s.tool,
+            binds={v: names[o] for v, o in sorted(s.binds.items())},
+            args=dict(s.args),
+            creates={v: names[o] for v, o in s.creates.items()},
+            select=Selection(object=names[s.select.object], reference=s.select.reference) if s.select else None,
+            ask=s.ask,
+        ))
+    return Walk(
+        steps=steps,
+        objects={names[o]: walk.objects[o] for o in sorted(order, key=lambda x: names[x])},
+        given=sorted(names[o] for o in walk.given),
+        links=dict(sorted((f"{names[k.split('.', 1)[0]]}.{k.split('.', 1)[1]}", names[v])
+                          for k, v in walk.links.items() if k.split(".", 1)[0] in names)),
+        actor=names[walk.actor],
+    )
+
+
+def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:
+    """Is this exact walk a plan the planner accepts? (Used to re-check merged walks: a merged
+    walk must satisfy every rule a planned one does, with as many goals as it has.)"""
+    from .aspenc import q
+
+    w = renumber(walk)
+    slots: dict[str, int] = {}
+    for o, ent in w.objects.items():
+        slots[ent] = max(slots.get(ent, 0), int(o[len(ent):]))
+    goals = len(w.goal_steps(domain))
+    prog = AspProgram(domain, AspOptions(slots=slots, max_goals=max(goals, 1)))
+    parts = prog.parts()
+    pins = []
+    for i, s in enumerate(w.steps, 1):
+        pins.append(f":- not call({i},{q(s.tool)}).")
+        for v, o in s.binds.items():
+            pins.append(f":- not bind({i},{q(v)},{q(o)}).")
+        for a, x in s.args.items():
+            pins.append(f":- not argval({i},{q(a)},{q(x)}).")
+        for v, o in s.creates.items():
+            pins.append(f":- not new({i},{q(v)},{q(o)}).")
+        if s.select:
+            pins.append(f":- not select({i},{q(s.select.object)},{q(s.select.reference)}).")
+        else:
+            pins.append(f":- select({i},_,_).")
+        pins.append(f":- not ask({i})." if s.ask else f":- ask({i}).")
+    for o in w.objects:
+        pins.append(f":- not given({q(o)})." if o in w.given else f":- given({q(o)}).")
+    for k, v in w.links.items():
+        o, f = k.split(".", 1)
+        pins.append(f":- not link({q(o)},{q(f)},{q(v)}).")
+    ctl = clingo.Control(["1", "--warn=none"])
+    ctl.add("base", [], parts["base"] + "\n" + "\n".join(pins) + "\n" + extra_rules)
+    ctl.add("step", ["t"], parts["step"])
+    ctl.add("check", ["t"], parts["check"])
+    n = len(w.steps)
+    ctl.ground([("base", [])] + [("step", [clingo.Number(t)]) for t in range(1, n + 1)]
+               + [("check", [clingo.Number(n)])])
+    ctl.assign_external(clingo.Function("query", [clingo.Number(n)]), True)
+    for t in range(1, n + 1):
+        if t != n:
+            ctl.assign_external(clingo.Function("query", [clingo.Number(t)]), False)
+    return ctl.solve().satisfiable
+
+
+RANDOM_DECISIONS = ["--sign-def=rnd", "--rand-freq=0.5"]
+
+
+def sample_walk(domain: Domain, length: int, seed: int, options: Optional[AspOptions] = None,
+                randomize: bool = True, extra_rules: str = "") -> Optional[Walk]:
+    """One walk of exactly `length` steps, drawn by clingo with randomized decisions.
+
+    clingo's seed alone barely moves its first answer (1 distinct walk in 60 seeds on airline,
+    see benchmarks/bench.py); randomizing sign and variable choices gives near-uniform variety.
+    A fresh Control per draw keeps the result a function of (program, seed) only, so sampled
+    datasets stay deterministic whatever the worker count. `extra_rules` adds learned nogoods."""
+    prog = AspProgram(domain, options)
+    parts = prog.parts()
+    args = ["1", "--project=show", "--warn=none", f"--seed={seed}"] + (RANDOM_DECISIONS if randomize else [])
+    ctl = clingo.Control(args)
+    ctl.add("base", [], parts["base"] + SHOW + extra_rules)
+    ctl.add("step", ["t"], parts["step"])
+    ctl.add("check", ["t"], parts["check"])
+    ctl.ground([("base", [])] + [("step", [clingo.Number(t)]) for t in range(1, length + 1)]
+               + [("check", [clingo.Number(length)])])
+    for t in range(1, length + 1):
+        ctl.assign_external(clingo.Function("query", [clingo.Number(t)]), t == length)
+    object_entity = {f"{ent}{i}": ent for ent, n in prog.slots.items() for i in range(1, n + 1)}
+    with ctl.solve(yield_=True) as handle:
+        for model in handle:
+            return _walk_from_model(model.symbols(shown=True), length, f"{domain.actor}1", object_entity)
+    return None

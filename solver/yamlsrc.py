@@ -115,12 +115,21 @@ def load(text: str, file: str) -> tuple[Any, SourceMap]:
         raise SpecError(f"this is not valid YAML: {problem}", file, line, col, hint) from None
     except yaml.YAMLError as e:  # pragma: no cover - defensive
         raise SpecError(f"this is not valid YAML: {e}", file, 1, 1) from None
+    except RecursionError:
+        raise SpecError("the YAML is nested too deeply", file, 1, 1, "flatten the structure") from None
     if node is None:
         raise SpecError("the spec file is empty", file, 1, 1, "start with 'domain: <name>'")
-    return _build(node, (), smap), smap
+    try:
+        return _build(node, (), smap, frozenset()), smap
+    except RecursionError:
+        raise SpecError("the YAML is nested too deeply", file, 1, 1, "flatten the structure") from None
 
 
-def _build(node: yaml.Node, path: Path, smap: SourceMap) -> Any:
+def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset) -> Any:
+    if id(node) in stack:  # an alias that contains itself (x: &a [*a])
+        raise SpecError("this YAML alias refers to itself", smap.file, node.start_mark.line + 1,
+                        node.start_mark.column + 1, "write the value out instead of using an anchor")
+    stack = stack | {id(node)}
     smap.values[path] = Pos(
         node.start_mark.line + 1,
         node.start_mark.column + 1,
@@ -130,7 +139,7 @@ def _build(node: yaml.Node, path: Path, smap: SourceMap) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, path + (i,), smap) for i, child in enumerate(node.value)]
+        return [_build(child, path + (i,), smap, stack) for i, child in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for knode, vnode in node.value:
@@ -151,6 +160,6 @@ def _build(node: yaml.Node, path: Path, smap: SourceMap) -> Any:
                     f"merge the two '{key}' entries into one; YAML would silently keep only the last",
                 )
             smap.keys[path + (key,)] = Pos(knode.start_mark.line + 1, knode.start_mark.column + 1)
-            out[key] = _build(vnode, path + (key,), smap)
+            out[key] = _build(vnode, path + (key,), smap, stack)
         return out
     raise SpecError("unsupported YAML node", smap.file, node.start_mark.line + 1, 1)  # pragma: no cover

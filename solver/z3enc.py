@@ -79,6 +79,8 @@ class Tracked:
     kind: str  # requires | where | reference | invariant | unique | change | distractor
     name: str = ""  # the literal's name (cores are matched by name, not by printing terms)
     group: str = ""  # soft constraints that are dropped together (one near-miss record)
+    step: int = -1  # the walk step it belongs to (-1: the initial state)
+    objects: tuple = ()  # objects it compares (descriptions): learning needs them in the prefix
 
 
 class World:
@@ -95,6 +97,7 @@ class World:
         self.entity_of: dict[str, str] = {}
         self.exists: set[str] = set()
         self.symbol_vars: list[z3.ArithRef] = []
+        self.step = -1  # the step being encoded (tracked constraints remember it)
 
     # ------------------------------------------------------------ basics
     def I(self, v: int) -> z3.ArithRef:
@@ -136,10 +139,10 @@ class World:
             return [term >= SYMBOL_BASE]
         return []
 
-    def track(self, label: str, cond: Value, kind: str, group: str = "") -> None:
+    def track(self, label: str, cond: Value, kind: str, group: str = "", objects: tuple = ()) -> None:
         name = f"t{len(self.tracked)}"
         lit = z3.Bool(name, ctx=self.ctx)
-        self.tracked.append(Tracked(label, lit, kind, name, group))
+        self.tracked.append(Tracked(label, lit, kind, name, group, self.step, objects))
         self.solver.add(z3.Implies(lit, self.as_bool(cond)))
 
     # ------------------------------------------------------------ objects

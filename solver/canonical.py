@@ -1,0 +1,122 @@
+"""Canonical form of a walk: one key for walks equal up to renaming objects and reordering
+independent steps.
+
+Two steps depend on each other when one reads what the other writes, or when one reveals a
+record the other acts on (knowledge flow). Steps that do neither can be swapped without changing
+what the walk does. The canonical key is the smallest serialization over every order consistent
+with those dependencies, with objects renamed by order of first appearance - so two walks get
+the same key exactly when they are the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from typing import Iterator
+
+from .domain import Domain
+from .walks import Walk, WalkStep
+
+
+def _closure(walk: Walk, objs: set[str]) -> set[str]:
+    """Objects reachable from `objs` through the walk's links (a reservation's user and flight)."""
+    out = set(objs)
+    changed = True
+    while changed:
+        changed = False
+        for key, other in walk.links.items():
+            if key.split(".", 1)[0] in out and other not in out:
+                out.add(other)
+                changed = True
+    return out
+
+
+def step_footprint(domain: Domain, walk: Walk, step: WalkStep) -> tuple[set[str], set[str], set[str]]:
+    """(reads, writes, reveals): objects a step reads, may change, and makes known."""
+    tool = domain.tools[step.tool]
+    bound = set(step.binds.values())
+    reads = _closure(walk, bound)
+    writes = reads | set(step.creates.values()) if tool.is_write else set()
+    reveals = set(step.creates.values())
+    if step.select:
+        reveals |= _closure(walk, {step.select.object})
+    if tool.returns.kind == "record" and tool.returns.var in step.binds:
+        reveals |= _closure(walk, {step.binds[tool.returns.var]})
+    return reads, writes, reveals
+
+
+def dependencies(domain: Domain, walk: Walk) -> set[tuple[int, int]]:
+    """Pairs (i, j), i < j, that must keep their order."""
+    fp = [step_footprint(domain, walk, s) for s in walk.steps]
+    deps = set()
+    for j in range(len(walk.steps)):
+        rj, wj, _ = fp[j]
+        for i in range(j):
+            ri, wi, vi = fp[i]
+            if (wi & rj) or (ri & wj) or (wi & wj) or (vi & rj):
+                deps.add((i, j))
+    return deps
+
+
+def _orders(n: int, deps: set[tuple[int, int]]) -> Iterator[list[int]]:
+    """Every topological order of steps 0..n-1 under `deps`."""
+    preds = {j: {i for i, jj in deps if jj == j} for j in range(n)}
+
+    def rec(done: list[int], left: set[int]):
+        if not left:
+            yield list(done)
+            return
+        for j in sorted(left):
+            if preds[j] <= set(done):
+                done.append(j)
+                yield from rec(done, left - {j})
+                done.pop()
+
+    yield from rec([], set(range(n)))
+
+
+def _serialize(walk: Walk, order: list[int]) -> str:
+    names: dict[str, str] = {walk.actor: "A"}
+    counters: dict[str, int] = {}
+
+    def name(obj: str) -> str:
+        if obj not in names:
+            ent = walk.objects[obj]
+            counters[ent] = counters.get(ent, 0) + 1
+            names[obj] = f"{ent}#{counters[ent]}"
+        return names[obj]
+
+    steps = []
+    for i in order:
+        s = walk.steps[i]
+        binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
+        steps.append([s.tool, binds, sorted(s.args.items()),
+                      [s.select.reference, name(s.select.object)] if s.select else None, s.ask])
+    for o in sorted(walk.given):
+        name(o)
+    # records only reached through links get names by following links from named ones
+    pending = True
+    while pending:
+        pending = False
+        for key, v in sorted(walk.links.items(), key=lambda kv: (names.get(kv[0].split(".", 1)[0], "~"), kv[0])):
+            src = key.split(".", 1)[0]
+            if src in names and v not in names:
+                name(v)
+                pending = True
+                break
+    given = sorted(name(o) for o in walk.given)
+    links = sorted((names[k.split(".", 1)[0]] + "." + k.split(".", 1)[1], names[v]) for k, v in walk.links.items()
+                   if k.split(".", 1)[0] in names and v in names)
+    return json.dumps([steps, given, links], separators=(",", ":"))
+
+
+def canonical_key(domain: Domain, walk: Walk, max_orders: int = 5040) -> str:
+    """Key equal for walks that are the same plan up to renaming and independent reordering."""
+    deps = dependencies(domain, walk)
+    best = None
+    for order in itertools.islice(_orders(len(walk.steps), deps), max_orders):
+        s = _serialize(walk, order)
+        if best is None or s < best:
+            best = s
+    return hashlib.sha256(best.encode()).hexdigest()[:16]

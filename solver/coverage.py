@@ -1,0 +1,187 @@
+"""Coverage: which of the domain's behaviours a dataset exercises, and why the rest is missing.
+
+Per task: the tools called, the tool-graph edges the plan uses (a step that reveals, creates or
+changes what a later step needs), and the precondition branches taken (each side of an `or`,
+each arm of an `if`). Per dataset (`envsynth stats`, and the manifest): totals against what the
+spec allows, tool sequences, lengths, the multi-intent share - and for every tool or edge no task
+covers, whether it is unreachable within the walk bound, infeasible, or just not sampled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from . import expr as E
+from .canonical import step_footprint
+from .domain import Domain
+from .graph import build_graph
+from .runtime import Runtime
+from .walks import Walk
+
+
+def domain_branches(domain: Domain) -> list[str]:
+    """Every precondition branch the spec has."""
+    out = []
+    for tool in domain.tools.values():
+        for i, req in enumerate(tool.requires):
+            if isinstance(req.expr, E.BoolOp) and req.expr.op == "or":
+                out += [f"{tool.name}.requires[{i + 1}].or[{j + 1}]" for j in range(len(req.expr.values))]
+            else:
+                out.append(f"{tool.name}.requires[{i + 1}]")
+        for name, node, _t in tool.lets:
+            if isinstance(node, E.IfElse):
+                out += [f"{tool.name}.let.{name}.then", f"{tool.name}.let.{name}.else"]
+    return out
+
+
+def graph_edges(domain: Domain) -> set[tuple[str, str, str]]:
+    g = build_graph(domain)
+    return {(u, v, d["kind"]) for u, v, d in g.edges(data=True)}
+
+
+def walk_edges(domain: Domain, walk: Walk, allowed: Optional[set] = None) -> set[tuple[str, str, str]]:
+    """Graph edges a walk exercises: i -> j when step i reveals/creates a record step j acts on,
+    or changes a record step j's preconditions read."""
+    fp = [step_footprint(domain, walk, s) for s in walk.steps]
+    out = set()
+    known = set(walk.given) | {walk.actor}
+    for i, si in enumerate(walk.steps):
+        ri, wi, vi = fp[i]
+        new = vi - known
+        created = set(si.creates.values())
+        selected = {si.select.object} if si.select else set()
+        for j in range(i + 1, len(walk.steps)):
+            sj = walk.steps[j]
+            tool_j = domain.tools[sj.tool]
+            args = {sj.binds[a.var] for a in tool_j.args.values() if a.is_ref and a.var in sj.binds}
+            if args & created & new:
+                out.add((si.tool, sj.tool, "creates"))
+            if args & selected & new:
+                out.add((si.tool, sj.tool, "select"))
+            if args & (new - created - selected):
+                out.add((si.tool, sj.tool, "ids"))
+            if domain.tools[si.tool].is_write and (wi & fp[j][0]):
+                out.add((si.tool, sj.tool, "enables"))
+        known |= vi
+    if allowed is not None:
+        out &= allowed
+    return out
+
+
+def task_coverage(domain: Domain, task) -> dict:
+    """Tools, edges and precondition branches one task exercises (replayed on the runtime)."""
+    rt = Runtime(domain, task.initial_db)
+    branches = set()
+    for a in task.gold_actions:
+        tool = domain.tools[a.name]
+        env = rt.bind_arguments(tool, a.arguments)
+        for name, node, _t in tool.lets:
+            if isinstance(node, E.IfElse):
+                branches.add(f"{tool.name}.let.{name}.{'then' if rt.ev.eval(node.cond, env) else 'else'}")
+            env[name] = rt.ev.eval(node, env)
+        for i, req in enumerate(tool.requires):
+            if isinstance(req.expr, E.BoolOp) and req.expr.op == "or":
+                for j, v in enumerate(req.expr.values):
+                    if rt.ev.eval(v, env):
+                        branches.add(f"{tool.name}.requires[{i + 1}].or[{j + 1}]")
+            else:
+                branches.add(f"{tool.name}.requires[{i + 1}]")
+        rt.call(a.name, a.arguments)
+    edges = sorted("|".join(e) for e in walk_edges(domain, task.certificate.walk))
+    return {"tools": sorted({a.name for a in task.gold_actions}), "edges": edges, "branches": sorted(branches)}
+
+
+@dataclass
+class Coverage:
+    """Streaming counters over a dataset's tasks."""
+
+    tools: Counter = field(default_factory=Counter)
+    edges: Counter = field(default_factory=Counter)
+    branches: Counter = field(default_factory=Counter)
+    sequences: Counter = field(default_factory=Counter)
+    lengths: Counter = field(default_factory=Counter)
+    multi: int = 0
+    tasks: int = 0
+    walks: set = field(default_factory=set)  # canonical keys of the tasks' walks
+
+    def add(self, summary: dict) -> None:
+        self.tasks += 1
+        self.walks.add(summary["canonical"])
+        cov = summary["coverage"]
+        self.tools.update(cov["tools"])
+        self.edges.update(cov["edges"])
+        self.branches.update(cov["branches"])
+        self.sequences[summary["walk"]] += 1
+        self.lengths[summary["length"]] += 1
+        self.multi += summary.get("goals", 1) > 1
+
+    def report(self, domain: Domain, reachable: Optional[dict] = None) -> dict:
+        """Totals against the spec, and what is missing with why (`reachable` comes from
+        `reachable_within`: tools/edges some walk within the bound exercises, and those shown
+        infeasible)."""
+        all_tools = sorted(domain.tools)
+        all_edges = sorted("|".join(e) for e in graph_edges(domain))
+        all_branches = domain_branches(domain)
+        missing_tools = {}
+        for t in all_tools:
+            if t not in self.tools:
+                missing_tools[t] = _why(t, reachable, "tools")
+        missing_edges = {}
+        for e in all_edges:
+            if e not in self.edges:
+                missing_edges[e] = _why(e, reachable, "edges")
+        out = {
+            "tasks": self.tasks,
+            "tools_total": len(all_tools),
+            "tools_covered": sum(1 for t in all_tools if t in self.tools),
+            "edges_total": len(all_edges),
+            "edges_covered": sum(1 for e in all_edges if e in self.edges),
+            "branches_total": len(all_branches),
+            "branches_covered": sum(1 for b in all_branches if b in self.branches),
+            "multi_intent_share": round(self.multi / self.tasks, 4) if self.tasks else 0.0,
+            "lengths": {str(k): v for k, v in sorted(self.lengths.items())},
+            "tool_sequences": dict(self.sequences.most_common()),
+            "tool_calls": dict(sorted(self.tools.items())),
+            "uncovered_tools": missing_tools,
+            "uncovered_edges": missing_edges,
+            "uncovered_branches": [b for b in all_branches if b not in self.branches],
+        }
+        if reachable is not None:
+            out["edges_reachable"] = len(reachable["edges"])
+            out["edges_reachable_covered"] = sum(1 for e in reachable["edges"] if e in self.edges)
+            out["canonical_walks"] = len(reachable["canonical"])
+            out["canonical_walks_covered"] = len(reachable["canonical"] & self.walks)
+        return out
+
+
+def _why(item: str, reachable: Optional[dict], kind: str) -> str:
+    if reachable is None:
+        return "not covered"
+    if item not in reachable[kind]:
+        return f"unreachable within {reachable['max_len']} steps"
+    if item in reachable.get(f"infeasible_{kind}", set()):
+        return "infeasible: every walk to it that was solved is impossible"
+    return "not sampled"
+
+
+def reachable_within(domain: Domain, max_len: int, solve_missing: Iterable[str] = ()) -> dict:
+    """Tools and edges some walk of up to `max_len` steps exercises (and canonical walk count)."""
+    from .canonical import canonical_key
+    from .walks import enumerate_walks
+
+    allowed = graph_edges(domain)
+    tools, edges, keys = set(), set(), set()
+    for w in enumerate_walks(domain, max_len=max_len):
+        keys.add(canonical_key(domain, w))
+        tools |= {s.tool for s in w.steps}
+        edges |= {"|".join(e) for e in walk_edges(domain, w, allowed)}
+    return {"max_len": max_len, "tools": tools, "edges": edges, "canonical": keys}
+
+
+def iter_summaries(domain: Domain, tasks: Iterable) -> Iterable[dict]:
+    from .generate import summarize
+
+    for t in tasks:
+        yield summarize(domain, t)
