@@ -1,0 +1,232 @@
+"""The walk space: canonical keys, merging, learning, sampling, coverage."""
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from envsynth.canonical import canonical_key, dependencies
+from envsynth.coverage import Coverage, reachable_within
+from envsynth.generate import GenerateOptions, Generator, generate, summarize
+from envsynth.learning import Learner, learn
+from envsynth.merge import merge
+from envsynth.synth import Infeasible, synthesize
+from envsynth.verify import check_task, verify_dir
+from envsynth.walks import Selection, Walk, WalkStep, check_walk, enumerate_walks, renumber, sample_walk
+
+
+def _rename(walk: Walk, perm: dict) -> Walk:
+    m = lambda o: perm.get(o, o)  # noqa: E731
+    return Walk(
+        steps=[WalkStep(tool=s.tool, binds={v: m(o) for v, o in s.binds.items()}, args=s.args,
+                        creates={v: m(o) for v, o in s.creates.items()},
+                        select=Selection(object=m(s.select.object), reference=s.select.reference) if s.select else None,
+                        ask=s.ask) for s in walk.steps],
+        objects={m(o): e for o, e in walk.objects.items()}, given=[m(o) for o in walk.given],
+        links={f"{m(k.split('.')[0])}.{k.split('.')[1]}": m(v) for k, v in walk.links.items()}, actor=m(walk.actor))
+
+
+@pytest.fixture(scope="module")
+def merged(request):
+    from envsynth.loader import load_domain
+
+    d = load_domain("retail")
+    ws = list(enumerate_walks(d, max_len=4))
+    rng = random.Random(0)
+    out = []
+    while len(out) < 25:
+        m = merge(d, rng.choice(ws), rng.choice(ws), rng)
+        if m is not None and check_walk(d, m):
+            out.append(m)
+    return d, out
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_canonical_key_is_invariant_under_renaming_and_independent_reordering(data, merged):
+    """For all walks: renaming objects within an entity, or swapping two adjacent steps that do
+    not depend on each other, keeps the canonical key."""
+    d, walks = merged
+    walk = data.draw(st.sampled_from(walks))
+    key = canonical_key(d, walk)
+    # rename: permute the object names of each entity (the actor too)
+    perm = {}
+    by_ent = {}
+    for o, e in walk.objects.items():
+        by_ent.setdefault(e, []).append(o)
+    for e, objs in by_ent.items():
+        shuffled = data.draw(st.permutations(objs))
+        perm.update({a: f"renamed_{b}" for a, b in zip(objs, shuffled)})
+    renamed = _rename(walk, perm)
+    assert canonical_key(d, renamed) == key
+    # reorder: swap an adjacent independent pair, if any
+    deps = dependencies(d, walk)
+    free = [i for i in range(len(walk.steps) - 1) if (i, i + 1) not in deps]
+    if free:
+        i = data.draw(st.sampled_from(free))
+        steps = list(walk.steps)
+        steps[i], steps[i + 1] = steps[i + 1], steps[i]
+        swapped = walk.model_copy(update={"steps": steps})
+        assert canonical_key(d, swapped) == key
+
+
+def test_different_plans_get_different_keys(airline):
+    ws = list(enumerate_walks(airline, max_len=3))
+    keys = {canonical_key(airline, w) for w in ws}
+    seqs = {tuple(sorted(s.tool for s in w.steps)) for w in ws}
+    assert len(keys) >= len(seqs)  # at least one key per multiset of tools
+    assert len(keys) > 0.9 * len(ws)
+
+
+def test_merged_walks_are_real_walks(merged):
+    d, walks = merged
+    for m in walks:
+        assert len(m.goal_steps(d)) == 2
+        assert check_walk(d, renumber(m))
+    # gluing a walk to a broken one is refused by the planner
+    broken = walks[0].model_copy(deep=True)
+    broken.steps = broken.steps[1:]
+    assert not check_walk(d, broken)
+
+
+def test_chained_merge_acts_on_the_created_record(airline):
+    ws = list(enumerate_walks(airline, max_len=2))
+    book = next(w for w in ws if w.tool_sequence() == ("search_flights", "book_reservation"))
+    bags = next(w for w in ws if w.tool_sequence() == ("add_baggage",))
+    m = merge(airline, book, bags, random.Random(0))
+    assert check_walk(airline, m)
+    created = m.steps[1].creates["reservation"]
+    assert m.steps[2].binds["reservation"] == created and created not in m.given
+    sc = synthesize(airline, m, 4)
+    assert sc.gold[2].arguments["reservation_id"] == sc.outputs[1]["id"]
+
+
+IMPOSSIBLE_TWICE = """
+domain: wallet
+today: 2026-01-01
+actor: person
+entities:
+  person:
+    fields:
+      cash: {type: money, min: 0, max: 100}
+      name: {type: str, pool: names}
+    refer: {by_id: {id: true}}
+pools: {names: [Ann, Bo]}
+tools:
+  buy_ticket:
+    kind: write
+    description: Spend 60 on a ticket.
+    args: {person_id: {ref: person}}
+    requires: ["person.cash >= 60"]
+    effects: ["person.cash -= 60"]
+  buy_meal:
+    kind: write
+    description: Spend 50 on a meal.
+    args: {person_id: {ref: person}}
+    requires: ["person.cash >= 50"]
+    effects: ["person.cash -= 50"]
+  check_cash:
+    kind: read
+    description: How much cash is left.
+    args: {person_id: {ref: person}}
+    returns: {value: person.cash}
+    answer: person.cash
+"""
+
+
+def test_learning_prunes_impossible_patterns_without_changing_output(tmp_path):
+    from envsynth.loader import parse_spec_text
+
+    d = parse_spec_text(IMPOSSIBLE_TWICE, str(tmp_path / "wallet.yaml"))
+    ws = list(enumerate_walks(d, max_len=1))
+    buy = next(w for w in ws if w.tool_sequence() == ("buy_ticket",))
+    meal = next(w for w in ws if w.tool_sequence() == ("buy_meal",))
+    twice = merge(d, buy, meal, random.Random(0), chain=False)  # 60 + 50 > the most cash anyone has
+    with pytest.raises(Infeasible) as e:
+        synthesize(d, twice, 0)
+    ng = learn(twice, e.value.core, e.value.core_steps, e.value.core_kinds, e.value.core_objects)
+    assert ng is not None and ng.length == 2 and "cash >= 50" in ng.reason
+    learner = Learner()
+    learner.add(ng)
+    ask = next(w for w in ws if w.tool_sequence() == ("check_cash",))
+    three = merge(d, twice, ask, random.Random(1), chain=False)  # same impossible prefix, longer walk
+    assert learner.match(three) is not None
+    # the planner learns it too: the nogood as ASP rejects the pattern
+    assert check_walk(d, twice) and not check_walk(d, twice, extra_rules=ng.asp)
+
+
+def test_learning_changes_work_not_output(tmp_path):
+    (tmp_path / "templates" / "retail").mkdir(parents=True)
+    on = tmp_path / "on"
+    off = tmp_path / "off"
+    generate("retail", on, GenerateOptions(n=20, seed=9, multi_intent=0.5, max_len=3))
+    generate("retail", off, GenerateOptions(n=20, seed=9, multi_intent=0.5, max_len=3, learn=False))
+    assert (on / "tasks.jsonl").read_bytes() == (off / "tasks.jsonl").read_bytes()
+    assert (on / "manifest.json").read_bytes() == (off / "manifest.json").read_bytes()
+
+
+def test_multi_intent_share_and_verification(tmp_path):
+    generate("airline", tmp_path, GenerateOptions(n=40, seed=2, multi_intent=0.4))
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["dataset"]["multi_intent_share"] >= 0.2
+    assert all(r.ok for r in verify_dir(tmp_path))
+
+
+def test_a_small_space_runs_out_of_shapes_unless_repeats_are_allowed(tmp_path, monkeypatch):
+    """Tasks of one shape differ only in names and numbers: by default none is written twice,
+    and a space with fewer shapes than asked for says so instead of looping."""
+    import envsynth.generate as G
+    from envsynth.errors import EnvsynthError
+
+    spec = tmp_path / "wallet.yaml"
+    spec.write_text(IMPOSSIBLE_TWICE)
+    tpl = tmp_path / "templates" / "wallet"
+    tpl.mkdir(parents=True)
+    (tpl / "phrases.yaml").write_text(
+        "intents:\n  buy_ticket: ['Buy me a ticket.']\n  buy_meal: ['Buy me a meal.']\n"
+        "  check_cash: ['How much cash do I have?']\nintro: ['Hi, I am {{ me.name }}.']\n")
+    monkeypatch.setattr(G, "REPEAT_LIMIT", 30)
+    with pytest.raises(EnvsynthError, match="distinct task shapes"):
+        generate(str(spec), tmp_path / "a", GenerateOptions(n=50, seed=1, distractors=0))
+    generate(str(spec), tmp_path / "b", GenerateOptions(n=50, seed=1, distractors=0, allow_repeats=True))
+    assert len((tmp_path / "b" / "tasks.jsonl").read_text().splitlines()) == 50
+
+
+def test_dataset_has_distinct_shapes(tmp_path, airline):
+    generate("airline", tmp_path, GenerateOptions(n=60, seed=4))
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["dataset"]["distinct_shapes"] == 60
+
+
+def test_sampled_walks_are_valid_varied_and_deterministic(airline):
+    ws = [sample_walk(airline, 3, s) for s in range(25)]
+    ws = [w for w in ws if w is not None]
+    assert len({canonical_key(airline, w) for w in ws}) >= 3
+    assert all(check_walk(airline, w) for w in ws)
+    again = [sample_walk(airline, 3, s) for s in range(25)]
+    assert [w.model_dump() for w in ws] == [w.model_dump() for w in again if w is not None]
+
+
+def test_sampled_mode_is_deterministic_across_workers(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    opts = GenerateOptions(n=12, seed=5, walk_mode="sampled", max_len=4)
+    generate("airline", a, opts, workers=1)
+    generate("airline", b, opts, workers=2)
+    assert (a / "tasks.jsonl").read_bytes() == (b / "tasks.jsonl").read_bytes()
+
+
+def test_coverage_report(tmp_path, airline):
+    generate("airline", tmp_path, GenerateOptions(n=120, seed=3, max_len=4))
+    from envsynth.verify import iter_tasks
+
+    cov = Coverage()
+    for t in iter_tasks(tmp_path / "tasks.jsonl"):
+        cov.add(summarize(airline, t))
+    rep = cov.report(airline, reachable_within(airline, 4))
+    for key in ("tools_total", "tools_covered", "edges_total", "edges_covered", "multi_intent_share"):
+        assert key in rep
+    assert rep["tools_covered"] == rep["tools_total"]
+    assert rep["edges_reachable_covered"] == rep["edges_reachable"]  # every reachable edge used
+    assert all(why.startswith("unreachable") for why in rep["uncovered_edges"].values())
+    assert rep["canonical_walks_covered"] > 0.8 * rep["canonical_walks"]
