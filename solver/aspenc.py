@@ -34,6 +34,7 @@ class AspOptions:
     slots: dict[str, int] = field(default_factory=dict)  # per entity; default below
     default_slots: int = 2
     max_goals: int = 1  # goal steps per walk; longer multi-intent walks come from merging
+    pinned: bool = False  # calls are given by `allow(t,T)` facts (checking one walk grounds little)
 
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
@@ -287,7 +288,10 @@ class AspProgram:
         P.append("% ---- step t: one tool call and the state after it")
         P.append("#external query(t).")
         P.append("step(t).")
-        P.append("1 { call(t,T) : tool(T) } 1.")
+        if self.opt.pinned:
+            P.append("1 { call(t,T) : tool(T), allow(t,T) } 1.")
+        else:
+            P.append("1 { call(t,T) : tool(T) } 1.")
         P.append("1 { bind(t,V,O) : slot(E,O,_) } 1 :- call(t,T), refarg(T,V,E).")
         P.append("1 { argval(t,A,X) : enumarg(T,A,X) } 1 :- call(t,T), enumarg(T,A,_).")
         P.append("1 { new(t,V,O) : slot(E,O,_) } 1 :- call(t,T), creates(T,V,E).")

@@ -533,7 +533,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         if bad is None:
             break
         entity, rid = bad
-        if rid in set(ids.values()):
+        if rid in set(ids.values()) or rid not in db.get(entity, {}):
             raise Infeasible(f"walk record {rid} competes with a selected record")
         _remove_background(domain, db, entity, rid)
         n_background -= 1
@@ -780,7 +780,7 @@ def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) ->
     accident, e.g. an order that happens to have the same status as the one asked about)."""
     _gold, outs, _ans, _final, snapshots, all_ids = replay
     actor_id = all_ids[walk.actor]
-    walk_ids = set(ids.values())
+    walk_ids = set(all_ids.values())  # walk records, near misses and records the walk creates
     for k, step in enumerate(walk.steps):
         if step.select is None:
             continue

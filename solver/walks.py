@@ -231,11 +231,11 @@ def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:
     for o, ent in w.objects.items():
         slots[ent] = max(slots.get(ent, 0), int(o[len(ent):]))
     goals = len(w.goal_steps(domain))
-    prog = AspProgram(domain, AspOptions(slots=slots, max_goals=max(goals, 1)))
+    prog = AspProgram(domain, AspOptions(slots=slots, max_goals=max(goals, 1), pinned=True))
     parts = prog.parts()
     pins = []
     for i, s in enumerate(w.steps, 1):
-        pins.append(f":- not call({i},{q(s.tool)}).")
+        pins.append(f"allow({i},{q(s.tool)}).")
         for v, o in s.binds.items():
             pins.append(f":- not bind({i},{q(v)},{q(o)}).")
         for a, x in s.args.items():
