@@ -99,18 +99,21 @@ def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Cho
             derive(obj)
     proofs = {p.step: p for p in task.certificate.selections}
     answers = []
+    refusals = {r.step: r for r in task.expected.refusals}
     for i, step in enumerate(walk.steps):
         tool = domain.tools[step.tool]
-        gold = task.gold_actions[i]
+        gold_args = refusals[i + 1].arguments if (i + 1) in refusals else task.gold_actions[i].arguments
         args = {}
         for a in tool.args.values():
             if a.is_ref:
                 args[a.name] = ids.get(step.binds[a.var], UNKNOWN)
             else:
-                args[a.name] = gold.arguments[a.name]
+                args[a.name] = gold_args[a.name]
         env.call(step.tool, args)
         rec = env.runtime.log[-1]
         if not rec.ok:
+            if (i + 1) in refusals:  # the request is refused: tell the user why
+                env.say(rec.output.removeprefix("Error: "))
             continue
         if step.select is not None:
             shown = listed_ids(rec.output) or ([rec.output.get("id")] if isinstance(rec.output, dict) else [])

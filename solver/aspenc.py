@@ -39,11 +39,15 @@ class AspOptions:
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
     out = {}
-    for name in domain.entities:
-        if name == domain.actor:
+    for name, ent in domain.entities.items():
+        if name in options.slots:
+            out[name] = options.slots[name]
+        elif ent.slots is not None:
+            out[name] = ent.slots
+        elif name == domain.actor:
             out[name] = 1  # one person talks to the agent; their records are "my ..."
         else:
-            out[name] = options.slots.get(name, options.default_slots)
+            out[name] = options.default_slots
     return out
 
 
@@ -213,6 +217,7 @@ class AspProgram:
     def tool_ctx(self, tool: Tool, extra_records: Optional[dict[str, str]] = None) -> _Ctx:
         t = q(tool.name)
         records = {a.var: f"bind(S,{q(a.var)},{{X}})" for a in tool.args.values() if a.is_ref}
+        records["actor"] = "actor({X})"
         for c in tool.created():
             records[c.var] = f"bind(S,{q(c.var)},{{X}})"
         records.update(extra_records or {})

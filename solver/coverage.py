@@ -72,7 +72,7 @@ def walk_edges(domain: Domain, walk: Walk, allowed: Optional[set] = None) -> set
 
 def task_coverage(domain: Domain, task) -> dict:
     """Tools, edges and precondition branches one task exercises (replayed on the runtime)."""
-    rt = Runtime(domain, task.initial_db)
+    rt = Runtime(domain, task.initial_db, task.certificate.actor)
     branches = set()
     for a in task.gold_actions:
         tool = domain.tools[a.name]
@@ -103,6 +103,7 @@ class Coverage:
     sequences: Counter = field(default_factory=Counter)
     lengths: Counter = field(default_factory=Counter)
     multi: int = 0
+    refusals: int = 0
     tasks: int = 0
     walks: set = field(default_factory=set)  # canonical keys of the tasks' walks
 
@@ -116,6 +117,7 @@ class Coverage:
         self.sequences[summary["walk"]] += 1
         self.lengths[summary["length"]] += 1
         self.multi += summary.get("goals", 1) > 1
+        self.refusals += bool(summary.get("refusal"))
 
     def report(self, domain: Domain, reachable: Optional[dict] = None) -> dict:
         """Totals against the spec, and what is missing with why (`reachable` comes from
@@ -141,6 +143,7 @@ class Coverage:
             "branches_total": len(all_branches),
             "branches_covered": sum(1 for b in all_branches if b in self.branches),
             "multi_intent_share": round(self.multi / self.tasks, 4) if self.tasks else 0.0,
+            "refusal_share": round(self.refusals / self.tasks, 4) if self.tasks else 0.0,
             "lengths": {str(k): v for k, v in sorted(self.lengths.items())},
             "tool_sequences": dict(self.sequences.most_common()),
             "tool_calls": dict(sorted(self.tools.items())),

@@ -22,7 +22,7 @@ from .spec import ArgSpec, EntitySpec, FieldSpec, Spec
 from .types import VType
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = E.KEYWORDS | {"today", "now", "id"}
+RESERVED = E.KEYWORDS | {"today", "now", "id", "actor"}
 
 
 # ----------------------------------------------------------------------------- typed model
@@ -76,6 +76,7 @@ class Entity:
     count: int
     description: str = ""
     label: list[str] = field(default_factory=list)  # what people call a record by (names)
+    slots: Optional[int] = None  # planner slots (records of this entity one walk may involve)
 
     def ref_fields(self) -> list[FieldInfo]:
         return [f for f in self.fields.values() if f.type.kind == "ref"]
@@ -98,6 +99,7 @@ class Requirement:
     expr: E.Node
     src: str
     error: str
+    line: int = 0  # where it is written (for unsat cores in the spec's own words)
 
 
 @dataclass
@@ -427,6 +429,18 @@ class _TypeCheck:
             return self._call(n)
         if isinstance(n, E.Scale):
             return self.tc(n.operand)
+        if isinstance(n, E.Quant):
+            if n.entity not in self.c.entities:
+                self.fail(n, f"unknown entity '{n.entity}' in {n.kind}(...)",
+                          did_you_mean(n.entity, self.c.entities, "entities"))
+            if n.var in self.env.names or n.var in RESERVED:
+                self.fail(n, f"'{n.var}' is already a name here", f"pick another name, e.g. {n.var}2")
+            inner = _TypeCheck(self.c, _Env({**self.env.names, n.var: VType("ref", entity=n.entity)},
+                                            implicit=self.env.implicit))
+            ct = inner.tc(n.cond)
+            if ct.kind != "bool":
+                self.fail(n.cond, f"the condition of {n.kind}(...) must be true or false, but it is {ct.describe()}")
+            return T.INT if n.kind == "count" else T.BOOL
         raise AssertionError(n)
 
     def _call(self, n: E.Call) -> VType:
@@ -768,7 +782,7 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                      if f.type.kind == "str" and f.type.values and not f.unique and "name" in f.name]
         c.entities[ename] = Entity(
             ename, fields, es.id.prefix, es.id.length, es.id.alphabet, [], {}, es.count, es.description or "",
-            label,
+            label, es.slots,
         )
     for ename, ent in c.entities.items():
         for fname, info in ent.fields.items():
@@ -937,13 +951,18 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         c.err(tp, f"'{tname}' cannot be a tool name", "tool names are identifiers like 'book_reservation'", key=True)
         return None
     n_err = len(c.errors)
-    names: dict[str, VType] = {}
+    # `actor` is the person talking to the agent (their record), in every tool
+    names: dict[str, VType] = {"actor": VType("ref", entity=c.spec.actor)} if c.spec.actor in c.entities else {}
     args: dict[str, Arg] = {}
     for aname, a in ts.args.items():
         arg = _arg(c, tname, aname, a, tp + ("args", aname), c.spec.pools)
         if arg is None:
             continue
         key = arg.var if arg.is_ref else aname
+        if key == "actor":
+            c.err(tp + ("args", aname), "'actor' is the person talking to the agent, not an argument",
+                  "use 'actor' in conditions directly, or name this record with 'as: <other name>'")
+            continue
         if key in names:
             c.err(tp + ("args", aname), f"the name '{key}' is bound twice in tool '{tname}'",
                   "give one of the id arguments 'as: <other name>'")
@@ -967,7 +986,8 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         # a plain-string item has no 'check' key in the source map; pos() falls back to the item
         node = c.check_bool(r.check, tp + ("requires", i, "check"), env)
         if node is not None:
-            requires.append(Requirement(node, r.check, r.error or f"requirement not met: {r.check}"))
+            line = c.smap.pos(tp + ("requires", i, "check")).line if c.smap else 0
+            requires.append(Requirement(node, r.check, r.error or f"requirement not met: {r.check}", line))
     effects = []
     created_vars: dict[str, str] = {}
     if ts.kind == "read" and ts.effects:

@@ -53,7 +53,7 @@ class Environment:
     def __init__(self, domain: Domain, task: Union[Task, dict]):
         self.domain = domain
         self.task = task if isinstance(task, Task) else Task.model_validate(task)
-        self.runtime = Runtime(domain, self.task.initial_db)
+        self.runtime = Runtime(domain, self.task.initial_db, self.task.certificate.actor)
         self.messages: list[str] = []
 
     @property

@@ -172,6 +172,17 @@ class Call(Node):
 
 
 @dataclass(eq=False)
+class Quant(Node):
+    """`any(m in meeting where cond)`, `none(...)` or `count(...)`: over every record of an
+    entity (calendar overlaps, "no other open incident", limits on how many)."""
+
+    kind: str  # any | none | count
+    var: str
+    entity: str
+    cond: Node
+
+
+@dataclass(eq=False)
 class Scale(Node):
     """`operand * factor`, inserted by the type checker where a whole number meets money
     (`balance >= 50` compares cents with 50 * 100)."""
@@ -190,6 +201,12 @@ class Effect:
     when: Optional[Node]
     offset: int = 0
 
+
+QUANTIFIERS = {
+    "any": "any(m in meeting where m.room == room): true if some record fits",
+    "none": "none(m in meeting where m.room == room): true if no record fits",
+    "count": "count(r in reservation where r.user == user): how many records fit",
+}
 
 FUNCTIONS = {
     "date": "date(\"2026-12-03\"): a date literal",
@@ -354,6 +371,22 @@ class _Parser:
             return Lit(t.text == "true", "bool", offset=t.offset)
         if t.kind == "name":
             self.advance()
+            if t.text in QUANTIFIERS and self.at("op", "(") and self.tokens[self.i + 1].kind == "name" \
+                    and self.tokens[self.i + 2].kind == "kw" and self.tokens[self.i + 2].text == "in":
+                self.advance()
+                var = self.advance().text
+                self.advance()  # in
+                ent = self.tok
+                if ent.kind != "name":
+                    self.fail(f"expected an entity name after '{var} in'")
+                self.advance()
+                w = self.tok
+                if not (w.kind == "name" and w.text == "where"):
+                    self.fail(f"expected 'where' after '{t.text}({var} in {ent.text}'")
+                self.advance()
+                cond = self.parse_expr()
+                self.expect("op", ")", f"')' to close {t.text}(...)")
+                return Quant(t.text, var, ent.text, cond, offset=t.offset)
             if self.at("op", "("):
                 self.advance()
                 args = []
@@ -452,6 +485,8 @@ def walk(node: Node):
     elif isinstance(node, Call):
         for a in node.args:
             yield from walk(a)
+    elif isinstance(node, Quant):
+        yield from walk(node.cond)
 
 
 def path_of(node: Node) -> Optional[list[str]]:
@@ -505,6 +540,8 @@ def unparse(node: Node) -> str:
         return f"{node.func}({', '.join(unparse(a) for a in node.args)})"
     if isinstance(node, Scale):
         return unparse(node.operand)
+    if isinstance(node, Quant):
+        return f"{node.kind}({node.var} in {node.entity} where {unparse(node.cond)})"
     raise TypeError(node)
 
 

@@ -53,6 +53,7 @@ class GenerateOptions:
     max_intents: int = 2
     allow_repeats: bool = False  # allow two tasks of the same shape (and duplicate canonical walks)
     learn: bool = True  # learn nogoods from unsat cores (changes speed, never output)
+    refusals: float = 0.0  # share of tasks whose (last) request the policy or the state forbids
 
     def public(self) -> dict:
         """The options that decide the output (learning only changes how much work is done)."""
@@ -184,6 +185,17 @@ class Generator:
             return None
         return walk
 
+    def as_refusal(self, walk: Walk, rng: random.Random) -> Optional[Walk]:
+        """The same walk, but its last request must be refused: one of that tool's requirements
+        is made false (the solver decides whether it can be)."""
+        last = walk.steps[-1]
+        tool = self.domain.tools[last.tool]
+        if not tool.is_write or not tool.requires or len(walk.steps) < 2:
+            return None  # a refusal worth learning from follows at least one look-up
+        r = rng.randrange(len(tool.requires)) + 1
+        steps = list(walk.steps[:-1]) + [last.model_copy(update={"refuse": r})]
+        return walk.model_copy(update={"steps": steps})
+
     def task(self, index: int) -> TaskResult:
         rng = random.Random(f"{self.options.seed}/{index}")
         failures: list[str] = []
@@ -192,9 +204,15 @@ class Generator:
         mismatches = 0
         for _attempt in range(self.options.max_attempts):
             walk = self.propose(rng, counts)
+            refuse = rng.random() < self.options.refusals
             seed = rng.randrange(2**31)
             if walk is None:
                 continue
+            if refuse:
+                walk = self.as_refusal(walk, rng)
+                if walk is None:
+                    counts["refusal_impossible"] += 1
+                    continue
             counts["proposed"] += 1
             known = self.learner.match(walk) if self.options.learn else None
             if known is not None:  # the planner learned this pattern is impossible: skip the solver
@@ -238,6 +256,7 @@ def summarize(domain: Domain, task: Task) -> dict:
     return {"walk": task.meta.walk, "length": task.difficulty.length,
             "tools": [a.name for a in task.gold_actions],
             "goals": task.difficulty.goals,
+            "refusal": bool(task.expected.refusals),
             "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16],
             "shape": task_shape(domain, task),
             "canonical": canonical_key(domain, task.certificate.walk),
@@ -336,7 +355,8 @@ class _Stats:
             "distinct_instructions": len(self.instructions),
             "distinct_shapes": len(self.shapes),
             **{k: cov[k] for k in ("tools_total", "tools_covered", "edges_total", "edges_covered",
-                                   "branches_total", "branches_covered", "multi_intent_share", "lengths",
+                                   "branches_total", "branches_covered", "multi_intent_share", "refusal_share",
+                                   "lengths",
                                    "tool_calls", "tool_sequences")},
         }
 

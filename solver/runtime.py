@@ -93,6 +93,8 @@ class Evaluator:
                 return self.domain.today
             if n.id == "now":
                 return self.domain.today * T.EPOCH_MINUTES_PER_DAY
+            if n.id == "actor":
+                raise ToolError("this tool needs to know who is asking, and no user is signed in")
             raise KeyError(n.id)
         if isinstance(n, E.Attr):
             return self.field(self.eval(n.obj, env), n.name)
@@ -133,6 +135,14 @@ class Evaluator:
             return not self.eval(n.operand, env)
         if isinstance(n, E.IfElse):
             return self.eval(n.then, env) if self.eval(n.cond, env) else self.eval(n.other, env)
+        if isinstance(n, E.Quant):
+            hits = 0
+            for rid in sorted(self.db.get(n.entity, {})):
+                if self.eval(n.cond, {**env, n.var: Ref(n.entity, rid)}):
+                    hits += 1
+                    if n.kind != "count":
+                        break
+            return hits if n.kind == "count" else (hits > 0) == (n.kind == "any")
         if isinstance(n, E.Call):
             if n.func in ("date", "datetime"):
                 return n.const
@@ -179,9 +189,10 @@ class CallRecord:
 class Runtime:
     """A live environment: one database, the domain's tools. Not thread-safe."""
 
-    def __init__(self, domain: Domain, db: dict):
+    def __init__(self, domain: Domain, db: dict, actor_id: Optional[str] = None):
         self.domain = domain
         self.db = copy_db(db)
+        self.actor_id = actor_id  # who is talking to the agent (`actor` in the spec)
         self.created = {name: 0 for name in domain.entities}
         # created ids depend on the starting database (not only on a counter), so two tasks
         # do not share ids, while replaying the same calls on the same database gives the same ids
@@ -234,6 +245,8 @@ class Runtime:
         if unknown:
             raise ToolError(f"unknown argument '{unknown[0]}' for {tool.name}; expected: {', '.join(tool.args) or '(none)'}")
         env: dict[str, Any] = {}
+        if self.actor_id is not None:
+            env["actor"] = Ref(self.domain.actor, self.actor_id)
         for aname, arg in tool.args.items():
             if aname not in arguments:
                 raise ToolError(f"missing argument '{aname}' for {tool.name}")

@@ -92,6 +92,8 @@ class EntitySpec(_Model):
     label: Optional[List[str]] = Field(
         None, description="fields people call a record by (default: text fields with 'name' in their name)")
     count: int = Field(10, ge=0, description="background records of this entity in each task's database")
+    slots: Optional[int] = Field(
+        None, ge=1, le=6, description="records of this entity one plan may involve (default 2; the actor's: 1)")
 
 
 class RequireSpec(_Model):

@@ -19,6 +19,7 @@ from typing import Any, Optional
 import z3
 from pydantic import BaseModel, Field
 
+from . import expr as E
 from . import references as R
 from . import types as T
 from .domain import Domain, Reference
@@ -195,6 +196,7 @@ def beats(w: World, ref: Reference, target: Obj, o: Obj):
 
 def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None) -> Plan:
     w = World(domain, symbols)
+    w.actor = walk.actor
     actor = Obj(walk.actor, domain.actor)
     for oname in walk.initial_objects():
         ent = walk.objects[oname]
@@ -259,10 +261,32 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
                             w.enc(listing.where, {**env, listing.item: w.obj(p.name)})
                     D.constrain(w, domain, p, actor, label, visible)
             env[listing.item] = target
+        if step.refuse is not None:
+            # the user's request must be refused: the earlier requirements hold, this one fails,
+            # and nothing changes; a near miss in the target's place would be allowed
+            r = step.refuse - 1
+            for i, req in enumerate(tool.requires[:r]):
+                cond = w.enc(req.expr, env)
+                requirements.append((k, req.src, cond))
+                w.track(f"{label} requires {req.src}", cond, "requires")
+            failing = tool.requires[r]
+            cond = w.enc(failing.expr, env)
+            w.track(f"{label} must be refused: {failing.src} (line {failing.line}) is false",
+                    (not cond) if isinstance(cond, bool) else z3.Not(cond), "refusal")
+            for p in planned:
+                m = _swap_map(w, walk, p.target, p.name)
+                if p.step <= k and any(o in m for o in step.binds.values()):
+                    try:
+                        env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
+                        w.track(f"{label}: near miss {p.name} would be allowed", w.enc(failing.expr, env2),
+                                "distractor", group=p.name)
+                    except Unsupported:
+                        pass
+            continue
         for i, req in enumerate(tool.requires):
             cond = w.enc(req.expr, env)
             requirements.append((k, req.src, cond))
-            w.track(f"{label} requires {req.src}", cond, "requires")
+            w.track(f"{label} requires {req.src} (line {req.line})", cond, "requires")
         if step.ask and tool.answer is not None and tool.returns.kind != "find":
             _distinct_answers(w, domain, walk, planned, k, tool, step, args, env, label)
         pre = w.snapshot()
@@ -528,7 +552,16 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     n_background = _add_background(domain, db, ids, walk, rng, options)
     lap("fill")
     for _attempt in range(50):
-        replay = _replay(domain, walk, db, ids, arg_values)
+        try:
+            replay = _replay(domain, walk, db, ids, arg_values)
+        except StepFailed as e:
+            blockers = _quantifier_blockers(domain, walk, e, set(ids.values()), ids[walk.actor])
+            if not blockers:
+                raise
+            for entity, rid in blockers:
+                _remove_background(domain, db, entity, rid)
+                n_background -= 1
+            continue
         bad = _first_ambiguity(domain, walk, replay, ids)
         if bad is None:
             break
@@ -747,7 +780,7 @@ def _remove_background(domain: Domain, db: dict, entity: str, rid: str) -> None:
 def _replay(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_values: list[dict]):
     """Run the walk's calls on the runtime; returns gold calls, outputs, answers, final db,
     the database before each step, and ids including created records."""
-    rt = Runtime(domain, db)
+    rt = Runtime(domain, db, ids[walk.actor])
     all_ids = dict(ids)
     gold, outputs, answers, snapshots = [], [], [], []
     for k, step in enumerate(walk.steps):
@@ -759,9 +792,20 @@ def _replay(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_value
             else:
                 args[a.name] = arg_values[k][a.name]
         snapshots.append(copy_db(rt.db))
+        if step.refuse is not None:
+            # the call the user asks for must fail with exactly the refused requirement's message
+            probe = Runtime(domain, rt.db, ids[walk.actor])
+            rec = probe.call(step.tool, args)
+            expected = tool.requires[step.refuse - 1].error
+            if rec.ok or rec.output != f"Error: {expected}":
+                raise ReplayMismatch(f"step {k + 1}: the refused call gave {rec.output!r}, expected {expected!r}")
+            gold.append(GoldCall(name=step.tool, arguments=args))
+            outputs.append(rec.output)
+            answers.append(expected)
+            continue
         rec = rt.call(step.tool, args)
         if not rec.ok:
-            raise ReplayMismatch(f"step {k + 1} {step.tool} failed on replay: {rec.output}")
+            raise StepFailed(k, args, snapshots[-1], rec.output)
         for var, new_id in (rec.created or {}).items():
             all_ids[step.creates[var]] = new_id
         gold.append(GoldCall(name=step.tool, arguments=args))
@@ -772,6 +816,40 @@ def _replay(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_value
 
 class ReplayMismatch(Exception):
     """The runtime disagrees with the solver: a bug, never a task."""
+
+
+class StepFailed(ReplayMismatch):
+    """A gold step failed on replay; when background records caused it (a quantifier over all
+    records: a meeting already in the room), those records are removed and the replay redone."""
+
+    def __init__(self, step: int, args: dict, db: dict, message: str):
+        super().__init__(f"step {step + 1} failed on replay: {message}")
+        self.step, self.args, self.db = step, args, db
+
+
+def _quantifier_blockers(domain: Domain, walk: Walk, err: StepFailed, walk_ids: set, actor_id: str) -> list:
+    """Background records a failing step's quantifiers range over and that decide them."""
+    tool = domain.tools[walk.steps[err.step].tool]
+    rt = Runtime(domain, err.db, actor_id)
+    try:
+        env = rt.bind_arguments(tool, err.args)
+        rt.eval_lets(tool, env)
+    except Exception:  # noqa: BLE001 - the step could not even bind: not a quantifier problem
+        return []
+    out = []
+    nodes = [r.expr for r in tool.requires] + [n for _l, n, _t in tool.lets]
+    for root in nodes:
+        for q in E.walk(root):
+            if isinstance(q, E.Quant):
+                for rid in sorted(err.db.get(q.entity, {})):
+                    if rid in walk_ids:
+                        continue
+                    try:
+                        if rt.ev.eval(q.cond, {**env, q.var: Ref(q.entity, rid)}):
+                            out.append((q.entity, rid))
+                    except Exception:  # noqa: BLE001
+                        continue
+    return out
 
 
 def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) -> Optional[tuple[str, str]]:

@@ -48,10 +48,21 @@ class Answer(BaseModel):
     accept: list[str] = Field(description="equivalent spellings accepted in the agent's messages")
 
 
+class Refusal(BaseModel):
+    """A request the agent must refuse: the call the user asks for, which the policy forbids."""
+
+    step: int
+    tool: str
+    arguments: dict[str, Any]
+    requirement: str = Field(description="the precondition that fails, as written in the spec")
+    error: str = Field(description="the spec's reason, which the agent is expected to convey")
+
+
 class Expected(BaseModel):
     final_state_hash: str
     changes: list[Change]
     answers: list[Answer]
+    refusals: list[Refusal] = Field(default_factory=list)
 
 
 class Certificate(BaseModel):
@@ -128,9 +139,20 @@ def tool_schemas(domain: Domain) -> list[dict[str, Any]]:
 
 
 def policy_text(domain: Domain) -> str:
+    """The agent's policy, rendered from the spec: the domain's own policy text, then every rule
+    the tools enforce, in the words of their error messages."""
     parts = [domain.description.strip()]
     if domain.policy:
         parts.append("Policy:\n" + domain.policy.strip())
+    rules = []
+    for tool in domain.tools.values():
+        if tool.is_write and tool.requires:
+            first = tool.description.strip().split(". ")[0].rstrip(".")
+            reasons = "; ".join(r.error for r in tool.requires)
+            rules.append(f"- {tool.name} ({first}) is refused when: {reasons}.")
+    if rules:
+        parts.append("Rules the system enforces (explain the reason to the user when a request is refused):\n"
+                     + "\n".join(rules))
     parts.append(f"Today is {T.human_date(domain.today)}.")
     return "\n\n".join(p for p in parts if p)
 
@@ -273,6 +295,33 @@ def _accept(t: Optional[T.VType], value: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]:
+    """The values that make the refused requirement fail (a non_refundable fare, a cancelled
+    order): saying any of them shows the agent found out why."""
+    from .runtime import Ref, Runtime, to_text
+
+    rt = Runtime(domain, sc.final_db, sc.ids[sc.walk.actor])
+    try:
+        env = rt.bind_arguments(tool, sc.gold[k].arguments)
+        rt.eval_lets(tool, env)
+    except Exception:  # noqa: BLE001
+        return []
+    out = []
+    from . import expr as E
+
+    for n in E.walk(req.expr):
+        if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("enum", "str", "money", "int", "date"):
+            try:
+                v = rt.ev.eval(n, env)
+            except Exception:  # noqa: BLE001
+                continue
+            if isinstance(v, Ref):
+                continue
+            text = to_text(n.type, v)
+            out += [text, text.replace("_", " "), text.replace("_", "-")]
+    return list(dict.fromkeys(x for x in out if x))
+
+
 def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
     out = []
     for ent in domain.entities:
@@ -295,7 +344,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     describe = _Describer(domain, sc, tpl, rng)
     actor_rec = sc.initial_db[domain.actor][sc.ids[walk.actor]]
     me_known = walk.actor in walk.given
-    sentences, requests, answers = [], [], []
+    sentences, requests, answers, refusals = [], [], [], []
     facts: dict[str, Any] = {}
     if me_known:
         facts[f"{domain.actor}_id"] = actor_rec["id"]
@@ -321,6 +370,13 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         if step.ask:
             value = sc.answers[k]
             answers.append(Answer(step=k + 1, question=text, value=value, accept=_accept(tool.answer_type, value)))
+        if step.refuse is not None:
+            req = tool.requires[step.refuse - 1]
+            facts = _refusal_facts(domain, tool, req, sc, k)
+            answers.append(Answer(step=k + 1, question=text, value=req.error,
+                                  accept=list(dict.fromkeys([req.error] + facts))))
+            refusals.append(Refusal(step=k + 1, tool=tool.name, arguments=sc.gold[k].arguments,
+                                    requirement=req.src, error=req.error))
     intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
     for i, r in enumerate(requests):
         if i == 0:
@@ -331,6 +387,11 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
     closing = tpl.pick(rng, ("closing",), "")
     instruction = " ".join([intro] + sentences) + closing
+    low = instruction.lower()
+    for a in answers:
+        if any(r.step == a.step for r in refusals):
+            # a fact the user already said proves nothing: only the reason, or facts looked up
+            a.accept = [x for x in a.accept if x == a.value or x.lower() not in low]
 
     persona_fields = [f for f, info in domain.entities[domain.actor].fields.items()
                       if info.type.kind == "str" and info.type.values]
@@ -343,7 +404,9 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         final_state_hash=db_hash(sc.final_db),
         changes=_changes(domain, sc.initial_db, sc.final_db),
         answers=answers,
+        refusals=refusals,
     )
+    gold_actions = [g for k, g in enumerate(sc.gold) if walk.steps[k].refuse is None]
     cert = Certificate(
         actor=sc.ids[walk.actor],
         walk=walk,
@@ -351,12 +414,12 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         solve=sc.solve,
         selections=sc.selections,
         distractors=sc.distractors,
-        replay={"steps": len(sc.gold), "all_succeeded": True, "solver_matches_runtime": True,
-                "background_records": sc.background},
+        replay={"steps": len(gold_actions), "all_succeeded": True, "solver_matches_runtime": True,
+                "refused_calls_fail_as_expected": bool(refusals), "background_records": sc.background},
     )
     diff = Difficulty(
-        length=len(sc.gold),
-        distinct_tools=len({g.name for g in sc.gold}),
+        length=len(gold_actions),
+        distinct_tools=len({g.name for g in gold_actions}),
         goals=len(walk.goal_steps(domain)),
         references=len(sc.selections),
         candidates=max([len(_listing_ids(sc.outputs[p.step - 1])) or 1 for p in sc.selections], default=0),
@@ -372,7 +435,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         user=user,
         tools=schemas if schemas is not None else tool_schemas(domain),
         initial_db=sc.initial_db,
-        gold_actions=sc.gold,
+        gold_actions=gold_actions,
         expected=expected,
         certificate=cert,
         difficulty=diff,

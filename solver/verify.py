@@ -18,7 +18,7 @@ from .domain import Domain
 from .environment import Environment
 from .errors import EnvsynthError
 from .loader import load_domain
-from .runtime import copy_db
+from .runtime import Runtime, copy_db
 from .tasks import Task
 
 
@@ -46,10 +46,20 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
             replayed = False
             break
     else:
+        refused_steps = {r.step for r in task.expected.refusals}
         for a in task.expected.answers:
+            if a.step in refused_steps:
+                continue
             produced = env.calls[a.step - 1].answer
             if produced != a.value:
                 problems.append(f"answer of step {a.step} is {produced!r}, expected {a.value!r}")
+        for r in task.expected.refusals:
+            probe = Runtime(domain, env.runtime.db, task.certificate.actor)
+            rec = probe.call(r.tool, r.arguments)
+            if rec.ok:
+                problems.append(f"the refused request ({r.tool}) would succeed: it is not a refusal")
+            elif rec.output != f"Error: {r.error}":
+                problems.append(f"the refused request fails for another reason: {rec.output}")
         for a in task.expected.answers:
             env.say(f"{a.value}")
         s = env.score()

@@ -33,6 +33,7 @@ class WalkStep(BaseModel):
     creates: dict[str, str] = Field(default_factory=dict, description="created record variable -> object")
     select: Optional[Selection] = None
     ask: bool = False
+    refuse: Optional[int] = Field(None, description="the request must be refused: this requirement (1-based) fails")
 
 
 class Walk(BaseModel):

@@ -98,6 +98,7 @@ class World:
         self.exists: set[str] = set()
         self.symbol_vars: list[z3.ArithRef] = []
         self.step = -1  # the step being encoded (tracked constraints remember it)
+        self.actor: Optional[str] = None  # the walk's actor object
 
     # ------------------------------------------------------------ basics
     def I(self, v: int) -> z3.ArithRef:
@@ -261,6 +262,27 @@ class World:
                     return a
                 raise Unsupported("a record chosen by a condition the solver decides")
             return z3.If(c, self._coerce_bool(a), self._coerce_bool(b))
+        if isinstance(n, E.Quant):
+            # over the records in the model; background records are checked on replay
+            parts = []
+            for oname in sorted(self.exists):
+                if self.entity_of[oname] != n.entity:
+                    continue
+                v = self.enc(n.cond, {**env, n.var: self.obj(oname)})
+                parts.append(v)
+            if n.kind == "count":
+                total = self.I(0)
+                for v in parts:
+                    if v is True:
+                        total = total + 1
+                    elif v is not False:
+                        total = total + z3.If(v, self.I(1), self.I(0))
+                return total
+            real = [v for v in parts if not isinstance(v, bool)]
+            some = any(v is True for v in parts)
+            if n.kind == "any":
+                return True if some else (z3.Or(real) if real else False)
+            return False if some else (z3.Not(z3.Or(real)) if real else True)
         if isinstance(n, E.Call):
             if n.func in ("date", "datetime"):
                 return self.I(n.const)
@@ -281,6 +303,8 @@ class World:
     # ------------------------------------------------------------ tools
     def tool_env(self, tool: Tool, binds: dict[str, str], args: dict[str, Value]) -> dict[str, Value]:
         env: dict[str, Value] = {}
+        if self.actor is not None:
+            env["actor"] = self.obj(self.actor)
         for a in tool.args.values():
             if a.is_ref:
                 env[a.var] = self.obj(binds[a.var])

@@ -26,7 +26,7 @@ def test_runtime_and_solver_agree_on_every_precondition(name):
         seed = 1000 + i
         sc = synthesize(d, walk, seed)
         plan, model, _ = solve_walk(d, walk, random.Random(seed), SynthOptions(), Symbols(d))
-        rt = Runtime(d, sc.initial_db)
+        rt = Runtime(d, sc.initial_db, sc.ids[walk.actor])
         by_step = {}
         for k, src, cond in plan.requirements:
             by_step.setdefault(k, []).append((src, cond))
