@@ -188,6 +188,7 @@ def generate(
     length_mix: Optional[str] = typer.Option(
         None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights)."),
     multi_intent: float = typer.Option(0.0, "--multi-intent", help="Share of tasks merged from several intents (0-1)."),
+    refusals: float = typer.Option(0.0, "--refusals", help="Share of tasks whose request must be refused (0-1)."),
     max_intents: int = typer.Option(2, "--max-intents", help="Most intents in one merged task."),
     walk_mode: str = typer.Option("exhaustive", "--walks",
                                   help="exhaustive: enumerate all walks, then sample; sampled: clingo draws each walk."),
@@ -216,6 +217,8 @@ def generate(
             raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
     if not 0.0 <= multi_intent <= 1.0:
         raise EnvsynthError("--multi-intent is a share between 0 and 1")
+    if not 0.0 <= refusals <= 1.0:
+        raise EnvsynthError("--refusals is a share between 0 and 1")
     if walk_mode not in ("exhaustive", "sampled"):
         raise EnvsynthError("--walks is 'exhaustive' or 'sampled'")
     if stratify not in ("sequence", "goal"):
@@ -223,7 +226,7 @@ def generate(
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
                               distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
                               max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
-                              allow_repeats=allow_repeats, learn=not no_learn)
+                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals)
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:

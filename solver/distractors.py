@@ -151,6 +151,8 @@ def add_objects(w: World, domain: Domain, planned: list[Planned]) -> None:
         made: list[str] = []
         _make(w, domain, p.entity, p.target, varied, p.name, made)
         p.objects = [p.name] + [x for x in made if x != p.name]
+        for o in p.objects:
+            w.object_group[o] = p.name
 
 
 def _paths_in(node: E.Node) -> list[list[str]]:

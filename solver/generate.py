@@ -202,9 +202,9 @@ class Generator:
         timings: dict[str, float] = {}
         counts: Counter = Counter()
         mismatches = 0
+        refuse = rng.random() < self.options.refusals  # this index is a refusal task (or not)
         for _attempt in range(self.options.max_attempts):
             walk = self.propose(rng, counts)
-            refuse = rng.random() < self.options.refusals
             seed = rng.randrange(2**31)
             if walk is None:
                 continue

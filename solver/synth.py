@@ -371,14 +371,14 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     Hints are softest: a hint in an unsat core is dropped first and re-sampled next round.
     Returns the model, the record, and the near misses kept."""
     w = plan.world
-    hard = [t.literal for t in w.tracked if t.kind != "distractor"]
+    hard = [t.literal for t in w.tracked if not t.group]
     soft: dict[str, list] = {}
     for t in w.tracked:
-        if t.kind == "distractor":
+        if t.group:
             soft.setdefault(t.group, []).append(t)
-    group_of = {t.name: t.group for t in w.tracked if t.kind == "distractor"}
+    group_of = {t.name: t.group for t in w.tracked if t.group}
     kept_groups = set(soft)
-    by_lit = {t.name: t for t in w.tracked}
+    by_lit = {t.name: t for t in w.tracked if not t.group}
     hint_vars = [v for v in w.vars.values() if not (v.type.kind == "str" and not v.type.values)]
     hints: dict[str, z3.BoolRef] = {}
     hint_var: dict[str, str] = {}
@@ -401,7 +401,7 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     for round_no in range(rounds + 1):
         while True:
             checks += 1
-            soft_lits = [t.literal for g in sorted(kept_groups) for t in soft[g]]
+            soft_lits = [w.presence(g) if g in kept_groups else z3.Not(w.presence(g)) for g in sorted(soft)]
             r = w.solver.check(*(hard + soft_lits + [hints[h] for h in active]))
             if r == z3.sat:
                 break
@@ -419,7 +419,7 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
             if clashing:
                 kept_groups -= clashing
                 continue
-            items = [by_lit[c] for c in sorted(core, key=lambda x: int(x[1:])) if c in by_lit]
+            items = [t for t in w.tracked if t.name in core and not t.group]
             raise Infeasible("the walk's conditions cannot all hold", [t.label for t in items],
                              [t.step for t in items], [t.kind for t in items], [t.objects for t in items])
         if round_no == rounds:

@@ -99,6 +99,8 @@ class World:
         self.symbol_vars: list[z3.ArithRef] = []
         self.step = -1  # the step being encoded (tracked constraints remember it)
         self.actor: Optional[str] = None  # the walk's actor object
+        self._presence: dict[str, z3.BoolRef] = {}
+        self.object_group: dict[str, str] = {}  # near-miss object -> its group
 
     # ------------------------------------------------------------ basics
     def I(self, v: int) -> z3.ArithRef:
@@ -140,9 +142,21 @@ class World:
             return [term >= SYMBOL_BASE]
         return []
 
+    def presence(self, group: str) -> z3.BoolRef:
+        """The literal saying a near-miss record (and its clones) is in the database."""
+        if group not in self._presence:
+            self._presence[group] = z3.Bool(f"present_{group}", ctx=self.ctx)
+        return self._presence[group]
+
     def track(self, label: str, cond: Value, kind: str, group: str = "", objects: tuple = ()) -> None:
-        name = f"t{len(self.tracked)}"
-        lit = z3.Bool(name, ctx=self.ctx)
+        if group:
+            # a near miss's constraints hang on its presence literal: assumed while it is kept,
+            # assumed false once dropped - so nothing (a quantifier) can lean on a dropped record
+            lit = self.presence(group)
+            name = lit.decl().name()
+        else:
+            name = f"t{len(self.tracked)}"
+            lit = z3.Bool(name, ctx=self.ctx)
         self.tracked.append(Tracked(label, lit, kind, name, group, self.step, objects))
         self.solver.add(z3.Implies(lit, self.as_bool(cond)))
 
@@ -269,6 +283,8 @@ class World:
                 if self.entity_of[oname] != n.entity:
                     continue
                 v = self.enc(n.cond, {**env, n.var: self.obj(oname)})
+                if oname in self.object_group and v is not False:
+                    v = z3.And(self.presence(self.object_group[oname]), self.as_bool(v))
                 parts.append(v)
             if n.kind == "count":
                 total = self.I(0)
