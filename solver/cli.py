@@ -380,6 +380,55 @@ def eval_(
 
 @app.command()
 @friendly
+def new(
+    name: str = typer.Argument(..., help="Name of the new domain, e.g. helpdesk."),
+    output: Path = typer.Option(Path("."), "-o", "--output", help="Directory to write NAME.yaml and templates/NAME/."),
+):
+    """Write a commented starter spec and templates that already generate verified tasks."""
+    from .importers import scaffold
+
+    for p in scaffold(name, output):
+        out.print(f"wrote {p}")
+    out.print(f"next: envsynth check {output / (name + '.yaml')}  (then edit, check again, generate)")
+
+
+@app.command(name="import")
+@friendly
+def import_(
+    kind: str = typer.Argument(..., help="openapi, openai (function schemas) or mcp (a tools/list result)."),
+    source: Path = typer.Argument(..., help="The document (JSON or YAML)."),
+    output: Path = typer.Option(Path("."), "-o", "--output", help="Directory for the skeleton spec and templates."),
+    name: Optional[str] = typer.Option(None, "--name", help="Domain name (default: from the document)."),
+):
+    """Turn an API description into a skeleton spec; `envsynth check` then walks you through its gaps."""
+    from .importers import import_functions, import_mcp, import_openapi, read_document, snake, write_skeleton
+
+    if not source.exists():
+        raise EnvsynthError(f"no file at {source}")
+    doc = read_document(source)
+    if kind == "openapi":
+        spec_text, phrases = import_openapi(doc, name)
+    elif kind == "openai":
+        spec_text, phrases = import_functions(doc, name or source.stem)
+    elif kind == "mcp":
+        spec_text, phrases = import_mcp(doc, name or source.stem)
+    else:
+        raise EnvsynthError(f"unknown import kind '{kind}': use openapi, openai or mcp")
+    domain = yaml_domain(spec_text)
+    for p in write_skeleton(spec_text, phrases, domain, output):
+        out.print(f"wrote {p}")
+    gaps = spec_text.count("TODO")
+    out.print(f"{gaps} gaps to fill: run `envsynth check {output / (domain + '.yaml')}` to go through them")
+
+
+def yaml_domain(spec_text: str) -> str:
+    import yaml as _yaml
+
+    return _yaml.safe_load(spec_text)["domain"]
+
+
+@app.command()
+@friendly
 def schema(output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to a file instead of stdout.")):
     """Print the JSON Schema of the spec format (point your editor's YAML plugin at it)."""
     from .spec import Spec

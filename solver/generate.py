@@ -264,8 +264,9 @@ def summarize(domain: Domain, task: Task) -> dict:
 
 
 def task_shape(domain: Domain, task: Task) -> str:
-    """The plan up to renaming and reordering, the enum/bool state of the records it acts on, and
-    its near-miss kinds: two tasks of one shape differ only in names and numbers."""
+    """The plan up to renaming and reordering, the enum, bool and pooled values of the records it
+    acts on (not people's names), and its near-miss kinds: two tasks of one shape differ only in
+    who asks and in numbers."""
     walk = task.certificate.walk
     values = []
     for obj, ent in walk.objects.items():
@@ -273,8 +274,10 @@ def task_shape(domain: Domain, task: Task) -> str:
         rec = task.initial_db.get(ent, {}).get(rid)
         if rec is None:
             continue
+        label = set(domain.entities[ent].label)
         for f in domain.entities[ent].fields.values():
-            if f.type.kind in ("enum", "bool"):
+            # the values a task binds (statuses, routes, topics) - not who the person is
+            if f.type.kind in ("enum", "bool") or (f.type.kind == "str" and f.type.values and f.name not in label):
                 values.append(f"{ent}.{f.name}={rec[f.name]}")
     kinds = sorted(d.kind for d in task.certificate.distractors)
     raw = json.dumps([canonical_key(domain, walk), sorted(values), kinds])

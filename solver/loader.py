@@ -164,6 +164,54 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
     return out
 
 
+GAP_HINTS = {
+    "requires": "write when the call is allowed, e.g. check: 'order.status == \"pending\"', with an "
+                "error: message saying why it is refused",
+    "effects": "write what the call changes, e.g. 'order.status = \"cancelled\"' or "
+               "'account.balance -= amount' (read tools have no effects)",
+    "min": "give the smallest realistic value",
+    "max": "give the largest realistic value",
+    "pool": "name a list of realistic values under 'pools:' and refer to it here",
+    "values": "list the allowed values, e.g. [open, closed]",
+    "kind": "write 'read' (looks things up) or 'write' (changes something)",
+    "refer": "say how a user names a record: {id: true}, or a filter of fields they state",
+    "returns": "say what the tool returns: {record: var}, {list: entity, where: ...} or {value: expr}",
+    "where": "write the condition a listed record satisfies, e.g. 'pet.status == status'",
+    "entity": "name the entity this id refers to",
+    "type": "one of int, money, str, enum, bool, date, datetime, ref",
+    "create_values": "the value the new record gets for this field: an argument, 'today', a constant "
+                     "(e.g. active), or remove the field here and give it a 'default:'",
+    "pool_values": "list realistic values, e.g. [Ava, Liam, Noah] (tasks draw names and labels from them)",
+    "format": "how to build the text from other fields, e.g. '{first_name}.{last_name}{n}@example.com' "
+              "({n} keeps it unique)",
+}
+
+
+def find_gaps(data: Any, smap: SourceMap, path: tuple = ()) -> list[SpecError]:
+    """Values an importer or scaffold left as 'TODO ...': each a located error saying what to write."""
+    out: list[SpecError] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += find_gaps(v, smap, path + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += find_gaps(v, smap, path + (i,))
+    elif isinstance(data, str) and data.strip().upper().startswith("TODO"):
+        key = next((p for p in reversed(path) if isinstance(p, str) and p in GAP_HINTS), "")
+        if "effects" in path and "values" in path:
+            key = "create_values"
+        elif path and path[0] == "pools":
+            key = "pool_values"
+        elif "format" in path:
+            key = "format"
+        note = data.strip()[4:].lstrip(" :-")
+        pos = smap.pos(path)
+        msg = f"gap to fill in {_where(path[:-1]) if path else 'the spec'}" + (f": {note}" if note else "")
+        out.append(SpecError(msg, smap.file, pos.line, pos.col, GAP_HINTS.get(key, "replace the TODO with a value"),
+                             source_line=smap.line_text(pos.line)))
+    return out
+
+
 def parse_spec_text(text: str, file: str = "<spec>") -> Domain:
     """Parse and check spec text; raises SpecErrors (located) on any mistake."""
     try:
@@ -174,6 +222,9 @@ def parse_spec_text(text: str, file: str = "<spec>") -> Domain:
     if not isinstance(data, dict):
         raise SpecErrors([SpecError("the spec should be a block of 'key: value' lines", file, 1, 1,
                                     "start with 'domain: <name>'")])
+    gaps = find_gaps(data, smap)
+    if gaps:
+        raise SpecErrors(gaps)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as e:

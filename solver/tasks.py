@@ -219,10 +219,11 @@ class Templates:
         return self.render(rng.choice(opts), **ctx)
 
     def missing(self, domain: Domain) -> list[str]:
-        """Phrases a domain's goals and references need but the templates lack."""
+        """Phrases a domain's goals and references need but the templates lack (or left TODO)."""
         out = []
         for tool in domain.tools.values():
-            if tool.is_goal and not self.options("intents", tool.name):
+            opts = self.options("intents", tool.name)
+            if tool.is_goal and (not opts or any(str(o).strip().upper().startswith("TODO") for o in opts)):
                 out.append(f"intents.{tool.name}")
         for ent in domain.entities.values():
             for r in ent.refs.values():
