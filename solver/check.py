@@ -58,6 +58,8 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     g = build_graph(domain)
     for lint in lint_graph(domain, g):
         report.findings.append(Finding(lint.severity, lint.message, lint.tool or ""))
+    report.findings += requirement_findings(domain)
+    report.findings += reference_findings(domain)
     try:
         tpl = Templates(domain)
         for m in tpl.missing(domain):
@@ -114,3 +116,122 @@ def _why_unreachable(domain: Domain, tool_name: str) -> str:
     if not tool.is_goal:
         return "it is a read tool with no 'answer' and its results feed no other tool"
     return "its preconditions cannot hold together with the ways to reach it (see the ASP program: envsynth walks --show-asp)"
+
+
+def _record_world(domain: Domain, tool, symbols):
+    """A Z3 world with a free record for each of the tool's record variables (and the records they
+    link to, two levels deep), its arguments and lets: what a requirement can read."""
+    from .z3enc import Obj, World
+
+    w = World(domain, symbols)
+    counter = [0]
+
+    def make(entity: str, depth: int) -> str:
+        counter[0] += 1
+        name = f"{entity}_{counter[0]}"
+        links = {}
+        for f in domain.entities[entity].ref_fields():
+            if depth < 2:
+                links[f.name] = make(f.type.entity, depth + 1)
+            else:
+                same = [o for o, e in w.entity_of.items() if e == f.type.entity]
+                links[f.name] = same[0] if same else make(f.type.entity, depth + 1)
+        w.add_object(name, entity, links)
+        return name
+
+    env = {}
+    w.actor = make(domain.actor, 0)
+    env["actor"] = Obj(w.actor, domain.actor)
+    for a in tool.args.values():
+        if a.is_ref:
+            env[a.var] = Obj(make(a.type.entity, 0), a.type.entity)
+        else:
+            env[a.name] = w.new_var(f"arg.{a.name}", a.type)
+    for lname, node, _t in tool.lets:
+        env[lname] = w.enc(node, env)
+    for oname in list(w.entity_of):
+        w.check_invariants([oname], "")
+    return w, env
+
+
+def requirement_findings(domain: Domain) -> list[Finding]:
+    """Requirements the value ranges make impossible (always false) - and, for information,
+    those that can never fail (no refusal task can be built on them)."""
+    import z3
+
+    from .z3enc import Symbols, Unsupported
+
+    out = []
+    symbols = Symbols(domain)
+    from . import expr as E
+
+    for tool in domain.tools.values():
+        for i, req in enumerate(tool.requires):
+            # conditions on links between records or over all records depend on which records
+            # the plan connects - the planner and solver judge those; value ranges decide the rest
+            if any(isinstance(n, E.Quant) or (isinstance(n, E.Compare) and n.left.type is not None
+                                              and n.left.type.kind == "ref") for n in E.walk(req.expr)):
+                continue
+            try:
+                w, env = _record_world(domain, tool, symbols)
+                cond = w.enc(req.expr, env)
+            except Unsupported:
+                continue
+            assume = [t.literal for t in w.tracked]
+            if isinstance(cond, bool):
+                sat_true, sat_false = cond, not cond
+            else:
+                sat_true = w.solver.check(*assume, cond) == z3.sat
+                sat_false = w.solver.check(*assume, z3.Not(cond)) == z3.sat
+            where = f"{domain.source}:{req.line}" if req.line else domain.source
+            if not sat_true:
+                out.append(Finding("warning", f"{where}: requirement '{req.src}' of {tool.name} can never hold "
+                                   f"with the fields' value ranges, so the tool always refuses "
+                                   f"({_bounds(domain, req.expr)})", tool.name))
+            elif not sat_false:
+                out.append(Finding("info", f"{where}: requirement '{req.src}' of {tool.name} always holds: "
+                                   "no refusal task can be built on it", tool.name))
+    return out
+
+
+def _bounds(domain: Domain, node) -> str:
+    from . import expr as E
+    from .types import format_date
+
+    parts = []
+    for n in E.walk(node):
+        if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("int", "money", "date", "datetime") \
+                and n.type.lo is not None:
+            lo, hi = n.type.lo, n.type.hi
+            if n.type.kind == "money":
+                lo, hi = lo / n.type.scale, hi / n.type.scale
+            elif n.type.kind == "date":
+                lo, hi = format_date(lo), format_date(hi)
+            parts.append(f"{E.unparse(n)} is between {lo} and {hi}")
+    return "; ".join(dict.fromkeys(parts)) or "see the field bounds"
+
+
+def reference_findings(domain: Domain) -> list[Finding]:
+    """References no tool can resolve, and ones that can only be unique by luck."""
+    from .aspenc import selectable_references
+
+    usable: set[tuple[str, str]] = set()
+    for tool in domain.tools.values():
+        lst = tool.returns.lists()
+        if lst is not None:
+            usable |= {(lst.entity, r) for r in selectable_references(domain, tool)}
+    out = []
+    for ent in domain.entities.values():
+        for ref in ent.refs.values():
+            if ref.by_id:
+                continue
+            if (ent.name, ref.name) not in usable:
+                out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} can never be used: no tool lists "
+                                   f"{ent.name} records so that this description picks one out (a list tool whose "
+                                   "arguments the description states, or an included list of the user's records)",
+                                   ref.name))
+            if not ref.filter and ref.rank is None and ref.scope is None:
+                out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} names a record only by a fixed "
+                                   "condition: it stays unique only while no other record meets it; add a filter "
+                                   "of values the user states, a scope ('my ...') or a rank", ref.name))
+    return out

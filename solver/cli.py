@@ -26,8 +26,8 @@ app = typer.Typer(
     help="Synthesize provably valid tool-use environments for LLM agents from constraint specs.",
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def friendly(fn):
@@ -79,6 +79,7 @@ def check(
             "domain": domain.name,
             "errors": [f.message for f in report.errors],
             "warnings": [f.message for f in report.warnings],
+            "info": [f.message for f in report.findings if f.severity == "info"],
             "walks": report.walks,
             "walks_per_length": report.per_length,
             "tools": len(domain.tools),
@@ -94,10 +95,10 @@ def check(
               f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
               f"goals shown feasible: {len(report.feasible_goals)}")
     for f in report.findings:
-        style = "red" if f.severity == "error" else "yellow"
+        style = {"error": "red", "warning": "yellow"}.get(f.severity, "blue")
         out.print(f"[{style}]{f.severity}[/{style}]: ", end="")
         out.print(f.message, markup=False, highlight=False)
-    if not report.findings:
+    if not report.errors and not report.warnings:
         out.print("[green]ok[/green]: no problems found")
     raise typer.Exit(report.exit_code)
 

@@ -1,0 +1,71 @@
+"""`envsynth check`: the author's companion - lints with locations, exit codes by severity."""
+
+from typer.testing import CliRunner
+
+from envsynth.check import check_domain
+from envsynth.cli import app
+from envsynth.loader import parse_spec_text
+
+runner = CliRunner()
+
+SPEC = """
+domain: shop
+today: 2026-01-01
+actor: customer
+pools: {names: [Ann, Bo, Cy], items: [pen, cup, hat]}
+entities:
+  customer:
+    fields:
+      name: {type: str, pool: names}
+      credit: {type: money, min: 0, max: 100}
+    refer: {by_id: {id: true}}
+  item:
+    fields:
+      label: {type: str, pool: items}
+      stock: {type: int, min: 0, max: 150}
+      status: {type: enum, values: [listed, hidden]}
+    refer:
+      by_id: {id: true}
+      hidden_one: {where: status == "hidden"}
+      by_label: {filter: [label]}
+tools:
+  buy:
+    kind: write
+    description: Buy an item.
+    args: {customer_id: {ref: customer}, item_id: {ref: item}}
+    requires:
+      - check: item.stock > 200
+        error: not enough stock
+    effects: ["item.stock -= 1"]
+  look:
+    kind: read
+    description: Look at an item.
+    args: {item_id: {ref: item}}
+    returns: {record: item}
+    answer: item.stock
+"""
+
+
+def test_lints_point_at_lines_and_say_why():
+    d = parse_spec_text(SPEC, "shop.yaml")
+    report = check_domain(d, max_len=2)
+    msgs = [f.message for f in report.warnings]
+    impossible = next(m for m in msgs if "item.stock > 200" in m)
+    assert impossible.startswith("shop.yaml:27:") and "item.stock is between 0 and 150" in impossible
+    assert any("reference 'by_label'" in m and "can never be used" in m for m in msgs)
+    assert any("reference 'hidden_one'" in m and "fixed condition" in m for m in msgs)
+    assert report.exit_code == 3
+
+
+def test_exit_codes(tmp_path):
+    ok = runner.invoke(app, ["check", "airline"])
+    assert ok.exit_code == 0
+    p = tmp_path / "shop.yaml"
+    p.write_text(SPEC)
+    warn = runner.invoke(app, ["check", str(p)])
+    assert warn.exit_code == 3 and "warning:" in warn.output
+    p.write_text(SPEC.replace("kind: write", "kind: wrtie"))
+    bad = runner.invoke(app, ["check", str(p)])
+    assert bad.exit_code == 1 and "did you mean 'write'" in bad.output
+    js = runner.invoke(app, ["check", "retail", "--json"])
+    assert js.exit_code == 0 and '"errors": []' in js.output
