@@ -663,7 +663,7 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
         c.err(path + ("min",), f"min is larger than max", "swap them")
         return None
     if k in ("int", "money", "date", "datetime") and (lo is None or hi is None):
-        c.err(path + ("type",), f"a {k} field needs both 'min' and 'max'",
+        c.err(path + ("type",), f"{'an' if k[0] in 'aeiou' else 'a'} {k} field needs both 'min' and 'max'",
               "bounds keep generated values realistic and the solver finite, e.g. 'min: 0, max: 500'")
         return None
     return VType(base.kind, places=base.places, lo=lo, hi=hi)
