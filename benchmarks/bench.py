@@ -24,7 +24,7 @@ from pathlib import Path
 from envsynth.aspenc import AspOptions
 from envsynth.canonical import canonical_key
 from envsynth.coverage import Coverage, reachable_within
-from envsynth.generate import GenerateOptions, Generator, generate, summarize
+from envsynth.generate import GenerateOptions, generate, summarize
 from envsynth.loader import load_domain
 from envsynth.verify import iter_tasks, verify_dir
 from envsynth.walks import WalkStats, check_walk, enumerate_walks, sample_walk

@@ -17,7 +17,6 @@ Plug in your own with `--agent package.module:ClassName` (constructed without ar
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import random
 from collections import defaultdict
@@ -26,9 +25,9 @@ from typing import Any, Callable, Iterable, Optional, Protocol
 
 from . import references as R
 from .domain import Domain
-from .environment import Environment, Score
+from .environment import Environment
 from .errors import EnvsynthError
-from .runtime import Ref
+from .runtime import listed_ids
 from .tasks import Task
 
 
@@ -41,17 +40,6 @@ class Agent(Protocol):
 
 
 # ----------------------------------------------------------------------------- walk playback
-
-
-def listed_ids(output: Any) -> list[str]:
-    """Ids of the records a tool listed, in the order shown."""
-    if isinstance(output, list):
-        return [r.get("id") for r in output if isinstance(r, dict)]
-    if isinstance(output, dict):
-        for v in output.values():
-            if isinstance(v, list) and v and isinstance(v[0], dict) and "id" in v[0]:
-                return [r["id"] for r in v]
-    return []
 
 
 Chooser = Callable[[int, list[str], Any], Optional[str]]

@@ -13,7 +13,6 @@ call and the state after it), `check(t)` (a walk of exactly t steps ending in a 
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Optional

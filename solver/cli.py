@@ -402,7 +402,7 @@ def import_(
     name: Optional[str] = typer.Option(None, "--name", help="Domain name (default: from the document)."),
 ):
     """Turn an API description into a skeleton spec; `envsynth check` then walks you through its gaps."""
-    from .importers import import_functions, import_mcp, import_openapi, read_document, snake, write_skeleton
+    from .importers import import_functions, import_mcp, import_openapi, read_document, write_skeleton
 
     if not source.exists():
         raise EnvsynthError(f"no file at {source}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import z3
 
@@ -182,19 +182,6 @@ def _make(w: World, domain: Domain, entity: str, template: str, varied: list[lis
     return name
 
 
-def _path(w: World, o: Obj, path: list[str]):
-    v: Any = o
-    for s in path:
-        v = w.field(v, s)
-    return v
-
-
-def _eq(w: World, a, b):
-    if isinstance(a, Obj) or isinstance(b, Obj):
-        return isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
-    return a == b
-
-
 def _near(w: World, t, a, b):
     """a is close to b but not equal (a 'near miss' of a value)."""
     if t.kind in ("date",):
@@ -204,15 +191,15 @@ def _near(w: World, t, a, b):
     if t.kind in ("int", "money"):
         span = max(1, ((t.hi or 0) - (t.lo or 0)) // 5)
         return z3.And(a != b, a - b <= span, b - a <= span)
-    return z3.Not(w.as_bool(_eq(w, a, b)))
+    return z3.Not(w.as_bool(w.same(a, b)))
 
 
 def _parts(w: World, domain: Domain, ref: Reference, o: Obj, target: Obj, actor: Obj) -> list[tuple[Any, Any]]:
     parts: list[tuple[Any, Any]] = []
     if ref.scope is not None:
-        parts.append(("scope", _eq(w, _path(w, o, ref.scope), actor)))
+        parts.append(("scope", w.same(w.path(o, ref.scope), actor)))
     for p in ref.filter:
-        parts.append((("filter", tuple(p)), _eq(w, _path(w, o, p), _path(w, target, p))))
+        parts.append((("filter", tuple(p)), w.same(w.path(o, p), w.path(target, p))))
     if ref.where is not None:
         for i, c in enumerate(E.conjuncts(ref.where)):
             parts.append((("where", i), w.enc(c, {ref.entity: o})))
@@ -231,7 +218,7 @@ def constrain(w: World, domain: Domain, p: Planned, actor: Obj, label: str, visi
     d, target = w.obj(p.name), w.obj(p.target)
     p.visible = visible
     if not p.selection:  # a namesake of a record the user names by id
-        same = [_eq(w, w.field(d, f), w.field(target, f)) for f in _label(domain, p.entity)]
+        same = [w.same(w.field(d, f), w.field(target, f)) for f in _label(domain, p.entity)]
         w.track(f"{label}: {p.name} has the same name as {p.target}", _and(w, same), "distractor", group=p.name)
         return
     ref = domain.entities[p.entity].refs[p.reference]
@@ -241,12 +228,12 @@ def constrain(w: World, domain: Domain, p: Planned, actor: Obj, label: str, visi
         key = ("filter", tuple(p.part))
         conds += [c for k, c in parts if k != key]
         t = domain.path_type(p.entity, p.part)
-        conds.append(_near(w, t, _path(w, d, p.part), _path(w, target, p.part)))
+        conds.append(_near(w, t, w.path(d, p.part), w.path(target, p.part)))
     elif p.kind == "outranked":
         conds += [c for _k, c in parts]
         rp, order = ref.rank
         t = domain.path_type(p.entity, rp)
-        a, b = _path(w, d, rp), _path(w, target, rp)
+        a, b = w.path(d, rp), w.path(target, rp)
         span = _rank_margin(t)
         conds.append(z3.And(a > b, a - b <= span) if order == "asc" else z3.And(a < b, b - a <= span))
     elif p.kind == "state_trap":
@@ -254,12 +241,12 @@ def constrain(w: World, domain: Domain, p: Planned, actor: Obj, label: str, visi
         conds += [c for k, c in parts if k != ("where", idx)]
         conds.append(z3.Not(w.as_bool(w.enc(p.part, {ref.entity: d}))))
     elif p.kind == "look_alike":
-        conds += [_eq(w, w.field(d, f), w.field(target, f)) for f in _label(domain, p.entity)]
+        conds += [w.same(w.field(d, f), w.field(target, f)) for f in _label(domain, p.entity)]
         # named parents are shared by construction; it must not fit the description
         conds.append(z3.Not(w.as_bool(_and(w, [c for _k, c in parts]))))
     if p.kind in ("off_by_one", "state_trap") and ref.rank is not None:
         rp, order = ref.rank
-        a, b = _path(w, d, rp), _path(w, target, rp)
+        a, b = w.path(d, rp), w.path(target, rp)
         conds.append(a < b if order == "asc" else a > b)  # tempting: it looks like the better pick
     w.track(f"{label}: near miss {p.name} ({p.kind}: {p.breaks}) for '{p.reference}'", _and(w, conds),
             "distractor", group=p.name)

@@ -13,12 +13,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from . import expr as E
 from . import types as T
 from .errors import SpecError
-from .spec import ArgSpec, EntitySpec, FieldSpec, Spec
+from .spec import ArgSpec, Spec
 from .types import VType
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -660,7 +660,7 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
         else:
             hi = val
     if lo is not None and hi is not None and lo > hi:
-        c.err(path + ("min",), f"min is larger than max", "swap them")
+        c.err(path + ("min",), "min is larger than max", "swap them")
         return None
     if k in ("int", "money", "date", "datetime") and (lo is None or hi is None):
         c.err(path + ("type",), f"{'an' if k[0] in 'aeiou' else 'a'} {k} field needs both 'min' and 'max'",

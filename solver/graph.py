@@ -21,7 +21,7 @@ from typing import Optional
 import networkx as nx
 
 from . import expr as E
-from .domain import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
+from .domain import Domain, SetEffect, Tool
 
 
 def _reads(tool: Tool) -> set[tuple[str, str]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .aspenc import q
-from .canonical import _serialize
+from .canonical import _closure, _serialize
 from .walks import Walk
 
 PREFIX_KINDS = {"requires", "where", "change", "invariant", "reference"}
@@ -37,13 +37,7 @@ def _prefix(walk: Walk, m: int) -> Walk:
     named = {walk.actor}
     for s in steps:
         named |= set(s.binds.values()) | set(s.creates.values())
-    changed = True
-    while changed:
-        changed = False
-        for k, v in walk.links.items():
-            if k.split(".", 1)[0] in named and v not in named:
-                named.add(v)
-                changed = True
+    named = _closure(walk, named)
     return Walk(steps=steps, objects={o: e for o, e in walk.objects.items() if o in named},
                 given=[o for o in walk.given if o in named],
                 links={k: v for k, v in walk.links.items() if k.split(".", 1)[0] in named},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-from .domain import CreateEffect, Domain
+from .domain import Domain
 from . import expr as E
 from .walks import Selection, Walk, WalkStep, renumber
 

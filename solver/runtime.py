@@ -425,6 +425,18 @@ class Runtime:
         return {"status": "ok"} if tool.is_write else {}
 
 
+def listed_ids(output: Any) -> list[str]:
+    """Ids of the records a tool listed, in the order shown (a list result, or a record's
+    included list)."""
+    if isinstance(output, list):
+        return [r.get("id") for r in output if isinstance(r, dict)]
+    if isinstance(output, dict):
+        for v in output.values():
+            if isinstance(v, list) and v and isinstance(v[0], dict) and "id" in v[0]:
+                return [r["id"] for r in v]
+    return []
+
+
 def format_field(fmt: str, record: dict, n: int) -> str:
     """Render a `format` field: `{field}` placeholders (lower-cased) and `{n}` (1 -> '')."""
 

@@ -23,7 +23,7 @@ from . import expr as E
 from . import references as R
 from . import types as T
 from .domain import Domain, Reference
-from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, make_id
+from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
 from . import distractors as D
 from .distractors import DistractorOptions
 from .walks import Walk
@@ -160,26 +160,13 @@ class Plan:
     distractors: list = field(default_factory=list)  # distractors.Planned
 
 
-def _path_term(w: World, o: Obj, path: list[str]):
-    v: Any = o
-    for s in path:
-        v = w.field(v, s)
-    return v
-
-
-def _eq(w: World, a, b):
-    if isinstance(a, Obj) or isinstance(b, Obj):
-        return isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
-    return a == b
-
-
 def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
     """Z3 condition: object `o` fits the description the user gives of `target`."""
     parts = []
     if ref.scope is not None:
-        parts.append(_eq(w, _path_term(w, o, ref.scope), actor))
+        parts.append(w.same(w.path(o, ref.scope), actor))
     for p in ref.filter:
-        parts.append(_eq(w, _path_term(w, o, p), _path_term(w, target, p)))
+        parts.append(w.same(w.path(o, p), w.path(target, p)))
     if ref.where is not None:
         parts.append(w.enc(ref.where, {ref.entity: o}))
     if any(x is False for x in parts):
@@ -190,7 +177,7 @@ def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
 
 def beats(w: World, ref: Reference, target: Obj, o: Obj):
     """Z3 condition: `target` ranks strictly before `o`."""
-    a, b = _path_term(w, target, ref.rank[0]), _path_term(w, o, ref.rank[0])
+    a, b = w.path(target, ref.rank[0]), w.path(o, ref.rank[0])
     return a < b if ref.rank[1] == "asc" else a > b
 
 
@@ -296,7 +283,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
             changes = []
             for (oname, fname), v in w.state.items():
                 if oname in touched and (oname, fname) in pre and pre[(oname, fname)] is not v:
-                    changes.append(z3.Not(w.as_bool(_eq(w, v, pre[(oname, fname)]))) if not isinstance(v, Obj)
+                    changes.append(z3.Not(w.as_bool(w.same(v, pre[(oname, fname)]))) if not isinstance(v, Obj)
                                    else (not (isinstance(pre[(oname, fname)], Obj) and pre[(oname, fname)].name == v.name)))
             structural = w.exists != pre_exists
             if not structural:
@@ -346,7 +333,7 @@ def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: in
             other = w.enc(tool.answer, env2)
         except Unsupported:
             continue
-        differs = _eq(w, answer, other)
+        differs = w.same(answer, other)
         differs = (not differs) if isinstance(differs, bool) else z3.Not(differs)
         w.track(f"{label}: near miss {p.name} gives another answer", differs, "distractor", group=p.name)
 
@@ -378,7 +365,6 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
             soft.setdefault(t.group, []).append(t)
     group_of = {t.name: t.group for t in w.tracked if t.group}
     kept_groups = set(soft)
-    by_lit = {t.name: t for t in w.tracked if not t.group}
     hint_vars = [v for v in w.vars.values() if not (v.type.kind == "str" and not v.type.values)]
     hints: dict[str, z3.BoolRef] = {}
     hint_var: dict[str, str] = {}
@@ -643,21 +629,10 @@ def _assign_ids(domain: Domain, walk: Walk, plan: Plan, model, entity_of: dict[s
     return ids
 
 
-def _listing_ids(output: Any) -> list[str]:
-    """Ids of the records a tool listed, in the order shown (list results or included lists)."""
-    if isinstance(output, list):
-        return [r.get("id") for r in output if isinstance(r, dict)]
-    if isinstance(output, dict):
-        for v in output.values():
-            if isinstance(v, list) and v and isinstance(v[0], dict) and "id" in v[0]:
-                return [r["id"] for r in v]
-    return []
-
-
 def _distractor_records(domain: Domain, walk: Walk, plan: Plan, ids: dict[str, str], outputs: list) -> list:
     out = []
     for p in plan.distractors:
-        listed = _listing_ids(outputs[p.step]) if p.selection else []
+        listed = listed_ids(outputs[p.step]) if p.selection else []
         rid, tid = ids[p.name], ids[p.target]
         visible = rid in listed
         before = visible and tid in listed and listed.index(rid) < listed.index(tid)
@@ -871,7 +846,7 @@ def _first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) ->
         rivals = R.rivals(domain, ref, db, target, stated, actor_id)
         if rivals:
             return ent, rivals[0]
-        listed = _listing_ids(outs[k])
+        listed = listed_ids(outs[k])
         for rid in listed[: listed.index(target)] if target in listed else []:
             if rid not in walk_ids and R.careless_fit(domain, ref, db, rid, stated, actor_id):
                 return ent, rid

@@ -10,7 +10,6 @@ the certificate the task's validity rests on.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections import Counter
@@ -26,8 +25,8 @@ from . import types as T
 from .domain import Domain
 from .errors import EnvsynthError
 from .registry import template_dir_for
-from .runtime import canonical_json, db_hash
-from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord, _listing_ids
+from .runtime import canonical_json, db_hash, listed_ids
+from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
 from .walks import Walk
 
 
@@ -423,7 +422,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         distinct_tools=len({g.name for g in gold_actions}),
         goals=len(walk.goal_steps(domain)),
         references=len(sc.selections),
-        candidates=max([len(_listing_ids(sc.outputs[p.step - 1])) or 1 for p in sc.selections], default=0),
+        candidates=max([len(listed_ids(sc.outputs[p.step - 1])) or 1 for p in sc.selections], default=0),
         distractors=dict(sorted(Counter(d.kind for d in sc.distractors).items())),
         visible_distractors=sum(1 for d in sc.distractors if d.before_target),
     )

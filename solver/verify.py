@@ -8,7 +8,6 @@ plain scan of the database at that step.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional

@@ -12,8 +12,8 @@ record every variable and ref field denotes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from dataclasses import dataclass
+from typing import Optional, Union
 
 import z3
 
@@ -177,6 +177,20 @@ class World:
 
     def obj(self, name: str) -> Obj:
         return Obj(name, self.entity_of[name])
+
+    def path(self, o: Obj, path: list[str]) -> Value:
+        """`o.a.b` in the current state."""
+        v: Value = o
+        for s in path:
+            v = self.field(v, s)
+        return v
+
+    @staticmethod
+    def same(a: Value, b: Value):
+        """Equality of two values: decided in Python for records, a Z3 term otherwise."""
+        if isinstance(a, Obj) or isinstance(b, Obj):
+            return isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
+        return a == b
 
     def field(self, o: Obj, fname: str) -> Value:
         if fname == "id":

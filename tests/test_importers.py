@@ -1,6 +1,5 @@
 """From an API description or nothing to a working spec: importers, gaps, scaffold."""
 
-import json
 from pathlib import Path
 
 import pytest

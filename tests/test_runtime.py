@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from envsynth.loader import parse_spec_text
-from envsynth.runtime import Runtime, db_hash
+from envsynth.runtime import Runtime
 
 
 def small_airline_db():

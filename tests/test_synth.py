@@ -8,7 +8,7 @@ import z3
 
 from envsynth import references as R
 from envsynth.loader import parse_spec_text
-from envsynth.runtime import Evaluator, Runtime
+from envsynth.runtime import Runtime
 from envsynth.synth import Infeasible, SynthOptions, prove_unique, solve_walk, synthesize
 from envsynth.walks import enumerate_walks
 from envsynth.z3enc import Symbols

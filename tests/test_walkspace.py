@@ -8,11 +8,11 @@ from hypothesis import given, settings, strategies as st
 
 from envsynth.canonical import canonical_key, dependencies
 from envsynth.coverage import Coverage, reachable_within
-from envsynth.generate import GenerateOptions, Generator, generate, summarize
+from envsynth.generate import GenerateOptions, generate, summarize
 from envsynth.learning import Learner, learn
 from envsynth.merge import merge
 from envsynth.synth import Infeasible, synthesize
-from envsynth.verify import check_task, verify_dir
+from envsynth.verify import verify_dir
 from envsynth.walks import Selection, Walk, WalkStep, check_walk, enumerate_walks, renumber, sample_walk
 
 
