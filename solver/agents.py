@@ -110,7 +110,8 @@ def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Cho
                 ids[step.select.object] = pick
                 derive(step.select.object)
         for var, new_id in (rec.created or {}).items():
-            ids[step.creates[var]] = new_id
+            if var in step.creates:  # (a refused request creates nothing in the plan)
+                ids[step.creates[var]] = new_id
         if tool.returns.kind == "record":
             obj = step.binds.get(tool.returns.var)
             if obj is not None and obj in ids:

@@ -34,6 +34,7 @@ class AspOptions:
     default_slots: int = 2
     max_goals: int = 1  # goal steps per walk; longer multi-intent walks come from merging
     pinned: bool = False  # calls are given by `allow(t,T)` facts (checking one walk grounds little)
+    refusal: bool = False  # the walk's last step is a request one of whose requirements fails
 
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
@@ -288,6 +289,9 @@ class AspProgram:
         B.append("{ given(O) } :- init_exists(O), slot(E,O,_), idref(E).")
         B.append("known(O,1) :- given(O).")
         B.append("false_(0) :- #false.")
+        B.append("refuse_at(0) :- #false. refuse(0,0) :- #false. refusal_mode :- #false.")
+        if self.opt.refusal:
+            B.append("refusal_mode.")
 
         P.append("% ---- step t: one tool call and the state after it")
         P.append("#external query(t).")
@@ -298,7 +302,8 @@ class AspProgram:
             P.append("1 { call(t,T) : tool(T) } 1.")
         P.append("1 { bind(t,V,O) : slot(E,O,_) } 1 :- call(t,T), refarg(T,V,E).")
         P.append("1 { argval(t,A,X) : enumarg(T,A,X) } 1 :- call(t,T), enumarg(T,A,_).")
-        P.append("1 { new(t,V,O) : slot(E,O,_) } 1 :- call(t,T), creates(T,V,E).")
+        P.append("1 { new(t,V,O) : slot(E,O,_) } 1 :- call(t,T), creates(T,V,E), not refuse_at(t).")
+        P.append("{ refuse_at(t) } :- call(t,T), write(T), refusal_mode.")
         P.append("bind(t,V,O) :- new(t,V,O).")
         P.append(":- new(t,_,O), exists(O,t).")
         P.append(":- new(t,_,O), init_exists(O).")
@@ -316,8 +321,8 @@ class AspProgram:
         P.append("% knowledge flows from results")
         P.append("known(O,t+1) :- known(O,t).")
         P.append("known(O,t+1) :- select(t,O,_).")
-        P.append("known(O,t+1) :- call(t,T), returns_record(T,V), bind(t,V,O).")
-        P.append("known(P,t+1) :- call(t,T), returns_record(T,V), bind(t,V,O), val(O,F,P,t+1), slot(E,O,_), reffield(E,F,_).")
+        P.append("known(O,t+1) :- call(t,T), returns_record(T,V), bind(t,V,O), not refuse_at(t).")
+        P.append("known(P,t+1) :- call(t,T), returns_record(T,V), bind(t,V,O), val(O,F,P,t+1), slot(E,O,_), reffield(E,F,_), not refuse_at(t).")
         P.append("known(P,t+1) :- select(t,O,_), val(O,F,P,t), slot(E,O,_), reffield(E,F,_).")
         P.append("% frame: existence and symbolic values persist unless changed")
         P.append("exists(O,t+1) :- exists(O,t), not deleted(O,t).")
@@ -338,9 +343,20 @@ class AspProgram:
         P.append("% ---- per-tool rules")
         for tool in d.tools.values():
             self._tool_rules(tool)
+        P.append("% ---- entity invariants: their symbolic part holds for every record in every state")
+        for ent in d.entities.values():
+            for node, src in ent.invariants:
+                for i in range(1, self.slots.get(ent.name, 0) + 1):
+                    o = q(obj_name(ent.name, i))
+                    ictx = _Ctx(f"exists({o},S)", {ent.name: f"{{X}}={o}"}, {}, {})
+                    mt, _ = self.cond(node, ictx)
+                    if mt is not None:
+                        self.require(mt, ictx, f"{ent.name} invariant: {src}")
 
         C.append("% ---- a walk of exactly t steps")
         C.append(":- query(t), not goal(t).")
+        C.append(":- query(t), refusal_mode, not refuse_at(t).  % a refusal walk ends in the refused request")
+        C.append(":- query(t), refuse_at(S), S < t.")
         C.append(f":- query(t), #count {{ S : goal(S), S <= t }} > {self.opt.max_goals}.")
         C.append("consumed_by(S,t) :- consumed(S,T2), T2 <= t.")
         C.append(":- query(t), step(S), S < t, not goal(S), not consumed_by(S,t).")
@@ -360,16 +376,34 @@ class AspProgram:
         C.append("used(O,t) :- new(S,_,O), S <= t.")
         C.append(":- query(t), slot(E,O,I), slot(E,O2,I-1), used(O,t), not used(O2,t).")
         C.append("first(O,F,t) :- used(O,t), F = #min { S : bind(S,_,O), S <= t; t+1 : used(O,t) }.")
-        C.append(":- query(t), slot(E,O,I), slot(E,O2,I-1), first(O,F,t), first(O2,F2,t), F < F2.")
+        C.append("% (the actor is not interchangeable with other people: the order starts after it)")
+        C.append(":- query(t), slot(E,O,I), slot(E,O2,I-1), not actor(O2), first(O,F,t), first(O2,F2,t), F < F2.")
 
     def _tool_rules(self, tool: Tool) -> None:
         P = self.step
         ctx = self.tool_ctx(tool)
         t = q(tool.name)
-        # preconditions
-        for i, req in enumerate(tool.requires):
-            mt, _ = self.cond(req.expr, ctx)
-            self.require(mt, ctx, f"{tool.name}: {req.src}")
+        # preconditions: all may hold - except at a refused request, where one may fail (and
+        # those before it may hold); a refused request changes nothing
+        conds = [self.cond(req.expr, ctx) for req in tool.requires]
+        normal = _Ctx(f"call(S,{t}), not refuse_at(S)", ctx.records, ctx.args, ctx.lets)
+        for req, (mt, _mf) in zip(tool.requires, conds):
+            self.require(mt, normal, f"{tool.name}: {req.src}")
+        if tool.is_write and tool.requires:
+            P.append(f"1 {{ {'; '.join(f'refuse(S,{j + 1})' for j in range(len(conds)))} }} 1 :- "
+                     f"call(S,{t}), refuse_at(S).")
+            for j, (_mt, mf) in enumerate(conds):
+                if mf == "false_":
+                    P.append(f":- call(S,{t}), refuse(S,{j + 1}).  % {tool.name}: requirement {j + 1} cannot fail")
+                elif mf is not None:
+                    P.append(f":- call(S,{t}), refuse(S,{j + 1}), not {mf}(S).")
+                for i in range(j):
+                    mt = conds[i][0]
+                    if mt == "false_":
+                        P.append(f":- call(S,{t}), refuse(S,{j + 1}).")
+                    elif mt is not None:
+                        P.append(f":- call(S,{t}), refuse(S,{j + 1}), not {mt}(S).")
+        ctx = _Ctx(f"call(S,{t}), not refuse_at(S)", ctx.records, ctx.args, ctx.lets)
         # candidate list: the selected record satisfies the list's condition
         listing = tool.returns.lists()
         if listing is not None and listing.where is not None:
@@ -392,7 +426,7 @@ class AspProgram:
                     body = [ctx.guard, f"new(S,{q(eff.var)},O)"] + val[0]
                     P.append(f"val(O,{q(fname)},{val[1]},S+1) :- {', '.join(body)}.")
             elif isinstance(eff, DeleteEffect):
-                P.append(f"deleted(O,S) :- call(S,{t}), bind(S,{q(eff.var)},O).")
+                P.append(f"deleted(O,S) :- call(S,{t}), not refuse_at(S), bind(S,{q(eff.var)},O).")
         # references resolvable from this tool's list
         for rname in self.selectable.get(tool.name, []):
             ref = self.d.entities[listing.entity].refs[rname]

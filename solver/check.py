@@ -132,9 +132,9 @@ def _record_world(domain: Domain, tool, symbols):
         for f in domain.entities[entity].ref_fields():
             if depth < 2:
                 links[f.name] = make(f.type.entity, depth + 1)
-            else:
+            else:  # deep enough: link to a record already made (or to itself: employee.manager)
                 same = [o for o, e in w.entity_of.items() if e == f.type.entity]
-                links[f.name] = same[0] if same else make(f.type.entity, depth + 1)
+                links[f.name] = same[0] if same else (name if f.type.entity == entity else make(f.type.entity, depth + 1))
         w.add_object(name, entity, links)
         return name
 

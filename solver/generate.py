@@ -112,6 +112,19 @@ class Generator:
                 raise EnvsynthError(
                     f"no walk of up to {options.max_len} steps reaches a goal in '{domain.name}': "
                     "run `envsynth check` to see which tools cannot be reached")
+        # refusal walks: the planner picks ones whose last request can be refused (the refused
+        # requirement may be false, say because the record belongs to someone else)
+        self.refusal_walks: list[Walk] = []
+        if options.refusals > 0 and options.walk_mode == "exhaustive":
+            seen: set[str] = set()
+            ropts = AspOptions(default_slots=options.slots, refusal=True)
+            for w in enumerate_walks(domain, max_len=options.max_len, options=ropts):
+                key = canonical_key(domain, w)
+                if key in seen and not options.allow_repeats:
+                    continue
+                seen.add(key)
+                self.refusal_walks.append(w)
+        self.refusal_strata = self._strata(self.refusal_walks)
         self.walk_seconds = time.perf_counter() - t0
         # stratify: a goal uniformly, then a tool sequence for it, then a walk - so rare goals and
         # rare sequences are not drowned by common ones; with a length mix, the length first
@@ -137,15 +150,21 @@ class Generator:
     def _strata(self, walks: list[Walk]) -> list[list[list[Walk]]]:
         goals: dict[tuple, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
         for w in walks:
-            g = tuple(w.steps[i].tool for i in w.goal_steps(self.domain))
+            # a refused request is its own goal per refused requirement, so each rule gets its turn
+            g = tuple((w.steps[i].tool, w.steps[i].refuse or 0) for i in w.goal_steps(self.domain))
             goals[g][w.tool_sequence()].append(w)
         return [[goals[g][seq] for seq in sorted(goals[g])] for g in sorted(goals)]
 
-    def pick_walk(self, rng: random.Random) -> Walk:
+    def pick_walk(self, rng: random.Random, refusal: bool = False) -> Walk:
         if self.options.walk_mode == "sampled":
-            return self._sample(rng)
+            return self._sample(rng, refusal=refusal)
         strata = self.strata
-        if self.options.length_mix:
+        if refusal:
+            if not self.refusal_strata:
+                raise EnvsynthError("no request in this domain can be refused within the walk bound: "
+                                    "give write tools requirements that can fail, or drop --refusals")
+            strata = self.refusal_strata
+        elif self.options.length_mix:
             strata = self.by_length[rng.choices(self.lengths, self.length_weights)[0]]
         goal = strata[rng.randrange(len(strata))]
         if self.options.stratify == "goal":
@@ -154,26 +173,29 @@ class Generator:
             pool = goal[rng.randrange(len(goal))]
         return pool[rng.randrange(len(pool))]
 
-    def _sample(self, rng: random.Random, extra: str = "") -> Walk:
+    def _sample(self, rng: random.Random, extra: str = "", refusal: bool = False) -> Walk:
         """A walk drawn by clingo with randomized decisions (spaces too large to enumerate)."""
         lengths = list(range(1, self.options.max_len + 1))
         weights = [self.options.length_mix.get(n, 0.0) for n in lengths] if self.options.length_mix else None
+        opts = AspOptions(default_slots=self.options.slots, refusal=refusal)
         for _ in range(20):
             n = rng.choices(lengths, weights)[0] if weights else rng.choice(lengths)
-            w = sample_walk(self.domain, n, rng.randrange(2**31), self.asp_options, extra_rules=extra)
+            w = sample_walk(self.domain, n, rng.randrange(2**31), opts, extra_rules=extra)
             if w is not None:
                 return w
         raise EnvsynthError(f"clingo found no walk of up to {self.options.max_len} steps")
 
-    def propose(self, rng: random.Random, counts: Counter) -> Optional[Walk]:
+    def propose(self, rng: random.Random, counts: Counter, refusal: bool = False) -> Optional[Walk]:
         """One walk to solve: single intent, or (with probability multi_intent) a merge of 2 up
-        to max_intents single-intent walks, re-checked by the planner."""
+        to max_intents single-intent walks, re-checked by the planner. For a refusal task the
+        last request is the refused one."""
         if self.options.multi_intent <= 0 or rng.random() >= self.options.multi_intent:
-            return self.pick_walk(rng)
+            return self.pick_walk(rng, refusal)
         k = rng.randint(2, max(2, self.options.max_intents))
-        walk = self.pick_walk(rng)
-        for _ in range(k - 1):
-            walk = merge(self.domain, walk, self.pick_walk(rng), rng)
+        parts = [self.pick_walk(rng) for _ in range(k - 1)] + [self.pick_walk(rng, refusal)]
+        walk = parts[0]
+        for nxt in parts[1:]:
+            walk = merge(self.domain, walk, nxt, rng)
             if walk is None:
                 counts["merge_rejected"] += 1
                 return None
@@ -185,17 +207,6 @@ class Generator:
             return None
         return walk
 
-    def as_refusal(self, walk: Walk, rng: random.Random) -> Optional[Walk]:
-        """The same walk, but its last request must be refused: one of that tool's requirements
-        is made false (the solver decides whether it can be)."""
-        last = walk.steps[-1]
-        tool = self.domain.tools[last.tool]
-        if not tool.is_write or not tool.requires or len(walk.steps) < 2:
-            return None  # a refusal worth learning from follows at least one look-up
-        r = rng.randrange(len(tool.requires)) + 1
-        steps = list(walk.steps[:-1]) + [last.model_copy(update={"refuse": r})]
-        return walk.model_copy(update={"steps": steps})
-
     def task(self, index: int) -> TaskResult:
         rng = random.Random(f"{self.options.seed}/{index}")
         failures: list[str] = []
@@ -204,15 +215,10 @@ class Generator:
         mismatches = 0
         refuse = rng.random() < self.options.refusals  # this index is a refusal task (or not)
         for _attempt in range(self.options.max_attempts):
-            walk = self.propose(rng, counts)
+            walk = self.propose(rng, counts, refuse)
             seed = rng.randrange(2**31)
             if walk is None:
                 continue
-            if refuse:
-                walk = self.as_refusal(walk, rng)
-                if walk is None:
-                    counts["refusal_impossible"] += 1
-                    continue
             counts["proposed"] += 1
             known = self.learner.match(walk) if self.options.learn else None
             if known is not None:  # the planner learned this pattern is impossible: skip the solver
@@ -323,9 +329,15 @@ def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: i
         while True:
             yield gen.task(i)
             i += 1
+    global _GEN
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, options.public())) as pool:
+    if method == "fork" and generator is not None:
+        _GEN = generator  # forked workers inherit the enumerated walks instead of planning again
+        init, initargs = None, ()
+    else:
+        init, initargs = _init_worker, (spec, options.public())
+    with ctx.Pool(workers, initializer=init, initargs=initargs) as pool:
         i = start
         batch = max(32, workers * 16)
         while True:
@@ -411,15 +423,9 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
         os.replace(tmp, state_file)
 
     report.resumed_from = lines_done
-    gen = None
-    if workers <= 1:
-        gen = Generator(domain, options)
-        report.walk_seconds = gen.walk_seconds
-        walk_info = _walk_info(gen)
-    else:
-        probe = Generator(domain, options)  # walks are enumerated once more per worker
-        report.walk_seconds = probe.walk_seconds
-        walk_info = _walk_info(probe)
+    gen = Generator(domain, options)  # workers fork from it (or, without fork, plan again)
+    report.walk_seconds = gen.walk_seconds
+    walk_info = _walk_info(gen)
     report.tasks = lines_done
     if progress:
         progress(report.tasks, options.n)
@@ -491,6 +497,7 @@ def _walk_info(gen: Generator) -> dict:
         "per_length": {str(k): v for k, v in sorted(gen.walk_stats.per_length.items())},
         "tool_sequences": len({w.tool_sequence() for w in gen.walks}),
         "goals": len(gen.strata),
+        "refusal_walks": len(gen.refusal_walks),
     }
 
 

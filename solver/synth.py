@@ -158,6 +158,7 @@ class Plan:
     states: list[dict]  # state snapshot before each step, and the final one
     requirements: list[tuple[int, str, Any]]  # (step, source text, Z3 condition) of every precondition
     distractors: list = field(default_factory=list)  # distractors.Planned
+    witnesses: list = field(default_factory=list)  # records a quantifier may need (kept if the model uses them)
 
 
 def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
@@ -191,7 +192,8 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
         w.add_object(oname, ent, links)
     planned = planned or []
     D.add_objects(w, domain, planned)
-    initial = walk.initial_objects() + [o for p in planned for o in p.objects]
+    witnesses = _add_witnesses(w, domain, walk)
+    initial = walk.initial_objects() + [o for p in planned for o in p.objects] + witnesses
     w.check_invariants(initial, "initially")
     _unique(w, domain, initial, "initially")
     for p in planned:
@@ -297,7 +299,66 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
         if created:
             _unique(w, domain, list(w.exists), f"after {label}")
     states.append(w.snapshot())
-    return Plan(w, arg_terms, selections, states, requirements, planned)
+    plan = Plan(w, arg_terms, selections, states, requirements, planned)
+    plan.witnesses = witnesses
+    return plan
+
+
+def _resolve(walk: Walk, step, path: list[str]) -> Optional[str]:
+    """The walk object a path from a tool's record variable denotes, if the walk fixes it."""
+    if not path:
+        return None
+    obj = walk.actor if path[0] == "actor" else step.binds.get(path[0])
+    for f in path[1:]:
+        if obj is None:
+            return None
+        obj = walk.links.get(f"{obj}.{f}")
+    return obj
+
+
+def _add_witnesses(w: World, domain: Domain, walk: Walk) -> list[str]:
+    """Records a quantifier may need to exist: one per `any(...)` a step requires, and per
+    quantifier in a refused requirement (`none(m in meeting where m.room == room ...)` fails only
+    if such a meeting exists). Each is optional - its presence literal is left to the solver - and
+    linked to the records the quantifier's condition names."""
+    out: list[str] = []
+    for k, step in enumerate(walk.steps):
+        tool = domain.tools[step.tool]
+        if step.refuse is not None:
+            roots = [tool.requires[step.refuse - 1].expr]
+            wanted = ("any", "none", "count")
+        else:
+            roots = [r.expr for r in tool.requires]
+            wanted = ("any",)
+        for root in roots:
+            for q in E.walk(root):
+                if not isinstance(q, E.Quant) or q.kind not in wanted:
+                    continue
+                links: dict[str, str] = {}
+                for c in E.conjuncts(q.cond):
+                    if isinstance(c, E.Compare) and c.op == "==":
+                        for a, b in ((c.left, c.right), (c.right, c.left)):
+                            pa, pb = E.path_of(a), E.path_of(b)
+                            if pa and len(pa) == 2 and pa[0] == q.var and pb and pb[0] != q.var:
+                                target = _resolve(walk, step, pb)
+                                if target is not None and a.type is not None and a.type.kind == "ref":
+                                    links[pa[1]] = target
+                name = f"w{len(out) + 1}"
+                _witness(w, domain, q.entity, name, links)
+                out.append(name)
+    return out
+
+
+def _witness(w: World, domain: Domain, entity: str, name: str, links: dict[str, str]) -> None:
+    ent = domain.entities[entity]
+    for f in ent.ref_fields():
+        if f.name not in links:
+            same = sorted(o for o, e in w.entity_of.items() if e == f.type.entity)
+            if not same:
+                raise Unsupported(f"no {f.type.entity} record for a witness {entity} to link to")
+            links[f.name] = same[0]
+    w.add_object(name, entity, links)
+    w.object_group[name] = name  # optional: present only if the model says so
 
 
 def _swap_map(w: World, walk: Walk, target: str, near: str) -> dict[str, str]:
@@ -497,7 +558,8 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     w = plan.world
 
     # --- concrete records for the walk's initial objects and the near misses kept
-    objects = walk.initial_objects() + [o for p in plan.distractors for o in p.objects]
+    present = [o for o in plan.witnesses if z3.is_true(model.eval(w.presence(o), model_completion=True))]
+    objects = walk.initial_objects() + [o for p in plan.distractors for o in p.objects] + present
     entity_of = {o: w.entity_of[o] for o in objects}
     ids = _assign_ids(domain, walk, plan, model, entity_of, rng)
     db: dict[str, dict] = {e: {} for e in domain.entities}
@@ -626,6 +688,9 @@ def _assign_ids(domain: Domain, walk: Walk, plan: Plan, model, entity_of: dict[s
         for o in p.objects:
             below = ids[p.target] if (o == p.name and shown) else None
             ids[o] = fresh(entity_of[o], below)
+    for o in entity_of:  # witnesses and anything else without an id yet
+        if o not in ids:
+            ids[o] = fresh(entity_of[o])
     return ids
 
 
@@ -797,9 +862,9 @@ class StepFailed(ReplayMismatch):
     """A gold step failed on replay; when background records caused it (a quantifier over all
     records: a meeting already in the room), those records are removed and the replay redone."""
 
-    def __init__(self, step: int, args: dict, db: dict, message: str):
+    def __init__(self, step: int, arguments: dict, db: dict, message: str):
         super().__init__(f"step {step + 1} failed on replay: {message}")
-        self.step, self.args, self.db = step, args, db
+        self.step, self.arguments, self.db = step, arguments, db  # (not .args: Exception owns it)
 
 
 def _quantifier_blockers(domain: Domain, walk: Walk, err: StepFailed, walk_ids: set, actor_id: str) -> list:
@@ -807,7 +872,7 @@ def _quantifier_blockers(domain: Domain, walk: Walk, err: StepFailed, walk_ids: 
     tool = domain.tools[walk.steps[err.step].tool]
     rt = Runtime(domain, err.db, actor_id)
     try:
-        env = rt.bind_arguments(tool, err.args)
+        env = rt.bind_arguments(tool, err.arguments)
         rt.eval_lets(tool, env)
     except Exception:  # noqa: BLE001 - the step could not even bind: not a quantifier problem
         return []

@@ -102,6 +102,8 @@ def _walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, obje
             steps[args[0].number - 1].select = Selection(object=_sym(args[1]), reference=_sym(args[2]))
         elif name == "ask":
             steps[args[0].number - 1].ask = True
+        elif name == "refuse":
+            steps[args[0].number - 1].refuse = args[1].number
         elif name == "given":
             given.append(_sym(args[0]))
         elif name == "link":
@@ -174,13 +176,14 @@ def enumerate_walks(
 
 SHOW = """
 #show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
-#show given/1. #show ask/1. #show link/3.
+#show given/1. #show ask/1. #show link/3. #show refuse/2.
 """
 
 
 def renumber(walk: Walk) -> Walk:
     """Rename objects to planner slots (`flight1`, `flight2`, ...) in order of first use, the
-    order the planner's symmetry breaking expects; records only reached through links come last."""
+    order the planner's symmetry breaking expects; the actor is always slot 1 of its entity;
+    records only reached through links come last."""
     order: dict[str, None] = {walk.actor: None}
     for s in walk.steps:
         for _v, o in sorted(s.binds.items()):
@@ -211,6 +214,7 @@ def renumber(walk: Walk) -> Walk:
             creates={v: names[o] for v, o in s.creates.items()},
             select=Selection(object=names[s.select.object], reference=s.select.reference) if s.select else None,
             ask=s.ask,
+            refuse=s.refuse,
         ))
     return Walk(
         steps=steps,
@@ -232,7 +236,8 @@ def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:
     for o, ent in w.objects.items():
         slots[ent] = max(slots.get(ent, 0), int(o[len(ent):]))
     goals = len(w.goal_steps(domain))
-    prog = AspProgram(domain, AspOptions(slots=slots, max_goals=max(goals, 1), pinned=True))
+    refusal = any(s.refuse is not None for s in w.steps)
+    prog = AspProgram(domain, AspOptions(slots=slots, max_goals=max(goals, 1), pinned=True, refusal=refusal))
     parts = prog.parts()
     pins = []
     for i, s in enumerate(w.steps, 1):
@@ -248,6 +253,7 @@ def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:
         else:
             pins.append(f":- select({i},_,_).")
         pins.append(f":- not ask({i})." if s.ask else f":- ask({i}).")
+        pins.append(f":- not refuse({i},{s.refuse})." if s.refuse is not None else f":- refuse_at({i}).")
     for o in w.objects:
         pins.append(f":- not given({q(o)})." if o in w.given else f":- given({q(o)}).")
     for k, v in w.links.items():
