@@ -148,6 +148,10 @@ def add_objects(w: World, domain: Domain, planned: list[Planned]) -> None:
             varied = [domain.entities[p.entity].refs[p.reference].rank[0]]
         elif p.kind == "state_trap":
             varied = [q[1:] for q in _paths_in(p.part)]
+        elif p.kind == "look_alike" and not p.selection:
+            # a namesake has its own links (its own manager, its own accounts): taking it for the
+            # target must lead elsewhere, not to the target's records
+            varied = [[f.name, "id"] for f in domain.entities[p.entity].ref_fields()]
         made: list[str] = []
         _make(w, domain, p.entity, p.target, varied, p.name, made)
         p.objects = [p.name] + [x for x in made if x != p.name]

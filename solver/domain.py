@@ -200,6 +200,7 @@ class Domain:
     source: str  # file path
     spec_hash: str
     raw: Spec = field(repr=False, default=None)  # type: ignore[assignment]
+    now: int = 0  # minutes; today at 00:00 unless the spec says
 
     def field(self, entity: str, name: str) -> FieldInfo:
         return self.entities[entity].fields[name]
@@ -281,6 +282,12 @@ class Checker:
         else:
             line, col, src = 1, 1, ""
         self.errors.append(SpecError(message, self.file, line, col, hint, source_line=src))
+
+    def is_value(self, word: str) -> bool:
+        """Is `word` one of the spec's enum or pool values (written without quotes)?"""
+        if any(word in vs for vs in self.spec.pools.values()):
+            return True
+        return any(fs.values and word in fs.values for es in self.spec.entities.values() for fs in es.fields.values())
 
     # --- expressions
     def parse(self, src: Any, path, effect: bool = False):
@@ -374,6 +381,8 @@ class _TypeCheck:
                 hint = did_you_mean(n.id, list(fields) + [k for k in self.env.names], f"fields of {ent}")
                 self.fail(n, f"'{n.id}' is not a field of {ent}", hint)
             hint = did_you_mean(n.id, self.env.names, "names available here")
+            if self.c.is_value(n.id):
+                hint = f'put the value in quotes: "{n.id}"'
             self.fail(n, f"unknown name '{n.id}'", hint)
         if isinstance(n, E.Attr):
             base = self.tc(n.obj)
@@ -449,8 +458,9 @@ class _TypeCheck:
                 self.fail(n, f"{n.func}() takes one quoted text, e.g. {E.FUNCTIONS[n.func]}")
             try:
                 n.const = (T.parse_date if n.func == "date" else T.parse_datetime)(n.args[0].value)
-            except ValueError:
-                self.fail(n, f"{n.args[0].value!r} is not a valid {n.func}", E.FUNCTIONS[n.func])
+            except ValueError as e:
+                why = str(e) if "must be" in str(e) or "out of range" in str(e) else E.FUNCTIONS[n.func]
+                self.fail(n.args[0], f"{n.args[0].value!r} is not a valid {n.func}", why)
             return T.DATE if n.func == "date" else T.DATETIME
         if n.func in ("min", "max"):
             if len(n.args) < 2:
@@ -563,7 +573,9 @@ class _TypeCheck:
             self.fail(lit, f"a {t.kind} cannot be compared with a bare text",
                       f"write {t.kind}(\"{v}\")")
         else:
-            self.fail(lit, f"cannot compare {t.describe()} with the text \"{v}\"")
+            looks_numeric = re.fullmatch(r"-?\d+(\.\d+)?", str(v)) is not None
+            self.fail(lit, f"cannot compare {t.describe()} with the text \"{v}\"",
+                      f"write the number without quotes: {v}" if looks_numeric and t.kind in T.NUMERIC_KINDS else "")
 
 
 def _is_const(n: E.Node) -> bool:
@@ -680,37 +692,63 @@ def _typical(c: Checker, fs, t: VType, path) -> Optional[tuple[int, int]]:
     except (T.ValueError_, ValueError) as e:
         c.err(path + ("typical",), f"bad typical range: {e}")
         return None
-    if not (t.lo <= lo <= hi <= t.hi):
-        c.err(path + ("typical",), "typical must lie within [min, max] and be [low, high]")
+    show = lambda v: T.encode(t, v)  # noqa: E731
+    if lo > hi:
+        c.err(path + ("typical", 0), f"typical is [low, high], but {show(lo)} is above {show(hi)}", "swap them")
         return None
+    for i, v in enumerate((lo, hi)):
+        if not (t.lo <= v <= t.hi):
+            side = "below min" if v < t.lo else "above max"
+            lim = t.lo if v < t.lo else t.hi
+            c.err(path + ("typical", i), f"typical {show(v)} is {side} {show(lim)}",
+                  f"keep typical within [{show(t.lo)}, {show(t.hi)}], e.g. [{show(t.lo)}, {show(lim)}]")
+            return None
     return lo, hi
 
 
-def _path(c: Checker, entity: str, text: Any, path, what: str, want_ref: Optional[str] = None) -> Optional[list[str]]:
-    """Resolve a dotted field path from a record of `entity`."""
+def _path(c: Checker, entity: str, text: Any, path, what: str, want_ref: Optional[str] = None,
+          shown: Optional[str] = None) -> Optional[list[str]]:
+    """Resolve a dotted field path from a record of `entity` (`shown`: what the author wrote)."""
     if not isinstance(text, str) or not text:
         c.err(path, f"expected a field path for {what}, e.g. 'origin' or 'flight.date'")
         return None
+    shown = shown or text
     steps = text.split(".")
     ent = entity
     for i, s in enumerate(steps):
         fields = c.entities[ent].fields
         if s == "id" and i == len(steps) - 1:
+            if want_ref is not None and ent != want_ref:
+                c.err(path, f"'{shown}' must lead to a {want_ref} record (it is this {ent} itself)",
+                      _to_actor_hint(c, entity, want_ref))
+                return None
             return steps
         if s not in fields:
-            c.err(path, f"{ent} has no field '{s}' (in {what} '{text}')",
+            c.err(path, f"{ent} has no field '{s}' (in {what} '{shown}')",
                   did_you_mean(s, fields, f"fields of {ent}"))
             return None
         ft = fields[s].type
         if i < len(steps) - 1:
             if ft.kind != "ref":
-                c.err(path, f"'{s}' is not a reference, so '{text}' cannot go past it")
+                c.err(path, f"'{s}' is not a reference, so '{shown}' cannot go past it")
                 return None
             ent = ft.entity
         elif want_ref is not None and (ft.kind != "ref" or ft.entity != want_ref):
-            c.err(path, f"'{text}' must lead to a {want_ref} record (it is {ft.describe()})")
+            c.err(path, f"'{shown}' must lead to a {want_ref} record (it is {ft.describe()})",
+                  _to_actor_hint(c, entity, want_ref))
             return None
     return steps
+
+
+def _to_actor_hint(c: Checker, entity: str, want: str) -> str:
+    """Paths from a record of `entity` to a `want` record, two links deep, as a suggestion."""
+    found = []
+    for f in c.entities[entity].ref_fields():
+        if f.type.entity == want:
+            found.append(f.name)
+        else:
+            found += [f"{f.name}.{g.name}" for g in c.entities[f.type.entity].ref_fields() if g.type.entity == want]
+    return f"write scope: {found[0]}" if found else f"{entity} has no link to a {want}: add a ref field"
 
 
 def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") -> Domain:
@@ -724,6 +762,12 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
         c.today = T.parse_date(spec.today)
     except ValueError:
         c.err(("today",), f"'{spec.today}' is not a date", "write today: 2026-11-25")
+    now = c.today * T.EPOCH_MINUTES_PER_DAY
+    if spec.now is not None:
+        try:
+            now = T.parse_datetime(spec.now)
+        except ValueError:
+            c.err(("now",), f"'{spec.now}' is not a date-time", "write now: 2026-11-25T09:30")
     if spec.actor not in spec.entities:
         c.err(("actor",), f"unknown entity '{spec.actor}' for actor",
               did_you_mean(spec.actor, spec.entities, "entities"))
@@ -738,8 +782,12 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
             c.err(("pools", pname), f"pool '{pname}' must hold text values; {bad[0]!r} is not text", "quote it")
             continue
         if len(set(values)) != len(values):
-            dup = next(v for v in values if values.count(v) > 1)
-            c.err(("pools", pname), f"pool '{pname}' lists '{dup}' twice")
+            seen_v: set = set()
+            for i, v in enumerate(values):
+                if v in seen_v:
+                    c.err(("pools", pname, i), f"pool '{pname}' lists '{v}' twice", f"remove the second '{v}'")
+                    break
+                seen_v.add(v)
         pools[pname] = list(dict.fromkeys(values))
 
     # entities: fields first (so paths can be resolved), then invariants and references
@@ -790,9 +838,9 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                 for m in re.finditer(r"\{([^}]*)\}", info.format):
                     ph = m.group(1)
                     if ph != "n" and ph not in ent.fields:
-                        c.err(("entities", ename, "fields", fname, "format"),
-                              f"format placeholder '{{{ph}}}' is not a field of {ename}",
-                              did_you_mean(ph, list(ent.fields) + ["n"], "placeholders"))
+                        c.err_at(("entities", ename, "fields", fname, "format"), m.start(),
+                                 f"format placeholder '{{{ph}}}' is not a field of {ename}",
+                                 did_you_mean(ph, list(ent.fields) + ["n"], "placeholders"))
 
     for ename, es in spec.entities.items():
         if ename not in c.entities:
@@ -831,6 +879,7 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
         version=spec.version,
         today=c.today,
         actor=spec.actor,
+        now=now,
         policy=spec.policy or "",
         pools=pools,
         entities=c.entities,
@@ -923,7 +972,7 @@ def _arg(c: Checker, tname: str, aname: str, a: ArgSpec, ap, pools) -> Optional[
             c.err(ap + ("like",), f"'like' needs 'entity.field', got '{a.like}'",
                   did_you_mean(parts[0], c.entities, "entities") if parts else "")
             return None
-        pth = _path(c, parts[0], ".".join(parts[1:]), ap + ("like",), "like")
+        pth = _path(c, parts[0], ".".join(parts[1:]), ap + ("like",), "like", shown=a.like)
         if not pth:
             return None
         t = c_path_type(c, parts[0], pth)
@@ -965,7 +1014,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
             continue
         if key in names:
             c.err(tp + ("args", aname), f"the name '{key}' is bound twice in tool '{tname}'",
-                  "give one of the id arguments 'as: <other name>'")
+                  "give one of the id arguments 'as: <other name>'", key=True)
             continue
         names[key] = arg.type
         args[aname] = arg
@@ -973,6 +1022,8 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
     lets = []
     for lname, lsrc in ts.let.items():
         lp = tp + ("let", lname)
+        if isinstance(lsrc, (int, float)) and not isinstance(lsrc, bool):
+            lsrc = str(lsrc)
         if not NAME_RE.match(lname) or lname in RESERVED or lname in names:
             c.err(lp, f"'{lname}' cannot be used as a let name here", "pick a new identifier", key=True)
             continue
@@ -991,7 +1042,8 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
     effects = []
     created_vars: dict[str, str] = {}
     if ts.kind == "read" and ts.effects:
-        c.err(tp + ("effects",), f"read tool '{tname}' has effects", "make it 'kind: write', or remove the effects")
+        c.err(tp + ("effects",), f"read tool '{tname}' has effects", "make it 'kind: write', or remove the effects",
+              key=True)
     if ts.kind == "write" and not ts.effects:
         c.err(tp + ("kind",), f"write tool '{tname}' has no effects",
               "list what it changes under 'effects:', or make it 'kind: read'")
@@ -1060,11 +1112,18 @@ def _set_effect(c: Checker, src: str, ep, env: _Env) -> Optional[SetEffect]:
         c.err_at(ep, e.offset, e.message, e.hint)
         return None
     if target[-1] == "id":
-        c.err_at(ep, node.target.offset, "ids cannot be changed")
+        c.err_at(ep, node.target.offset, "ids cannot be changed",
+                 "ids are fixed; to get a record with another id, create a new record instead")
         return None
     if node.op in ("+=", "-=") and tt.kind not in ("int", "money", "date", "datetime"):
-        c.err_at(ep, node.offset, f"'{node.op}' needs a number or date field, but {'.'.join(target)} is {tt.describe()}",
+        c.err_at(ep, node.op_offset, f"'{node.op}' needs a number or date field, but {'.'.join(target)} is {tt.describe()}",
                  "use '=' to set it")
+        return None
+    if node.op == "=" and tt.kind in ("date", "datetime") and vt.kind == "int":
+        tgt = ".".join(target)
+        v = E.unparse(node.value)
+        c.err_at(ep, node.value.offset, f"{tgt} is a {tt.kind}, and {v} is a number",
+                 f"to move it, write '{tgt} += {v}'; to set it, write '{tgt} = today + {v}'")
         return None
     holder = _Holder(node.value)
     try:
@@ -1118,22 +1177,31 @@ def _create_effect(c: Checker, ef, ep, env: _Env, names) -> Optional[CreateEffec
             src = str(raw)
         else:
             src = raw
+        if ft.kind in ("date", "datetime") and isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?", raw):
+            src = f'{ft.kind}("{raw}")'  # a bare date, as in field bounds
         node = c.parse(src, vp)
         if node is None:
+            values[fname] = None  # reported; do not also say it is missing
             continue
-        if isinstance(node, E.Name) and node.id not in env.names and node.id not in ("today", "now") and ft.kind == "enum":
-            # bare enum value: status: booked
-            node = E.Lit(node.id, "str", offset=0)
+        if isinstance(node, E.Name) and node.id not in env.names and node.id not in ("today", "now") and \
+                (ft.kind == "enum" or (ft.kind == "str" and ft.values)):
+            # a bare value: status: booked, title: Dune
+            node = E.Lit(node.id, "str", offset=node.offset)
         try:
             vt = _TypeCheck(c, env).tc(node)
-            target = E.Name("__field__", type=ft)
+            target = E.Name(f"{ename}.{fname}", type=ft)
             _, _, node = _TypeCheck(c, env)._unify_nodes(node, target, node, ft, vt)
         except _TypeErr as e:
             c.err_at(vp, e.offset, f"{ename}.{fname}: {e.message}", e.hint)
+            values[fname] = None
             continue
         values[fname] = node
+    unknown = [f for f in given if f not in ent.fields]
     for fname, info in ent.fields.items():
         if fname in values:
+            continue
+        if unknown:  # a misspelled field name is the likelier mistake: it was reported
+            values[fname] = None
             continue
         if info.default is not None:
             lit = E.Lit(info.default, "const", type=info.type)
@@ -1144,6 +1212,8 @@ def _create_effect(c: Checker, ef, ep, env: _Env, names) -> Optional[CreateEffec
             c.err(ep + ("values",) if ef.values is not None else ep + ("create",),
                   f"creating a {ename} does not set '{fname}', and the field has no default",
                   f"add '{fname}: <value>' under 'values:', or 'default:' to the field")
+    if any(v is None for v in values.values()):
+        return None
     return CreateEffect(ename, var, values, f"create {ename} as {var}")
 
 
@@ -1197,6 +1267,10 @@ def _returns(c: Checker, rs, rp, env: _Env, names: dict) -> Optional[Returns]:
         for i, x in enumerate(rs.expand):
             pth = _path(c, ent, x, rp + ("expand", i), "expand")
             if pth:
+                if c_path_type(c, ent, pth).kind != "ref":
+                    c.err(rp + ("expand", i), f"'{x}' is not a reference to expand",
+                          "expand embeds the records that ref fields point to; list ref fields only")
+                    continue
                 exp.append(pth)
         include = {}
         for iname, ls in rs.include.items():

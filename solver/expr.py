@@ -78,6 +78,8 @@ def tokenize(src: str) -> list[Token]:
                 hint = "write 'not' instead of '!' (or '!=' for 'not equal')"
             elif ch == "/":
                 hint = "division is not supported: multiply by a constant instead"
+            elif ch in "$€£":
+                hint = f"write amounts as plain numbers, without '{ch}': 5 or 12.50"
             elif ch in "\"'":
                 hint = "close the string with a matching quote"
             raise ExprSyntaxError(f"unexpected character {ch!r}", pos, hint)
@@ -200,6 +202,7 @@ class Effect:
     value: Node
     when: Optional[Node]
     offset: int = 0
+    op_offset: int = 0
 
 
 QUANTIFIERS = {
@@ -308,6 +311,8 @@ class _Parser:
             negated = True
         if self.at("kw", "in"):
             start = self.advance().offset
+            if self.at("op", "("):
+                self.fail("expected '[' to start the list after 'in'", 'write the list in square brackets: in ["a", "b"]')
             self.expect("op", "[", "'[' to start the list after 'in'")
             options = []
             if not self.at("op", "]"):
@@ -411,8 +416,15 @@ class _Parser:
         if self.tok.kind != "eof":
             t = self.tok
             hint = ""
+            prev = self.tokens[self.i - 1] if self.i else None
             if t.kind == "op" and t.text == "=":
                 hint = "use '==' to compare"
+            elif t.kind == "name" and t.text in ("is", "equals"):
+                hint = "use '==' to compare"
+            elif t.kind == "name" and t.text in ("day", "days", "week", "weeks", "minute", "minutes", "hour", "hours") \
+                    and prev is not None and prev.kind == "int":
+                hint = (f"dates add whole days and date-times minutes: write 'today + {prev.text}'"
+                        if t.text.startswith("day") else "write the amount as a number of days (dates) or minutes (date-times)")
             elif t.kind in ("name", "str", "int", "dec"):
                 hint = "join conditions with 'and' / 'or'"
             raise ExprSyntaxError(f"unexpected {t.text!r} after a complete expression", t.offset, hint)
@@ -454,8 +466,11 @@ def parse_effect(src: str) -> Effect:
         when = p.parse_expr() if p.accept("kw", "when") else None
     except RecursionError:
         raise ExprSyntaxError("the effect is nested too deeply", 0, "split it with 'let' definitions") from None
+    if p.at("kw", "if"):
+        raise ExprSyntaxError("unexpected 'if' after a complete effect", p.tok.offset,
+                              "to make an effect conditional, write '... when <condition>'")
     p.finish()
-    return Effect(target, t.text, value, when, offset=target.offset)
+    return Effect(target, t.text, value, when, offset=target.offset, op_offset=t.offset)
 
 
 # ----------------------------------------------------------------------------- utilities

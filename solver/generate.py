@@ -240,7 +240,11 @@ class Generator:
                 continue
             counts["feasible"] += 1
             t0 = time.perf_counter()
-            task = derive_task(self.domain, sc, self.templates, index, self.schemas)
+            try:
+                task = derive_task(self.domain, sc, self.templates, index, self.schemas)
+            except EnvsynthError as e:  # e.g. the plan relies on a description the user never gives
+                failures.append(str(e))
+                continue
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
             t0 = time.perf_counter()
             check = check_task(self.domain, task)  # the same check `envsynth verify` runs

@@ -109,6 +109,14 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
         if s:
             explained.add(parent + (s,))
     errors = [x for x in errors if not (x["type"] == "missing" and tuple(x["loc"]) in explained)]
+    fieldish = {}
+    for x in errors:
+        if x["type"] == "extra_forbidden" and isinstance(x.get("input"), dict) and "type" in x["input"]:
+            fieldish.setdefault(tuple(x["loc"][:-1]), x)
+    errors = [x for x in errors
+              if not (x["type"] == "extra_forbidden" and tuple(x["loc"][:-1]) in fieldish
+                      and fieldish[tuple(x["loc"][:-1])] is not x)
+              and not (x["type"] == "missing" and tuple(x["loc"][:-1]) in fieldish and x["loc"][-1] == "fields")]
     for err in errors:
         loc = tuple(err["loc"])
         typ = err["type"]
@@ -121,10 +129,17 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
         loc = base_loc
         value = err.get("input")
         key = loc[-1] if loc else ""
+        subject = (f"item {key + 1} of {_where(loc[:-1])}" if isinstance(key, int)
+                   else f"'{key}' in {_where(loc[:-1])}")
         if typ == "extra_forbidden":
             model = _model_at(loc[:-1])
             allowed = _keys_of(model) if model else []
             hint = did_you_mean(str(key), allowed, "allowed here")
+            if model is not None and model.__name__ == "EntitySpec" and isinstance(value, dict) and "type" in value:
+                hint = "these look like fields: put them under 'fields:'"
+            elif model is not None and model.__name__ == "ArgSpec" and key == "entity":
+                arg = loc[-2]
+                hint = f"an id argument is written '{arg}: {{ref: {value}}}'"
             if " " in str(key) or value is None:
                 hint = ("this looks like the rest of a text cut at a comma inside { }: "
                         "put the whole text in quotes") if " " in str(key) else hint
@@ -141,10 +156,24 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
             hint = s or f"expected {expected}"
             pos = smap.pos(loc)
         elif typ in ("dict_type", "model_type", "model_attributes_type"):
-            msg = f"'{key}' in {_where(loc[:-1])} should be a block of 'key: value' lines, not {value!r}" if loc else \
-                "the spec should be a block of 'key: value' lines"
-            hint = "indent the entries under it"
             pos = smap.pos(loc)
+            if not loc:
+                msg, hint = "the spec should be a block of 'key: value' lines", "start with 'domain: <name>'"
+            elif isinstance(value, list):
+                msg = f"{subject} should be 'name: ...' lines, not a list"
+                hint = "remove the '- ' in front of each entry"
+            elif isinstance(value, str) and "fields" in loc and value in ("int", "money", "str", "enum", "bool",
+                                                                           "date", "datetime", "ref"):
+                extra = {"enum": ", values: [...]", "str": ", pool: <pool>", "ref": ", entity: <entity>"}.get(
+                    value, ", min: ..., max: ...")
+                msg = f"{subject} should say its type as a block, not just '{value}'"
+                hint = f"write {key}: {{type: {value}{extra}}}"
+            elif isinstance(value, str) and key == "returns":
+                msg = f"{subject} should say what it returns, not just '{value}'"
+                hint = f"write 'returns: {{record: {value}}}' (or list:, find:, value:)"
+            else:
+                msg = f"{subject} should be a block of 'key: value' lines, not {value!r}"
+                hint = "indent the entries under it"
         elif typ == "list_type":
             msg = f"'{key}' in {_where(loc[:-1])} should be a list, not {value!r}"
             hint = "write a '- item' per line, or [a, b, c]"
@@ -157,8 +186,11 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
             what = {"string_type": "text", "int_type": "a whole number", "bool_type": "true or false",
                     "int_parsing": "a whole number", "bool_parsing": "true or false",
                     "float_type": "a number"}.get(typ, err["msg"].lower())
-            msg = f"'{key}' in {_where(loc[:-1])} should be {what}, not {value!r}"
-            hint = "quote text values" if typ == "string_type" else ""
+            msg = f"{subject} should be {what}, not {value!r}"
+            hint = (f'write "{value}" in quotes' if typ == "string_type" and isinstance(value, (int, float))
+                    else "quote text values" if typ == "string_type" else "")
+            if key == "today" and typ == "string_type":
+                hint = "write the date as YYYY-MM-DD, e.g. today: 2026-11-25"
             pos = smap.pos(loc)
         out.append(SpecError(msg, smap.file, pos.line, pos.col, hint, source_line=smap.line_text(pos.line)))
     return out

@@ -57,8 +57,13 @@ def merge(domain: Domain, first: Walk, second: Walk, rng: random.Random, chain: 
     unify: dict[str, str] = {}
     if chain:
         made = created_links(domain, first)
-        options = [(g, c) for g in b.given for c in made
-                   if b.objects[g] == first.objects[c] and g != b.actor]
+        # the second request acts on a record the first one created, or on one it already
+        # involved ("send $200 from my Household account, then another $300 from it")
+        known = {o for s in first.steps for o in list(s.binds.values()) + list(s.creates.values())}
+        options = [(g, c) for g in b.given for c in sorted(known | set(made))
+                   if b.objects[g] == first.objects.get(c) and g != b.actor and c != first.actor]
+        if options and not any(c in made for _g, c in options) and rng.random() < 0.4:
+            options = []  # keep some same-user merges about unrelated records
         if options:
             g, c = rng.choice(sorted(options))
             unify[g] = c

@@ -92,7 +92,7 @@ class Evaluator:
             if n.id == "today":
                 return self.domain.today
             if n.id == "now":
-                return self.domain.today * T.EPOCH_MINUTES_PER_DAY
+                return self.domain.now
             if n.id == "actor":
                 raise ToolError("this tool needs to know who is asking, and no user is signed in")
             raise KeyError(n.id)

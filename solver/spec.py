@@ -144,7 +144,7 @@ class ToolSpec(_Model):
     kind: Literal["read", "write"]
     description: str
     args: Dict[str, ArgSpec] = Field(default_factory=builtins.dict)
-    let: Dict[str, str] = Field(default_factory=builtins.dict)
+    let: Dict[str, Union[str, int, float]] = Field(default_factory=builtins.dict)
     requires: List[RequireSpec] = Field(default_factory=builtins.list)
     effects: List[EffectSpec] = Field(default_factory=builtins.list)
     returns: Optional[ReturnsSpec] = None
@@ -159,6 +159,7 @@ class Spec(_Model):
     description: Optional[str] = None
     version: int = 1
     today: str = Field(description="the date tasks take place on (YYYY-MM-DD)")
+    now: Optional[str] = Field(None, description="the moment tasks take place (YYYY-MM-DDTHH:MM; default: today 00:00)")
     actor: str = Field(description="the entity whose records are the users talking to the agent")
     policy: Optional[str] = Field(None, description="extra policy text for the agent")
     pools: Dict[str, List[str]] = Field(default_factory=builtins.dict)

@@ -252,6 +252,7 @@ class _Describer:
         self.d, self.sc, self.tpl, self.rng = domain, sc, tpl, rng
         self.walk = sc.walk
         self.cache: dict[str, str] = {}
+        self.rendered: set[str] = set()  # selected records whose description the user gives
         self.selected = {}
         for proof, step in zip(sc.selections, [s for s in sc.walk.steps if s.select]):
             self.selected[step.select.object] = proof
@@ -267,19 +268,38 @@ class _Describer:
         elif obj in self.selected:
             p = self.selected[obj]
             text = self.tpl.pick(self.rng, ("refs", ent, p.reference), None, **_nest(p.stated))
+            self.rendered.add(obj)
         elif obj in self.walk.given:
             text = self.tpl.pick(self.rng, ("ids", ent), f"{ent} {{{{ id }}}}", id=rid)
         elif obj in self.created:
             text = self.tpl.pick(self.rng, ("created", ent), f"the new {ent}")
         else:
-            parent = next((k.split(".")[0] for k, v in self.walk.links.items() if v == obj), None)
-            if parent is None or depth > 4:
+            link = next((k for k, v in self.walk.links.items() if v == obj), None)
+            if link is None or depth > 4:
                 text = f"{ent} {rid}"
             else:
-                text = self.tpl.pick(self.rng, ("links", ent), f"the {ent} of {{{{ parent }}}}",
-                                     parent=self(parent, depth + 1))
+                parent, field = link.split(".", 1)
+                path = ("links", ent, field) if self.tpl.options("links", ent, field) else ("links", ent)
+                text = self.tpl.pick(self.rng, path, f"the {field.replace('_', ' ')} of {{{{ parent }}}}",
+                                     parent=self(parent, depth + 1), field=field.replace("_", " "))
         self.cache[obj] = text
         return text
+
+
+def _unstated(describe: "_Describer", instruction: str) -> str:
+    """A selection the instruction does not account for: its description was never rendered, and
+    either it ranks (the user never said "the largest") or a stated value is missing from the text."""
+    low = instruction.lower()
+    for obj, p in describe.selected.items():
+        if obj in describe.rendered:
+            continue
+        if p.rank is not None:
+            return f"{p.reference} of {p.entity}"
+        for v in p.stated.values():
+            forms = {str(v).lower(), _human_date(v).lower()}
+            if not any(f in low for f in forms):
+                return f"{p.reference} of {p.entity}"
+    return ""
 
 
 def _accept(t: Optional[T.VType], value: str) -> list[str]:
@@ -291,7 +311,13 @@ def _accept(t: Optional[T.VType], value: str) -> list[str]:
             out.append(whole)
             out.append(f"{int(whole):,}")
     if t is not None and t.kind == "date":
-        out.append(_human_date(value))
+        human = _human_date(value)
+        out += [human, human.rsplit(",", 1)[0]]  # "December 3, 2026", "December 3"
+    if t is not None and t.kind == "datetime":
+        day, _, hm = value.partition(" ")
+        human = _human_date(day)
+        out += [f"{day}T{hm}", f"{human} at {hm}", f"{human.rsplit(',', 1)[0]} at {hm}", f"{human}, {hm}",
+                f"{hm} on {human.rsplit(',', 1)[0]}"]
     return list(dict.fromkeys(out))
 
 
@@ -319,7 +345,8 @@ def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]
                 continue
             text = to_text(n.type, v)
             out += [text, text.replace("_", " "), text.replace("_", "-")]
-    return list(dict.fromkeys(x for x in out if x))
+    common = {"none", "no", "yes", "true", "false", "ok", "new", "open", "other", "n/a", "0", "1"}
+    return list(dict.fromkeys(x for x in out if len(x) >= 3 and x.lower() not in common))
 
 
 def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
@@ -378,6 +405,13 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             refusals.append(Refusal(step=k + 1, tool=tool.name, arguments=sc.gold[k].arguments,
                                     requirement=req.src, error=req.error))
     intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
+    if walk.actor in describe.selected:
+        # the agent finds the user by a description (email, name and zip): the user must give it
+        p = describe.selected[walk.actor]
+        phrase = tpl.pick(rng, ("refs", domain.actor, p.reference), None, **_nest(p.stated))
+        intro += " " + tpl.pick(rng, ("identify", p.reference), "You can find {{ phrase }}.",
+                                phrase=phrase, **_nest(p.stated))
+        describe.rendered.add(walk.actor)
     for i, r in enumerate(requests):
         if i == 0:
             sentences.append(r)
@@ -387,6 +421,9 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
     closing = tpl.pick(rng, ("closing",), "")
     instruction = " ".join([intro] + sentences) + closing
+    unstated = _unstated(describe, instruction)
+    if unstated:
+        raise EnvsynthError(f"the plan picks a record by a description the user never gives ({unstated})")
     low = instruction.lower()
     for a in answers:
         if any(r.step == a.step for r in refusals):

@@ -101,18 +101,19 @@ class SourceMap:
 def load(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML text into plain Python data plus a SourceMap. Raises SpecError."""
     smap = SourceMap(file, text)
+    lines = text.splitlines()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = (e.problem or "invalid YAML").strip()
-        hint = "check indentation and that every 'key: value' has a space after the colon"
-        if "tab" in problem.lower():
-            hint = "indent with spaces, not tabs"
-        elif "mapping values are not allowed" in problem:
-            hint = "quote values that contain ': ' (for example expressions), or fix the indentation"
-        raise SpecError(f"this is not valid YAML: {problem}", file, line, col, hint) from None
+        raise _explain_yaml(problem, file, line, col, lines) from None
+    except yaml.reader.ReaderError as e:
+        before = text[: e.position]
+        line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
+        raise SpecError(f"this line holds a control character (code {e.character!r}) that YAML does not allow",
+                        file, line, col, "delete it (it is invisible in most editors)") from None
     except yaml.YAMLError as e:  # pragma: no cover - defensive
         raise SpecError(f"this is not valid YAML: {e}", file, 1, 1) from None
     except RecursionError:
@@ -123,6 +124,31 @@ def load(text: str, file: str) -> tuple[Any, SourceMap]:
         return _build(node, (), smap, frozenset()), smap
     except RecursionError:
         raise SpecError("the YAML is nested too deeply", file, 1, 1, "flatten the structure") from None
+
+
+def _explain_yaml(problem: str, file: str, line: int, col: int, lines: list[str]) -> SpecError:
+    """PyYAML's problem, in the words of the mistake a spec author most likely made."""
+    src = lines[line - 1] if 0 < line <= len(lines) else ""
+    prev = lines[line - 2] if 1 < line <= len(lines) else ""
+    if "\\t" in problem or "\t" in problem or "tab" in problem.lower():
+        return SpecError("a tab is used for indentation", file, line, col, "indent with spaces, not tabs")
+    if "chomping or indentation" in problem and "!" in src:
+        bang = src.index("!") + 1
+        return SpecError("a value starting with '!' is a YAML tag, not a condition", file, line, bang,
+                         "write 'not (...)', or quote the whole condition")
+    if "expected <block end>, but found '<scalar>'" in problem or "expected <block end>, but found" in problem:
+        return SpecError("a value that starts with a quote must end with it", file, line, col,
+                         "quote the whole value, e.g. check: '\"active\" == loan.status'")
+    if "mapping values are not allowed" in problem:
+        stripped = src.strip()
+        if stripped.startswith("error:") and prev.strip().startswith("- ") and "check:" not in prev:
+            indent = len(prev) - len(prev.lstrip()) + 3
+            return SpecError("this requirement has an 'error:' but no 'check:'", file, line - 1, indent,
+                             "write '- check: <condition>' when the item has an 'error:'")
+        return SpecError(f"this is not valid YAML: {problem}", file, line, col,
+                         "quote values that contain ': ' (for example expressions), or fix the indentation")
+    return SpecError(f"this is not valid YAML: {problem}", file, line, col,
+                     "check indentation and that every 'key: value' has a space after the colon")
 
 
 def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset) -> Any:

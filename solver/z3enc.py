@@ -220,7 +220,7 @@ class World:
             if n.id == "today":
                 return self.I(self.d.today)
             if n.id == "now":
-                return self.I(self.d.today * 24 * 60)
+                return self.I(self.d.now)
             raise Unsupported(f"unknown name {n.id}")
         if isinstance(n, E.Attr):
             base = self.enc(n.obj, env)

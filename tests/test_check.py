@@ -69,3 +69,32 @@ def test_exit_codes(tmp_path):
     assert bad.exit_code == 1 and "did you mean 'write'" in bad.output
     js = runner.invoke(app, ["check", "retail", "--json"])
     assert js.exit_code == 0 and '"errors": []' in js.output
+
+
+def test_forms_authors_expect_are_accepted():
+    """A bare date in create values (as in field bounds) and a plain number as a let."""
+    spec = """
+domain: d
+today: 2026-01-01
+actor: u
+entities:
+  u:
+    fields: {n: {type: int, min: 0, max: 9}}
+    refer: {by_id: {id: true}}
+  e:
+    fields:
+      due: {type: date, min: 2026-01-01, max: 2026-12-31}
+      owner: {type: ref, entity: u}
+tools:
+  make:
+    kind: write
+    description: Make one.
+    args: {u_id: {ref: u}}
+    let: {three: 3}
+    requires: ["u.n < three"]
+    effects:
+      - create: e
+        values: {due: 2026-12-20, owner: u}
+"""
+    dom = parse_spec_text(spec, "d.yaml")
+    assert dom.tools["make"].lets[0][0] == "three"
