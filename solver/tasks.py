@@ -406,11 +406,13 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
                                     requirement=req.src, error=req.error))
     intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
     if walk.actor in describe.selected:
-        # the agent finds the user by a description (email, name and zip): the user must give it
+        # the agent finds the user by a description (email, name and zip): the user must give it,
+        # unless the intro already does
         p = describe.selected[walk.actor]
-        phrase = tpl.pick(rng, ("refs", domain.actor, p.reference), None, **_nest(p.stated))
-        intro += " " + tpl.pick(rng, ("identify", p.reference), "You can find {{ phrase }}.",
-                                phrase=phrase, **_nest(p.stated))
+        if not all(str(v).lower() in intro.lower() for v in p.stated.values()):
+            phrase = tpl.pick(rng, ("refs", domain.actor, p.reference), None, **_nest(p.stated))
+            intro += " " + tpl.pick(rng, ("identify", p.reference), "You can find {{ phrase }}.",
+                                    phrase=phrase, **_nest(p.stated))
         describe.rendered.add(walk.actor)
     for i, r in enumerate(requests):
         if i == 0:
