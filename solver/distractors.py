@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import z3
 
@@ -52,6 +52,7 @@ class Planned:
     part: Any = None  # filter path (list) / where conjunct (Node) / None
     breaks: str = ""  # the part of the description it breaks, in words
     objects: list[str] = field(default_factory=list)  # root and its cloned linked records
+    templates: dict[str, str] = field(default_factory=dict)  # each of those -> the record it imitates
     visible: Any = None  # Z3 condition: listed by the tool at that step
     selection: bool = True  # False for namesakes of records the user names by id
 
@@ -153,7 +154,7 @@ def add_objects(w: World, domain: Domain, planned: list[Planned]) -> None:
             # target must lead elsewhere, not to the target's records
             varied = [[f.name, "id"] for f in domain.entities[p.entity].ref_fields()]
         made: list[str] = []
-        _make(w, domain, p.entity, p.target, varied, p.name, made)
+        _make(w, domain, p.entity, p.target, varied, p.name, made, p.templates)
         p.objects = [p.name] + [x for x in made if x != p.name]
         for o in p.objects:
             w.object_group[o] = p.name
@@ -170,7 +171,7 @@ def _paths_in(node: E.Node) -> list[list[str]]:
 
 
 def _make(w: World, domain: Domain, entity: str, template: str, varied: list[list[str]], name: str,
-          made: list[str]) -> str:
+          made: list[str], templates: Optional[dict] = None) -> str:
     """A new record of `entity` linked like `template`, except that links a varied path runs
     through point to fresh clones (a reservation on *another* flight, for another date)."""
     links = {}
@@ -178,11 +179,13 @@ def _make(w: World, domain: Domain, entity: str, template: str, varied: list[lis
         linked = w.state[(template, f.name)]
         sub = [q[1:] for q in varied if q and q[0] == f.name and len(q) > 1]
         if sub:
-            links[f.name] = _make(w, domain, f.type.entity, linked.name, sub, f"{name}_{f.name}", made)
+            links[f.name] = _make(w, domain, f.type.entity, linked.name, sub, f"{name}_{f.name}", made, templates)
         else:
             links[f.name] = linked.name
     w.add_object(name, entity, links)
     made.append(name)
+    if templates is not None:
+        templates[name] = template
     return name
 
 

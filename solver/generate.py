@@ -185,11 +185,10 @@ class Generator:
                 return w
         raise EnvsynthError(f"clingo found no walk of up to {self.options.max_len} steps")
 
-    def propose(self, rng: random.Random, counts: Counter, refusal: bool = False) -> Optional[Walk]:
-        """One walk to solve: single intent, or (with probability multi_intent) a merge of 2 up
-        to max_intents single-intent walks, re-checked by the planner. For a refusal task the
-        last request is the refused one."""
-        if self.options.multi_intent <= 0 or rng.random() >= self.options.multi_intent:
+    def propose(self, rng: random.Random, counts: Counter, refusal: bool = False, multi: bool = False) -> Optional[Walk]:
+        """One walk to solve: single intent, or a merge of 2 up to max_intents single-intent
+        walks, re-checked by the planner. For a refusal task the last request is the refused one."""
+        if not multi:
             return self.pick_walk(rng, refusal)
         k = rng.randint(2, max(2, self.options.max_intents))
         parts = [self.pick_walk(rng) for _ in range(k - 1)] + [self.pick_walk(rng, refusal)]
@@ -213,9 +212,12 @@ class Generator:
         timings: dict[str, float] = {}
         counts: Counter = Counter()
         mismatches = 0
-        refuse = rng.random() < self.options.refusals  # this index is a refusal task (or not)
+        # what kind of task this index is, decided once: every attempt tries for that kind, so
+        # the shares of refusals and multi-intent tasks come out as asked
+        refuse = rng.random() < self.options.refusals
+        multi = rng.random() < self.options.multi_intent
         for _attempt in range(self.options.max_attempts):
-            walk = self.propose(rng, counts, refuse)
+            walk = self.propose(rng, counts, refuse, multi)
             seed = rng.randrange(2**31)
             if walk is None:
                 continue

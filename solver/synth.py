@@ -440,8 +440,18 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         hints[name] = lit
         hint_var[name] = var.label
 
+    # a near miss starts from its target's values (it differs in one part), so its hints copy the
+    # target's: far fewer clashes than sampling every field afresh
+    templates = {o: t for p in plan.distractors for o, t in p.templates.items()}
+    first: dict[str, Any] = {}
     for var in hint_vars:
-        add_hint(var, sample_value(var.type, rng, var.typical))
+        obj, _, fname = var.label.partition(".")
+        src = templates.get(obj)
+        value = first.get(f"{src}.{fname}") if src else None
+        if value is None:
+            value = sample_value(var.type, rng, var.typical)
+        first[var.label] = value
+        add_hint(var, value)
     order = list(hints)
     rng.shuffle(order)
     active = list(order)
