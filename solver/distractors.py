@@ -53,6 +53,7 @@ class Planned:
     breaks: str = ""  # the part of the description it breaks, in words
     objects: list[str] = field(default_factory=list)  # root and its cloned linked records
     templates: dict[str, str] = field(default_factory=dict)  # each of those -> the record it imitates
+    tied: set = field(default_factory=set)  # (object, field) meant to equal the target's (hints copy them)
     visible: Any = None  # Z3 condition: listed by the tool at that step
     selection: bool = True  # False for namesakes of records the user names by id
 
@@ -156,8 +157,34 @@ def add_objects(w: World, domain: Domain, planned: list[Planned]) -> None:
         made: list[str] = []
         _make(w, domain, p.entity, p.target, varied, p.name, made, p.templates)
         p.objects = [p.name] + [x for x in made if x != p.name]
+        p.tied = _tied(domain, p)
         for o in p.objects:
             w.object_group[o] = p.name
+
+
+def _tied(domain: Domain, p: Planned) -> set:
+    """The (object, field) pairs of a near miss that its description makes equal (or close) to
+    the target's: the values it states, ranks by or tests - and, for a look-alike, its name."""
+    if p.kind == "look_alike":
+        return {(p.name, f) for f in _label(domain, p.entity)}
+    if p.reference == "by_id":
+        return set()
+    ref = domain.entities[p.entity].refs[p.reference]
+    paths = list(ref.filter) + ([ref.rank[0]] if ref.rank else [])
+    if ref.where is not None:
+        paths += [q[1:] for q in _paths_in(ref.where)]
+    out = set()
+    for path in paths:
+        obj = p.name
+        for step in path[:-1]:
+            clone = f"{obj}_{step}"
+            if clone not in p.templates:
+                obj = None
+                break
+            obj = clone
+        if obj is not None and path:
+            out.add((obj, path[-1]))
+    return out
 
 
 def _paths_in(node: E.Node) -> list[list[str]]:

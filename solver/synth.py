@@ -443,10 +443,11 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     # a near miss starts from its target's values (it differs in one part), so its hints copy the
     # target's: far fewer clashes than sampling every field afresh
     templates = {o: t for p in plan.distractors for o, t in p.templates.items()}
+    tied = {pair for p in plan.distractors for pair in p.tied}
     first: dict[str, Any] = {}
     for var in hint_vars:
         obj, _, fname = var.label.partition(".")
-        src = templates.get(obj)
+        src = templates.get(obj) if (obj, fname) in tied else None
         value = first.get(f"{src}.{fname}") if src else None
         if value is None:
             value = sample_value(var.type, rng, var.typical)
