@@ -490,7 +490,7 @@ class AspProgram:
                 return t
         raise KeyError(var)
 
-    def parts(self, horizon_param: str = "t") -> dict[str, str]:
+    def parts(self) -> dict[str, str]:
         def fix(lines: list[str]) -> str:
             return "\n".join(lines) + "\n"
 

@@ -25,7 +25,8 @@ from . import types as T
 from .domain import Domain
 from .errors import EnvsynthError
 from .registry import template_dir_for
-from .runtime import canonical_json, db_hash, listed_ids
+from . import expr as E
+from .runtime import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
 from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
 from .walks import Walk
 
@@ -324,8 +325,6 @@ def _accept(t: Optional[T.VType], value: str) -> list[str]:
 def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]:
     """The values that make the refused requirement fail (a non_refundable fare, a cancelled
     order): saying any of them shows the agent found out why."""
-    from .runtime import Ref, Runtime, to_text
-
     rt = Runtime(domain, sc.final_db, sc.ids[sc.walk.actor])
     try:
         env = rt.bind_arguments(tool, sc.gold[k].arguments)
@@ -333,8 +332,6 @@ def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]
     except Exception:  # noqa: BLE001
         return []
     out = []
-    from . import expr as E
-
     for n in E.walk(req.expr):
         if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("enum", "str", "money", "int", "date"):
             try:
