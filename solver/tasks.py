@@ -396,9 +396,9 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             answers.append(Answer(step=k + 1, question=text, value=value, accept=_accept(tool.answer_type, value)))
         if step.refuse is not None:
             req = tool.requires[step.refuse - 1]
-            facts = _refusal_facts(domain, tool, req, sc, k)
+            reasons = _refusal_facts(domain, tool, req, sc, k)
             answers.append(Answer(step=k + 1, question=text, value=req.error,
-                                  accept=list(dict.fromkeys([req.error] + facts))))
+                                  accept=list(dict.fromkeys([req.error] + reasons))))
             refusals.append(Refusal(step=k + 1, tool=tool.name, arguments=sc.gold[k].arguments,
                                     requirement=req.src, error=req.error))
     intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
@@ -418,8 +418,19 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             conn = tpl.pick(rng, ("connectors",), "Also, ")
             keep = re.match(r"I\b", r) is not None
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
+    # every record the user names by id must be named in the text, even when no request mentions
+    # it (the plan looks it up on the way: "my pet number is P9587")
+    stated_ids = []
+    for obj in walk.given:
+        rid = sc.ids[obj]
+        if obj != walk.actor and not any(rid in x for x in [intro] + sentences):
+            ent = walk.objects[obj]
+            stated_ids.append(tpl.pick(rng, ("given_ids", ent), f"My {ent.replace('_', ' ')} number is {{{{ id }}}}.",
+                                       id=rid))
+    if walk.actor in walk.given and actor_rec["id"] not in intro:
+        stated_ids.insert(0, tpl.pick(rng, ("given_ids", domain.actor), "My id is {{ id }}.", id=actor_rec["id"]))
     closing = tpl.pick(rng, ("closing",), "")
-    instruction = " ".join([intro] + sentences) + closing
+    instruction = " ".join([intro] + stated_ids + sentences) + closing
     unstated = _unstated(describe, instruction)
     if unstated:
         raise EnvsynthError(f"the plan picks a record by a description the user never gives ({unstated})")

@@ -8,6 +8,8 @@ plain scan of the database at that step.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
@@ -65,6 +67,9 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
         if s.reward != 1.0:
             why = "final state differs" if not s.db_match else f"answers missing: {s.missing_answers}"
             problems.append(f"gold scores {s.reward}: {why}")
+    # 1b) every id the gold trajectory uses is one the user states or an earlier result shows
+    if replayed:
+        problems += _unsourced_ids(domain, task, env)
     # 2) the agent that does nothing scores 0
     noop = Environment(domain, task).score()
     if noop.reward != 0.0:
@@ -99,6 +104,22 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
     if not problems:
         problems += distractor_problems(domain, task)
     return TaskCheck(task.id, not problems, problems)
+
+
+def _unsourced_ids(domain: Domain, task: Task, env: Environment) -> list[str]:
+    """An agent can only use ids it has been told or has seen: check the gold trajectory's."""
+    seen = task.instruction
+    out = []
+    for i, (action, rec) in enumerate(zip(task.gold_actions, env.calls)):
+        tool = domain.tools[action.name]
+        for a in tool.args.values():
+            if a.is_ref:
+                rid = action.arguments[a.name]
+                if rid not in seen:
+                    out.append(f"gold step {i + 1} ({action.name}) uses {a.type.entity} {rid}, which the user never "
+                               "states and no earlier result shows")
+        seen += json.dumps(rec.output)
+    return out
 
 
 def distractor_problems(domain: Domain, task: Task) -> list[str]:

@@ -22,6 +22,15 @@ def test_every_generated_task_verifies(seed, name, request):
         assert Environment(domain, task).score().reward == 0.0
 
 
+def test_an_id_the_user_never_states_is_caught(airline_tasks, airline):
+    """The gold trajectory may only use ids the user states or an earlier result shows."""
+    task = next(t for t in airline_tasks if t.certificate.actor in t.instruction)
+    broken = task.model_copy(update={"instruction": task.instruction.replace(task.certificate.actor, "my usual id")})
+    problems = check_task(airline, broken).problems
+    assert any("never states" in p and task.certificate.actor in p for p in problems), problems
+    assert check_task(airline, task).ok
+
+
 def test_task_records_are_self_contained(airline_tasks, airline):
     t = airline_tasks[0]
     assert t.id.startswith("airline-") and t.domain == "airline"
