@@ -267,18 +267,22 @@ def parse_spec_text(text: str, file: str = "<spec>") -> Domain:
 def resolve_spec_path(spec: Union[str, Path]) -> Path:
     """A path to a spec file, or the name of a shipped spec ('airline')."""
     p = Path(spec)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise EnvsynthError(f"no spec file at {p}")
+    if p.is_file():
         return p
+    if p.suffix in (".yaml", ".yml"):
+        raise EnvsynthError(f"no spec file at {p}")
+    # a directory (say, a dataset generated into ./airline) is never a spec: try the shipped name
     shipped = registry.shipped_spec(str(spec))
-    if shipped is None:
-        names = registry.shipped_names()
-        raise EnvsynthError(
-            f"'{spec}' is neither a spec file nor a shipped spec. "
-            + did_you_mean(str(spec), names, "shipped specs")
-        )
-    return shipped
+    if shipped is not None:
+        return shipped
+    if p.is_dir():
+        specs = sorted(p.glob("*.yaml"))
+        hint = f" (it holds {', '.join(x.name for x in specs[:3])})" if specs else ""
+        raise EnvsynthError(f"'{spec}' is a directory, not a spec file{hint}; give the path of the YAML file")
+    names = registry.shipped_names()
+    raise EnvsynthError(
+        f"'{spec}' is neither a spec file nor a shipped spec. " + did_you_mean(str(spec), names, "shipped specs")
+    )
 
 
 def load_domain(spec: Union[str, Path]) -> Domain:

@@ -71,3 +71,13 @@ def test_schema():
     r = runner.invoke(app, ["schema"])
     schema = json.loads(r.stdout)
     assert "entities" in schema["properties"] and "tools" in schema["properties"]
+
+
+def test_a_dataset_directory_named_like_a_spec_does_not_shadow_it(tmp_path, monkeypatch):
+    """`envsynth generate airline -o airline` then `envsynth check airline` still means the spec."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "airline").mkdir()
+    (tmp_path / "mine").mkdir()
+    assert runner.invoke(app, ["check", "airline"]).exit_code == 0
+    r = runner.invoke(app, ["check", "mine"])
+    assert r.exit_code == 1 and "is a directory, not a spec file" in r.output and "Traceback" not in r.output
