@@ -564,11 +564,26 @@ def selectable_references(domain: Domain, tool: Tool) -> list[str]:
                     pa, pb = E.path_of(a), E.path_of(b)
                     if pa and pb and pa[0] == listing.item and len(pa) == 2 and pb == [tool.returns.var]:
                         anchors.append(pa[1])
+    # a list filtered by a record argument (meeting.room == room) is searched because the user
+    # speaks of that record: the description must go through that field ("my next meeting in
+    # Orion"), not around it ("my next meeting titled Standup" is found from the user's list)
+    via_record: list[str] = []
+    if tool.returns.kind == "list" and listing.where is not None:
+        ref_args = {a.var for a in tool.args.values() if a.is_ref}
+        for c in E.conjuncts(listing.where):
+            if isinstance(c, E.Compare) and c.op == "==":
+                for a, b in ((c.left, c.right), (c.right, c.left)):
+                    pa, pb = E.path_of(a), E.path_of(b)
+                    if pa and pb and pa[0] == listing.item and len(pa) == 2 and len(pb) == 1 and pb[0] in ref_args:
+                        via_record.append(pa[1])
     out = []
     for rname, ref in ent.refs.items():
         if ref.by_id:
             continue
         if any(a not in pinned or pinned[a] not in ref.filter for a in scalar_args):
+            continue
+        if via_record and not any(
+                (ref.scope and ref.scope[0] == f) or any(p[0] == f for p in ref.filter) for f in via_record):
             continue
         if tool.returns.kind == "record":
             tied = any((ref.scope and ref.scope[0] == f) or any(p[0] == f and len(p) > 1 for p in ref.filter)

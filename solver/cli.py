@@ -238,16 +238,20 @@ def generate(
     err.print(f"{report.tasks} tasks in {report.seconds:.1f}s ({rate:.1f} tasks/s) -> {output}/tasks.jsonl")
     if report.resumed_from:
         err.print(f"resumed after {report.resumed_from} tasks already on disk")
-    infeasible = sum(report.failures.values())
-    if infeasible:
-        err.print(f"{infeasible} walks were infeasible and skipped (reasons in manifest.json)")
+    c = report.counts
+    if c["proposed"]:
+        skipped = [(c["infeasible"] + c["pruned"], "infeasible walks"
+                    + (f" ({c['pruned']} pruned by {c['learned']} learned nogoods)" if c["pruned"] else "")),
+                   (c["unrenderable"], "relied on a description the templates never give the user"),
+                   (c["failed_check"], "failed their own verification"),
+                   (c["repeats"], "repeated the shape of a task already written"),
+                   (c["merge_rejected"], "merges the planner rejected")]
+        parts = [f"{k} {what}" for k, what in skipped if k]
+        if parts:
+            err.print(f"{c['proposed']} walks proposed for {report.tasks - report.resumed_from} tasks; not written: "
+                      + ", ".join(parts) + " (top reasons in manifest.json)")
     if report.mismatches:
         err.print(f"[red]{report.mismatches} solver/runtime disagreements[/red] (no such task was written)")
-    c = report.counts
-    if c:
-        err.print(f"walks proposed {c['proposed']}, solved {c['solved']}, feasible {c['feasible']}, "
-                  f"pruned by learned nogoods {c['pruned']} ({c['learned']} learned), "
-                  f"merges rejected by the planner {c['merge_rejected']}, same-shape repeats skipped {c['repeats']}")
 
 
 @app.command()

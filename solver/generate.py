@@ -233,6 +233,7 @@ class Generator:
             except Infeasible as e:
                 core = "; ".join(e.core[:4])
                 failures.append(f"{e.reason}: {core}" if core else e.reason)
+                counts["infeasible"] += 1
                 if self.learner.add(learn(walk, e.core, e.core_steps, e.core_kinds, e.core_objects)):
                     counts["learned"] += 1
                 continue
@@ -246,6 +247,7 @@ class Generator:
                 task = derive_task(self.domain, sc, self.templates, index, self.schemas)
             except EnvsynthError as e:  # e.g. the plan relies on a description the user never gives
                 failures.append(str(e))
+                counts["unrenderable"] += 1
                 continue
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -253,6 +255,7 @@ class Generator:
             timings["verify"] = timings.get("verify", 0.0) + time.perf_counter() - t0
             if not check.ok:
                 failures.append(f"failed its own verification: {check.problems[0]}")
+                counts["failed_check"] += 1
                 continue
             t0 = time.perf_counter()
             line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
@@ -416,6 +419,7 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
             with open(partial, "w", encoding="utf-8") as f:
                 f.writelines(kept)
             report.failures.update(saved["failures"])
+            report.counts.update(saved.get("counts", {}))
             report.indices, report.mismatches = saved["indices"], saved["mismatches"]
             lines_done, next_index = saved["lines"], saved["next_index"]
     if lines_done == 0:
@@ -424,7 +428,8 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     def checkpoint(next_i: int) -> None:
         tmp = state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": run_key, "lines": report.tasks, "next_index": next_i,
-                                   "failures": dict(report.failures), "indices": report.indices,
+                                   "failures": dict(report.failures), "counts": dict(report.counts),
+                                   "indices": report.indices,
                                    "mismatches": report.mismatches}), encoding="utf-8")
         os.replace(tmp, state_file)
 
@@ -477,7 +482,11 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
         "tasks": report.tasks,
         "attempts": {
             "task_indices": report.indices,
-            "infeasible": sum(report.failures.values()) - report.mismatches,
+            # solved-infeasible plus pruned: each worker learns on its own, the sum does not vary
+            "infeasible": report.counts["infeasible"] + report.counts["pruned"],
+            "description_never_given": report.counts["unrenderable"],
+            "failed_own_verification": report.counts["failed_check"],
+            "same_shape_repeats": report.counts["repeats"],
             "solver_runtime_disagreements": report.mismatches,
             "reasons": dict(sorted(report.failures.most_common(20), key=lambda kv: (-kv[1], kv[0]))),
         },

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from . import expr as E
 from . import references as R
 from . import types as T
-from .domain import Domain, Reference
+from .domain import CreateEffect, Domain, Reference, SetEffect
 from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
 from . import distractors as D
 from .distractors import DistractorOptions
@@ -159,6 +159,7 @@ class Plan:
     requirements: list[tuple[int, str, Any]]  # (step, source text, Z3 condition) of every precondition
     distractors: list = field(default_factory=list)  # distractors.Planned
     witnesses: list = field(default_factory=list)  # records a quantifier may need (kept if the model uses them)
+    branches: list = field(default_factory=list)  # (coverage name, Z3 condition): sides the solver may be steered to
 
 
 def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
@@ -203,6 +204,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
     selections = []
     states = []
     requirements = []
+    branches: list = []
     for k, step in enumerate(walk.steps):
         tool = domain.tools[step.tool]
         label = f"step {k + 1} ({tool.name})"
@@ -272,12 +274,24 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
                     except Unsupported:
                         pass
             continue
+        for lname, node, _t in tool.lets:
+            if isinstance(node, E.IfElse):
+                cond = w.as_bool(w.enc(node.cond, env))
+                if not isinstance(cond, bool):
+                    branches += [(f"{tool.name}.let.{lname}.then", cond), (f"{tool.name}.let.{lname}.else", z3.Not(cond))]
         for i, req in enumerate(tool.requires):
             cond = w.enc(req.expr, env)
             requirements.append((k, req.src, cond))
             w.track(f"{label} requires {req.src} (line {req.line})", cond, "requires")
+            if isinstance(req.expr, E.BoolOp) and req.expr.op == "or":
+                for j, v in enumerate(req.expr.values):
+                    side = w.as_bool(w.enc(v, env))
+                    if not isinstance(side, bool):
+                        branches.append((f"{tool.name}.requires[{i + 1}].or[{j + 1}]", side))
         if step.ask and tool.answer is not None and tool.returns.kind != "find":
             _distinct_answers(w, domain, walk, planned, k, tool, step, args, env, label)
+        if tool.is_write and planned:
+            _distinct_effects(w, walk, planned, k, tool, step, args, env, label)
         pre = w.snapshot()
         pre_exists = set(w.exists)
         touched = w.apply_effects(tool, env, step.creates, label)
@@ -301,6 +315,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
     states.append(w.snapshot())
     plan = Plan(w, arg_terms, selections, states, requirements, planned)
     plan.witnesses = witnesses
+    plan.branches = branches
     return plan
 
 
@@ -399,6 +414,47 @@ def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: in
         w.track(f"{label}: near miss {p.name} gives another answer", differs, "distractor", group=p.name)
 
 
+def _distinct_effects(w: World, walk: Walk, planned: list, k: int, tool, step, args, env, label: str) -> None:
+    """A near miss taken for its target must make this write do something else - be refused,
+    change another record, or write other values: a write that only copies the target's values
+    (a follow-up in the same room, of the same length) would let a wrong pick pass."""
+    def differ(a, b):
+        s = w.same(a, b)
+        return (not s) if isinstance(s, bool) else z3.Not(s)
+
+    def record(e: dict, path: list[str]):
+        o = e[path[0]]
+        for f in path[1:-1]:
+            o = w.field(o, f)
+        return o
+
+    for p in planned:
+        if p.step > k:
+            continue
+        m = _swap_map(w, walk, p.target, p.name)
+        if not any(o in m for o in step.binds.values()):
+            continue
+        try:
+            env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
+            options = [differ(w.as_bool(w.enc(req.expr, env2)), True) for req in tool.requires]
+            for eff in tool.effects:
+                if isinstance(eff, SetEffect):
+                    options.append(differ(record(env, eff.target), record(env2, eff.target)))
+                    options.append(differ(w.enc(eff.value, env), w.enc(eff.value, env2)))
+                elif isinstance(eff, CreateEffect):
+                    options += [differ(w.enc(node, env), w.enc(node, env2)) for node in eff.values.values()
+                                if not (isinstance(node, E.Lit) and node.kind == "generated")]
+                else:
+                    options.append(differ(env[eff.var], env2[eff.var]))
+        except (Unsupported, KeyError):  # reads a record this call creates: the state will differ
+            continue
+        if any(o is True for o in options):
+            continue
+        real = [o for o in options if not isinstance(o, bool)]
+        w.track(f"{label}: near miss {p.name} would make this write do something else",
+                z3.Or(real) if real else False, "distractor", group=p.name)
+
+
 def _unique(w: World, domain: Domain, objects, label: str) -> None:
     by_entity: dict[str, list[str]] = {}
     for o in sorted(objects):
@@ -409,6 +465,9 @@ def _unique(w: World, domain: Domain, objects, label: str) -> None:
             if f.unique and len(objs) > 1:
                 terms = [w.state[(o, f.name)] for o in objs]
                 w.track(f"{label}: {ent}.{f.name} is unique", z3.Distinct(terms), "unique")
+
+
+STEER_SHARE = 0.5  # share of tasks steered to a random branch side
 
 
 def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord, set[str]]:
@@ -456,11 +515,19 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     order = list(hints)
     rng.shuffle(order)
     active = list(order)
+    # steer half the tasks to one side of a branch the walk passes (a meeting across midnight, the
+    # second way to meet an `or`): sampled values take the common side almost always
+    steer: list = []
+    if plan.branches and rng.random() < STEER_SHARE:
+        _name, cond = plan.branches[rng.randrange(len(plan.branches))]
+        lit = z3.Bool("steer", ctx=w.ctx)
+        w.solver.add(z3.Implies(lit, cond))
+        steer.append(lit)
     for round_no in range(rounds + 1):
         while True:
             checks += 1
             soft_lits = [w.presence(g) if g in kept_groups else z3.Not(w.presence(g)) for g in sorted(soft)]
-            r = w.solver.check(*(hard + soft_lits + [hints[h] for h in active]))
+            r = w.solver.check(*(hard + soft_lits + steer + [hints[h] for h in active]))
             if r == z3.sat:
                 break
             if r != z3.unsat:
@@ -472,6 +539,9 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
                 for h in core_hints:
                     active.remove(h)
                 dropped_total += len(core_hints)
+                continue
+            if steer and "steer" in core:
+                steer = []
                 continue
             clashing = {group_of[c] for c in core if c in group_of}
             if clashing:

@@ -287,6 +287,17 @@ class _Describer:
         return text
 
 
+def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
+    """A value of `obj` that a rendered description states through a link (room.name of a meeting)."""
+    for other, q in describe.selected.items():
+        if other not in describe.rendered:
+            continue
+        for path, v in q.stated.items():
+            if describe.walk.links.get(f"{other}.{path.split('.')[0]}") == obj and "." in path:
+                return str(v)
+    return None
+
+
 def _unstated(describe: "_Describer", instruction: str) -> str:
     """A selection the instruction does not account for: its description was never rendered, and
     either it ranks (the user never said "the largest") or a stated value is missing from the text."""
@@ -418,6 +429,16 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             conn = tpl.pick(rng, ("connectors",), "Also, ")
             keep = re.match(r"I\b", r) is not None
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
+    # a record the plan picks by its own description, whose value another description already
+    # gives ("my next meeting in Orion", with Orion found as the largest room on floor 3): the user
+    # says which it is, so the text accounts for every selection
+    for obj, p in describe.selected.items():
+        value = None if obj in describe.rendered else _stated_through(describe, obj)
+        if value is not None:
+            ent = walk.objects[obj]
+            phrase = tpl.pick(rng, ("refs", ent, p.reference), None, **_nest(p.stated))
+            sentences.append(tpl.pick(rng, ("clarify", ent), "{{ value }} is {{ phrase }}.", value=value, phrase=phrase))
+            describe.rendered.add(obj)
     # every record the user names by id must be named in the text, even when no request mentions
     # it (the plan looks it up on the way: "my pet number is P9587")
     stated_ids = []

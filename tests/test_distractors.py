@@ -131,3 +131,31 @@ def test_baseline_agents(dataset):
 def test_distractors_can_be_turned_off(airline):
     tasks = generate_tasks(airline, n=10, seed=2, distractors=0)
     assert all(not t.certificate.distractors and not t.difficulty.distractors for t in tasks)
+
+
+def test_a_near_miss_of_a_copied_record_changes_what_the_write_copies():
+    """A follow-up copies its source meeting's room, length and attendees: a near miss of the
+    source that agrees on all of them would produce the same follow-up and pass in its place.
+    The solver must keep near misses that change the outcome (this failed ~9% of tasks before)."""
+    from envsynth.generate import Generator, GenerateOptions
+    from envsynth.loader import load_domain
+    from envsynth.synth import Infeasible, synthesize
+    from envsynth.tasks import derive_task
+    from envsynth.walks import enumerate_walks
+
+    d = load_domain("calendar")
+    g = Generator(d, GenerateOptions(n=1, seed=1))
+    walks = [w for w in enumerate_walks(d, max_len=3)
+             if w.steps[-1].tool == "schedule_follow_up" and any(s.select for s in w.steps)]
+    checked = 0
+    for w in walks:
+        for seed in range(8):
+            try:
+                sc = synthesize(d, w, seed, g.synth_options)
+            except Infeasible:
+                continue
+            task = derive_task(d, sc, g.templates, 0, g.schemas)
+            if task.certificate.distractors:
+                checked += 1
+                assert distractor_problems(d, task) == [], task.id
+    assert checked > 50

@@ -94,3 +94,32 @@ def test_manifest_counts(tmp_path):
     assert sum(m["dataset"]["lengths"].values()) == 20
     assert m["walk_space"]["walks"] > 10
     assert all(r.ok for r in verify_dir(tmp_path))
+
+
+def test_a_record_found_on_the_way_is_described_by_the_user():
+    """The plan finds the room as the largest on its floor and then lists its meetings; the
+    user names the room through the meeting ("the next booking of Orion") and says which room
+    that is, so every selection the plan makes is one the instruction accounts for."""
+    from envsynth.generate import Generator, GenerateOptions
+    from envsynth.loader import load_domain
+    from envsynth.synth import Infeasible, synthesize
+    from envsynth.tasks import derive_task
+    from envsynth.walks import enumerate_walks
+
+    d = load_domain("calendar")
+    g = Generator(d, GenerateOptions(n=1, seed=1))
+    walks = [w for w in enumerate_walks(d, max_len=3)
+             if [s.tool for s in w.steps] == ["list_rooms_on_floor", "list_room_meetings", "cancel_meeting"]]
+    rendered = 0
+    for w in walks:
+        for seed in range(3):
+            try:
+                sc = synthesize(d, w, seed, g.synth_options)
+            except Infeasible:
+                continue
+            task = derive_task(d, sc, g.templates, 0, g.schemas)  # raises if a selection goes unsaid
+            room = sc.initial_db["room"][sc.ids[w.steps[0].select.object]]
+            assert room["name"] in task.instruction and f"floor {room['floor']}" in task.instruction
+            assert check_task(d, task).ok
+            rendered += 1
+    assert rendered >= 3

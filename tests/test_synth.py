@@ -117,3 +117,21 @@ def test_background_fills_the_database(airline):
     big = synthesize(airline, walk, 1, SynthOptions(background=2.0))
     assert small.background == 0
     assert sum(len(t) for t in big.initial_db.values()) > sum(len(t) for t in small.initial_db.values()) + 40
+
+
+def test_rare_branches_are_steered_to():
+    """Sampled values almost never put a meeting across midnight UTC (the `then` side of
+    `day: if utc_hour < 0 ...`); steering half the tasks to a random branch side does."""
+    from envsynth.coverage import task_coverage
+    from envsynth.generate import Generator, GenerateOptions
+    from envsynth.loader import load_domain
+    from envsynth.tasks import derive_task
+
+    d = load_domain("calendar")
+    g = Generator(d, GenerateOptions(n=1, seed=1))
+    walk = next(w for w in enumerate_walks(d, max_len=2) if w.steps[-1].tool == "schedule_meeting")
+    taken = set()
+    for seed in range(30):
+        sc = synthesize(d, walk, seed, g.synth_options)
+        taken |= set(task_coverage(d, derive_task(d, sc, g.templates, 0, g.schemas))["branches"])
+    assert {"schedule_meeting.let.day.then", "schedule_meeting.let.day.else"} <= taken

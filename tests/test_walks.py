@@ -82,3 +82,15 @@ def test_walks_are_lifted(airline):
         for s in w.steps:
             for obj in list(s.binds.values()) + list(s.creates.values()):
                 assert obj in w.objects
+
+
+def test_a_list_searched_by_a_record_needs_a_description_through_that_record():
+    """Listing a room's meetings finds "the next booking of Orion", never "my next meeting
+    titled Standup" (which nothing ties to the room: the user's own list finds it)."""
+    from envsynth.aspenc import selectable_references
+    from envsynth.loader import load_domain
+
+    d = load_domain("calendar")
+    assert selectable_references(d, d.tools["list_room_meetings"]) == ["next_in_room", "next_booking_in_room"]
+    assert "next_titled" in selectable_references(d, d.tools["list_person_meetings"])
+    assert "next_booking_in_room" not in selectable_references(d, d.tools["list_person_meetings"])
