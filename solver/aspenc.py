@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import expr as E
-from .domain import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
+from .domain import CreateEffect, DeleteEffect, Domain, Reference, SetEffect, Tool
 
 _IDENT = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 
@@ -534,6 +534,26 @@ def _bool_t():
     return BOOL
 
 
+def _links_to(listing, record_vars: set) -> list[list[str]]:
+    """Link paths from the listed item to a record variable: `item.a.b == var` gives [a, b]."""
+    out = []
+    if listing.where is None:
+        return out
+    for c in E.conjuncts(listing.where):
+        if isinstance(c, E.Compare) and c.op == "==":
+            for a, b in ((c.left, c.right), (c.right, c.left)):
+                pa, pb = E.path_of(a), E.path_of(b)
+                if pa and pb and pa[0] == listing.item and len(pa) >= 2 and len(pb) == 1 and pb[0] in record_vars:
+                    out.append(pa[1:])
+    return out
+
+
+def _goes_through(ref: Reference, path: list[str]) -> bool:
+    """The description reaches the record at the end of `path`: scoped by it, or stating a field of it."""
+    n = len(path)
+    return bool(ref.scope and ref.scope[:n] == path) or any(p[:n] == path and len(p) > n for p in ref.filter)
+
+
 def selectable_references(domain: Domain, tool: Tool) -> list[str]:
     """References that can pick one record out of this tool's candidate list.
 
@@ -554,41 +574,25 @@ def selectable_references(domain: Domain, tool: Tool) -> list[str]:
                     if pa and pb and pa[0] == listing.item and len(pb) == 1 and pb[0] in tool.args:
                         pinned[pb[0]] = pa[1:]
     scalar_args = [a.name for a in tool.args.values() if not a.is_ref]
-    # an included list hangs off the returned record through a ref field (order.user == user):
-    # a description fits when it names that record - "my ..." (scope) or a stated field of it
-    anchors: list[str] = []
-    if tool.returns.kind == "record" and listing.where is not None:
-        for c in E.conjuncts(listing.where):
-            if isinstance(c, E.Compare) and c.op == "==":
-                for a, b in ((c.left, c.right), (c.right, c.left)):
-                    pa, pb = E.path_of(a), E.path_of(b)
-                    if pa and pb and pa[0] == listing.item and len(pa) == 2 and pb == [tool.returns.var]:
-                        anchors.append(pa[1])
-    # a list filtered by a record argument (meeting.room == room) is searched because the user
-    # speaks of that record: the description must go through that field ("my next meeting in
-    # Orion"), not around it ("my next meeting titled Standup" is found from the user's list)
-    via_record: list[str] = []
-    if tool.returns.kind == "list" and listing.where is not None:
-        ref_args = {a.var for a in tool.args.values() if a.is_ref}
-        for c in E.conjuncts(listing.where):
-            if isinstance(c, E.Compare) and c.op == "==":
-                for a, b in ((c.left, c.right), (c.right, c.left)):
-                    pa, pb = E.path_of(a), E.path_of(b)
-                    if pa and pb and pa[0] == listing.item and len(pa) == 2 and len(pb) == 1 and pb[0] in ref_args:
-                        via_record.append(pa[1])
+    # an included list hangs off the returned record through a link (order.user == user, or
+    # appointment.pet.owner == owner): a description fits when it names that record - "my ..."
+    # (scope) or a stated field of it. A list filtered by a record argument (meeting.room == room)
+    # is searched because the user speaks of that record: the description must go through that
+    # link ("my next meeting in Orion"), not around it ("my next meeting titled Standup" is found
+    # from the user's own list)
+    if tool.returns.kind == "record":
+        anchors = _links_to(listing, {tool.returns.var})
+    elif tool.returns.kind == "list":
+        anchors = _links_to(listing, {a.var for a in tool.args.values() if a.is_ref})
+    else:
+        anchors = []
     out = []
     for rname, ref in ent.refs.items():
         if ref.by_id:
             continue
         if any(a not in pinned or pinned[a] not in ref.filter for a in scalar_args):
             continue
-        if via_record and not any(
-                (ref.scope and ref.scope[0] == f) or any(p[0] == f for p in ref.filter) for f in via_record):
+        if (anchors or tool.returns.kind == "record") and not any(_goes_through(ref, a) for a in anchors):
             continue
-        if tool.returns.kind == "record":
-            tied = any((ref.scope and ref.scope[0] == f) or any(p[0] == f and len(p) > 1 for p in ref.filter)
-                       for f in anchors)
-            if not tied:
-                continue
         out.append(rname)
     return out

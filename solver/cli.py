@@ -344,6 +344,51 @@ def stats(
         out.print("branches not taken: " + ", ".join(report["uncovered_branches"]), markup=False)
 
 
+@app.command()
+@friendly
+def show(
+    directory: Path = typer.Argument(..., help="A dataset directory or a tasks.jsonl file."),
+    n: int = typer.Option(10, "-n", help="How many tasks to show (from the top, or after --skip)."),
+    skip: int = typer.Option(0, "--skip", help="Tasks to skip first."),
+    task_id: Optional[str] = typer.Option(None, "--id", help="Show only the task with this id."),
+    tool: Optional[str] = typer.Option(None, "--tool", help="Only tasks whose gold trajectory calls this tool."),
+):
+    """Read tasks the way a reviewer does: each instruction next to its gold actions, the answers
+    and refusals it expects, and the near misses planted around it."""
+    from .verify import iter_tasks
+
+    directory = Path(directory)
+    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
+    if not tasks_file.exists():
+        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    shown = seen = 0
+    for task in iter_tasks(tasks_file):
+        if task_id is not None and task.id != task_id:
+            continue
+        if tool is not None and tool not in {a.name for a in task.gold_actions}:
+            continue
+        seen += 1
+        if seen <= skip:
+            continue
+        out.rule(f"[bold]{task.id}[/bold]  {task.difficulty.length} steps", align="left")
+        out.print(task.instruction, highlight=False)
+        for i, a in enumerate(task.gold_actions, 1):
+            out.print(f"  [cyan]{i}. {a.name}[/cyan]({json.dumps(a.arguments, ensure_ascii=False)})", highlight=False)
+        for r in task.expected.refusals:
+            out.print(f"  [yellow]refuse[/yellow] {r.tool}({json.dumps(r.arguments, ensure_ascii=False)}): "
+                      f"{r.error}  [dim]({r.requirement})[/dim]", highlight=False)
+        for ans in task.expected.answers:
+            if not any(r.step == ans.step for r in task.expected.refusals):
+                out.print(f"  [green]answer[/green] {ans.value}", highlight=False)
+        for d in task.certificate.distractors:
+            out.print(f"  [dim]near miss {d.id} ({d.kind}) for {d.target}: {d.breaks}[/dim]", highlight=False)
+        shown += 1
+        if shown >= n:
+            break
+    if shown == 0:
+        raise EnvsynthError("no task matches" if (task_id or tool or skip) else f"{tasks_file} holds no tasks")
+
+
 @app.command(name="eval")
 @friendly
 def eval_(

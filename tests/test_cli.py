@@ -81,3 +81,16 @@ def test_a_dataset_directory_named_like_a_spec_does_not_shadow_it(tmp_path, monk
     assert runner.invoke(app, ["check", "airline"]).exit_code == 0
     r = runner.invoke(app, ["check", "mine"])
     assert r.exit_code == 1 and "is a directory, not a spec file" in r.output and "Traceback" not in r.output
+
+
+def test_show_puts_instructions_next_to_gold_actions(tmp_path):
+    assert runner.invoke(app, ["generate", "retail", "-n", "5", "--seed", "4", "-o", str(tmp_path), "-q"]).exit_code == 0
+    tasks = [json.loads(x) for x in (tmp_path / "tasks.jsonl").read_text().splitlines()]
+    r = runner.invoke(app, ["show", str(tmp_path), "-n", "2"])
+    assert r.exit_code == 0, r.output
+    assert tasks[0]["id"] in r.output and tasks[1]["id"] in r.output and tasks[2]["id"] not in r.output
+    assert tasks[0]["gold_actions"][0]["name"] in r.output
+    r = runner.invoke(app, ["show", str(tmp_path), "--id", tasks[3]["id"]])
+    assert r.exit_code == 0 and tasks[3]["id"] in r.output and tasks[0]["id"] not in r.output
+    r = runner.invoke(app, ["show", str(tmp_path), "--id", "nope"])
+    assert r.exit_code == 1 and "no task matches" in r.output
