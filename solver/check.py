@@ -16,7 +16,7 @@ from .domain import Domain
 from .errors import EnvsynthError
 from .graph import build_graph, lint_graph
 from .synth import Infeasible, ReplayMismatch, synthesize
-from .tasks import Templates
+from .tasks import Templates, derive_task
 from .walks import WalkStats, enumerate_walks
 
 
@@ -59,6 +59,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
         report.findings.append(Finding(lint.severity, lint.message, lint.tool or ""))
     report.findings += requirement_findings(domain)
     report.findings += reference_findings(domain)
+    tpl = None
     try:
         tpl = Templates(domain)
         for m in tpl.missing(domain):
@@ -81,6 +82,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
                 + _why_unreachable(domain, t.name), t.name))
     # numeric feasibility: try a few walks per goal tool
     cores: dict[str, Counter] = {}
+    rendered: set = set()
     for t in domain.tools.values():
         if not t.is_goal or t.name not in by_tool:
             continue
@@ -98,11 +100,40 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
                 break
         if ok:
             report.feasible_goals.add(t.name)
+            if tpl is not None:
+                _render_samples(domain, walks, tpl, t.name, seed, samples, rendered, report)
         elif walks and t.name in cores:
             top = "; ".join(c for c, _n in cores[t.name].most_common(4))
             report.findings.append(Finding("warning", f"{t.name} is never achievable: every walk tried is "
                                            f"impossible because {top}", t.name))
     return report
+
+
+def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,
+                    rendered: set, report: CheckReport) -> None:
+    """Render tasks for walks that describe records in ways not rendered yet: a phrasing that
+    never gives the description a plan relies on ("the cheapest ...") shows up here, with the
+    fix, instead of as skipped attempts in `generate`."""
+    tried = 0
+    for k, w in enumerate(walks):
+        ways = {(s.tool, s.select.reference) for s in w.steps if s.select} | {(goal, "")}
+        if ways <= rendered or tried >= samples * 2:
+            continue
+        tried += 1
+        try:
+            sc = synthesize(domain, w, seed + 1000 + k)
+        except (Infeasible, ReplayMismatch):
+            continue
+        rendered |= ways
+        try:
+            derive_task(domain, sc, tpl, 0)
+        except EnvsynthError as e:
+            steps = " > ".join(s.tool for s in w.steps)
+            names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
+            report.findings.append(Finding(
+                "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
+                f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
+                "rather than fixed words", goal))
 
 
 def _why_unreachable(domain: Domain, tool_name: str) -> str:

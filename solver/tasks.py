@@ -287,6 +287,17 @@ class _Describer:
         return text
 
 
+class _Mention:
+    """A record as a template variable: described only if the phrasing uses it, so a phrasing
+    that leaves the record out ("cancel my pet's appointment") is caught, not credited."""
+
+    def __init__(self, describe: "_Describer", obj: str):
+        self.describe, self.obj = describe, obj
+
+    def __str__(self) -> str:
+        return self.describe(self.obj)
+
+
 def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
     """A value of `obj` that a rendered description states through a link (room.name of a meeting)."""
     for other, q in describe.selected.items():
@@ -396,7 +407,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         for var, obj in step.binds.items():
             if obj in step.creates.values():
                 continue
-            ctx[var] = describe(obj)
+            ctx[var] = _Mention(describe, obj)
         ctx["me"] = actor_rec
         text = tpl.pick(rng, ("intents", tool.name), None, **ctx)
         requests.append(text)

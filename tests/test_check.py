@@ -1,5 +1,7 @@
 """`envsynth check`: the author's companion - lints with locations, exit codes by severity."""
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from envsynth.check import check_domain
@@ -98,3 +100,23 @@ tools:
 """
     dom = parse_spec_text(spec, "d.yaml")
     assert dom.tools["make"].lets[0][0] == "three"
+
+
+def test_a_phrasing_that_leaves_out_the_description_is_caught(tmp_path):
+    """The plan finds the appointment as "my pet's next booked one": an intent phrasing with
+    fixed words never says so. check renders sample tasks and says which phrasing to fix."""
+    spec = Path(__file__).parent / "data" / "vet.yaml"
+    (tmp_path / "vet.yaml").write_text(spec.read_text())
+    phrases = tmp_path / "templates" / "vet" / "phrases.yaml"
+    phrases.parent.mkdir(parents=True)
+    good = ("intro: ['Hi, I am {{ me.first_name }}, client {{ me.id }}.']\n"
+            "refs: {appointment: {my_pets_next: ['the next booked appointment for {{ pet.name }}']}}\n")
+    phrases.write_text(good + "intents: {cancel_appointment: ['Please cancel {{ appointment }}.']}\n")
+    r = runner.invoke(app, ["check", str(tmp_path / "vet.yaml")])
+    assert r.exit_code == 0, r.output
+    phrases.write_text(good + "intents: {cancel_appointment: ['Please cancel the appointment of my pet.']}\n")
+    r = runner.invoke(app, ["check", str(tmp_path / "vet.yaml")])
+    assert r.exit_code == 3
+    out = " ".join(r.output.split())
+    assert "my_pets_next of appointment" in out and "intents.cancel_appointment" in out
+    assert "{{ appointment }}" in out

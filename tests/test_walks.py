@@ -1,5 +1,7 @@
 """Walk enumeration (clingo): every walk is a real plan, and the space is stable."""
 
+from pathlib import Path
+
 import pytest
 
 from envsynth.walks import enumerate_walks
@@ -96,58 +98,7 @@ def test_a_list_searched_by_a_record_needs_a_description_through_that_record():
     assert "next_booking_in_room" not in selectable_references(d, d.tools["list_person_meetings"])
 
 
-VET = """
-domain: vet
-today: 2026-12-01
-actor: owner
-pools:
-  pet_name: [Biscuit, Luna, Max, Pepper, Olive, Milo, Nala, Rocky]
-  first: [Ana, Ben, Chloe, Dev, Emma, Farid]
-entities:
-  owner:
-    fields:
-      first_name: {type: str, pool: first}
-    refer: {by_id: {id: true}}
-  pet:
-    fields:
-      name: {type: str, pool: pet_name}
-      owner: {type: ref, entity: owner}
-      species: {type: enum, values: [dog, cat]}
-    refer: {by_id: {id: true}}
-  appointment:
-    fields:
-      pet: {type: ref, entity: pet}
-      date: {type: date, min: 2026-11-01, max: 2027-01-31}
-      status: {type: enum, values: [booked, cancelled]}
-    refer:
-      by_id: {id: true}
-      my_pets_next:
-        description: the next booked appointment of one of the user's pets, by the pet's name
-        scope: pet.owner
-        filter: [pet.name]
-        where: status == "booked" and date >= today
-        rank: {by: date, order: asc}
-tools:
-  get_owner:
-    kind: read
-    description: Get an owner's details with every appointment of their pets.
-    args:
-      owner_id: {ref: owner}
-    returns:
-      record: owner
-      include:
-        appointments: {list: appointment, where: appointment.pet.owner == owner}
-  cancel_appointment:
-    kind: write
-    description: Cancel a booked appointment.
-    args:
-      appointment_id: {ref: appointment}
-    requires:
-      - check: appointment.status == "booked"
-        error: the appointment is not booked
-    effects:
-      - appointment.status = "cancelled"
-"""
+VET = (Path(__file__).parent / "data" / "vet.yaml").read_text()
 
 
 def test_an_included_list_reached_through_a_chain_of_links():
