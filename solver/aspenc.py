@@ -549,9 +549,12 @@ def _links_to(listing, record_vars: set) -> list[list[str]]:
 
 
 def _goes_through(ref: Reference, path: list[str]) -> bool:
-    """The description reaches the record at the end of `path`: scoped by it, or stating a field of it."""
+    """The description singles out the record at the end of `path`: it is the user ("my order"
+    with scope [user]), or the user states a field of it ("the next booking of Orion"). A scope
+    that merely passes through it ("a transfer I sent", scope from_account.owner) does not say
+    which of the user's accounts to look in."""
     n = len(path)
-    return bool(ref.scope and ref.scope[:n] == path) or any(p[:n] == path and len(p) > n for p in ref.filter)
+    return ref.scope == path or any(p[:n] == path and len(p) > n for p in ref.filter)
 
 
 def selectable_references(domain: Domain, tool: Tool) -> list[str]:

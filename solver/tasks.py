@@ -312,17 +312,17 @@ def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
 def _unstated(describe: "_Describer", instruction: str) -> str:
     """A selection the instruction does not account for: its description was never rendered, and
     either it ranks (the user never said "the largest") or a stated value is missing from the text."""
-    low = instruction.lower()
     for obj, p in describe.selected.items():
-        if obj in describe.rendered:
-            continue
-        if p.rank is not None:
+        if obj not in describe.rendered and not _said(p, instruction):
             return f"{p.reference} of {p.entity}"
-        for v in p.stated.values():
-            forms = {str(v).lower(), _human_date(v).lower()}
-            if not any(f in low for f in forms):
-                return f"{p.reference} of {p.entity}"
     return ""
+
+
+def _said(p, text: str) -> bool:
+    """Whether `text` gives a description without rendering it: no ranking, every stated value present."""
+    low = text.lower()
+    return p.rank is None and all(any(f in low for f in {str(v).lower(), _human_date(v).lower()})
+                                  for v in p.stated.values())
 
 
 def _accept(t: Optional[T.VType], value: str) -> list[str]:
@@ -444,7 +444,9 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     # gives ("my next meeting in Orion", with Orion found as the largest room on floor 3): the user
     # says which it is, so the text accounts for every selection
     for obj, p in describe.selected.items():
-        value = None if obj in describe.rendered else _stated_through(describe, obj)
+        if obj in describe.rendered or _said(p, " ".join([intro] + sentences)):
+            continue
+        value = _stated_through(describe, obj)
         if value is not None:
             ent = walk.objects[obj]
             phrase = tpl.pick(rng, ("refs", ent, p.reference), None, **_nest(p.stated))

@@ -111,3 +111,14 @@ def test_an_included_list_reached_through_a_chain_of_links():
     assert selectable_references(d, d.tools["get_owner"]) == ["my_pets_next"]
     walks = enumerate_walks(d, max_len=2)
     assert any(s.select and s.select.reference == "my_pets_next" for w in walks for s in w.steps)
+
+
+def test_a_scope_that_only_passes_through_the_listed_record_does_not_pick_it():
+    """"The largest transfer I sent on May 3" does not say which of my accounts to list;
+    "the largest transfer out of my Travel account" does."""
+    from envsynth.aspenc import selectable_references
+    from envsynth.loader import load_domain
+
+    d = load_domain("banking")
+    assert selectable_references(d, d.tools["list_account_transfers"]) == ["largest_from_account"]
+    assert "largest_on_date" in selectable_references(d, d.tools["list_customer_transfers"])
