@@ -264,15 +264,12 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
             cond = w.enc(failing.expr, env)
             w.track(f"{label} must be refused: {failing.src} (line {failing.line}) is false",
                     (not cond) if isinstance(cond, bool) else z3.Not(cond), "refusal")
-            for p in planned:
-                m = _swap_map(w, walk, p.target, p.name)
-                if p.step <= k and any(o in m for o in step.binds.values()):
-                    try:
-                        env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
-                        w.track(f"{label}: near miss {p.name} would be allowed", w.enc(failing.expr, env2),
-                                "distractor", group=p.name)
-                    except Unsupported:
-                        pass
+            for p, env2 in _swapped_envs(w, walk, planned, k, tool, step, args):
+                try:
+                    w.track(f"{label}: near miss {p.name} would be allowed", w.enc(failing.expr, env2),
+                            "distractor", group=p.name)
+                except Unsupported:
+                    pass
             continue
         for lname, node, _t in tool.lets:
             if isinstance(node, E.IfElse):
@@ -393,11 +390,9 @@ def _swap_map(w: World, walk: Walk, target: str, near: str) -> dict[str, str]:
     return m
 
 
-def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: int, tool, step, args, env,
-                      label: str) -> None:
-    """A near miss must not give the same answer as its target when the user asks about it
-    (another flight with the same status would make a wrong pick pass)."""
-    answer = w.enc(tool.answer, env)
+def _swapped_envs(w: World, walk: Walk, planned: list, k: int, tool, step, args):
+    """Each near miss placed by step k that this step would act on had the agent taken it for
+    its target, with the step's environment in that case."""
     for p in planned:
         if p.step > k:
             continue
@@ -405,7 +400,18 @@ def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: in
         if not any(o in m for o in step.binds.values()):
             continue
         try:
-            env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
+            yield p, w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
+        except Unsupported:
+            continue
+
+
+def _distinct_answers(w: World, domain: Domain, walk: Walk, planned: list, k: int, tool, step, args, env,
+                      label: str) -> None:
+    """A near miss must not give the same answer as its target when the user asks about it
+    (another flight with the same status would make a wrong pick pass)."""
+    answer = w.enc(tool.answer, env)
+    for p, env2 in _swapped_envs(w, walk, planned, k, tool, step, args):
+        try:
             other = w.enc(tool.answer, env2)
         except Unsupported:
             continue
@@ -428,14 +434,8 @@ def _distinct_effects(w: World, walk: Walk, planned: list, k: int, tool, step, a
             o = w.field(o, f)
         return o
 
-    for p in planned:
-        if p.step > k:
-            continue
-        m = _swap_map(w, walk, p.target, p.name)
-        if not any(o in m for o in step.binds.values()):
-            continue
+    for p, env2 in _swapped_envs(w, walk, planned, k, tool, step, args):
         try:
-            env2 = w.tool_env(tool, {v: m.get(o, o) for v, o in step.binds.items()}, args)
             options = [differ(w.as_bool(w.enc(req.expr, env2)), True) for req in tool.requires]
             for eff in tool.effects:
                 if isinstance(eff, SetEffect):
