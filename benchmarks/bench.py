@@ -54,7 +54,7 @@ def variety(directory: Path, domain) -> dict:
         t = domain.entities[ent].fields[fname].type
         lo, hi = t.lo / t.scale, t.hi / t.scale
         spread[key] = {"n": len(vals), "distinct": len(set(vals)), "min": min(vals),
-                       "median": statistics.median(vals), "max": max(vals),
+                       "median": round(statistics.median(vals), 2), "max": max(vals),
                        "at_bound_share": round(sum(1 for v in vals if v in (lo, hi)) / len(vals), 3)}
     return {"tool_sequences": len(seqs), "instructions": len(instr), "spread": spread}
 
