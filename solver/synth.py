@@ -495,7 +495,7 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         name = f"h{len(hint_var)}"
         lit = z3.Bool(name, ctx=w.ctx)
         val = w.B(value) if var.type.kind == "bool" else w.I(_hint_code(w, var.type, value))
-        w.solver.add(z3.Implies(lit, var.term == val))
+        w.add(z3.Implies(lit, var.term == val))
         hints[name] = lit
         hint_var[name] = var.label
 
@@ -521,13 +521,13 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     if plan.branches and rng.random() < STEER_SHARE:
         _name, cond = plan.branches[rng.randrange(len(plan.branches))]
         lit = z3.Bool("steer", ctx=w.ctx)
-        w.solver.add(z3.Implies(lit, cond))
+        w.add(z3.Implies(lit, cond))
         steer.append(lit)
     for round_no in range(rounds + 1):
         while True:
             checks += 1
             soft_lits = [w.presence(g) if g in kept_groups else z3.Not(w.presence(g)) for g in sorted(soft)]
-            r = w.solver.check(*(hard + soft_lits + steer + [hints[h] for h in active]))
+            r = w.check(hard + soft_lits + steer + [hints[h] for h in active])
             if r == z3.sat:
                 break
             if r != z3.unsat:

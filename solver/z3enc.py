@@ -144,7 +144,7 @@ class World:
             term = z3.Int(label, ctx=self.ctx)
         self.vars[label] = Var(term, t, label, typical)
         for c in self.domain_constraints(term, t):
-            self.solver.add(c)
+            self.add(c)
         return term
 
     def domain_constraints(self, term, t: VType) -> list:
@@ -165,6 +165,17 @@ class World:
             return [term >= SYMBOL_BASE]
         return []
 
+    def add(self, cond: z3.BoolRef) -> None:
+        """`solver.add(cond)` for a Boolean term built in this context, without z3's sort check."""
+        z3.Z3_solver_assert(self.ctx.ref(), self.solver.solver, cond.as_ast())
+
+    def check(self, literals: list) -> z3.CheckSatResult:
+        """`solver.check(*literals)` for literals known to be Boolean constants: skips z3's sort
+        check per literal, which costs more than the search itself on these small problems."""
+        arr = (z3.Ast * len(literals))(*(lit.as_ast() for lit in literals))
+        return z3.CheckSatResult(z3.Z3_solver_check_assumptions(self.ctx.ref(), self.solver.solver,
+                                                                len(literals), arr))
+
     def presence(self, group: str) -> z3.BoolRef:
         """The literal saying a near-miss record (and its clones) is in the database."""
         if group not in self._presence:
@@ -181,7 +192,7 @@ class World:
             name = f"t{len(self.tracked)}"
             lit = z3.Bool(name, ctx=self.ctx)
         self.tracked.append(Tracked(label, lit, kind, name, group, self.step, objects))
-        self.solver.add(z3.Implies(lit, self.as_bool(cond)))
+        self.add(z3.Implies(lit, self.as_bool(cond)))
 
     # ------------------------------------------------------------ objects
     def add_object(self, name: str, entity: str, links: dict[str, str], prefix: str = "") -> None:
