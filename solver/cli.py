@@ -91,7 +91,7 @@ def check(
     out.print(f"[bold]{domain.name}[/bold] ({domain.source}): {len(domain.entities)} entities, "
               f"{len(domain.tools)} tools, {refs} references")
     out.print(f"walks up to {max_len} steps: {report.walks} "
-              f"({', '.join(f'{k} steps: {v}' for k, v in report.per_length.items())}); "
+              f"({', '.join(f'length {k}: {v}' for k, v in report.per_length.items())}); "
               f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
               f"goals shown feasible: {len(report.feasible_goals)}")
     for f in report.findings:
@@ -262,7 +262,7 @@ def verify(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Re-check every task without the solvers; non-zero exit if any task fails."""
-    from .verify import verify_dir
+    from .verify import count_tasks, tasks_file, verify_dir
 
     failures = []
     total = 0
@@ -275,7 +275,7 @@ def verify(
 
     with Progress(TextColumn("[bold]verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet) as progress:
-        bar = progress.add_task("tasks", total=None)
+        bar = progress.add_task("tasks", total=count_tasks(tasks_file(directory)))
 
         def tick(r):
             on_task(r)
@@ -304,19 +304,16 @@ def stats(
     sequences, lengths, multi-intent share - and what no task covers, with why."""
     from .coverage import Coverage, reachable_within
     from .generate import summarize
-    from .verify import dataset_spec, iter_tasks
+    from .verify import dataset_spec, iter_tasks, tasks_file
 
-    directory = Path(directory)
-    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
-    if not tasks_file.exists():
-        raise EnvsynthError(f"no tasks.jsonl in {directory}")
-    domain = dataset_spec(tasks_file.parent, spec)
-    manifest_file = tasks_file.parent / "manifest.json"
+    path = tasks_file(directory)
+    domain = dataset_spec(path.parent, spec)
+    manifest_file = path.parent / "manifest.json"
     bound = max_len
     if bound is None and manifest_file.exists():
         bound = json.loads(manifest_file.read_text()).get("options", {}).get("max_len")
     cov = Coverage()
-    for task in iter_tasks(tasks_file):
+    for task in iter_tasks(path):
         cov.add(summarize(domain, task))
     report = cov.report(domain, reachable_within(domain, bound or 4))
     if json_out:
@@ -355,14 +352,11 @@ def show(
 ):
     """Read tasks the way a reviewer does: each instruction next to its gold actions, the answers
     and refusals it expects, and the near misses planted around it."""
-    from .verify import iter_tasks
+    from .verify import iter_tasks, tasks_file
 
-    directory = Path(directory)
-    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
-    if not tasks_file.exists():
-        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    path = tasks_file(directory)
     shown = seen = 0
-    for task in iter_tasks(tasks_file):
+    for task in iter_tasks(path):
         if task_id is not None and task.id != task_id:
             continue
         if tool is not None and tool not in {a.name for a in task.gold_actions}:
@@ -370,7 +364,8 @@ def show(
         seen += 1
         if seen <= skip:
             continue
-        out.rule(f"[bold]{task.id}[/bold]  {task.difficulty.length} steps", align="left")
+        n_steps = task.difficulty.length
+        out.rule(f"[bold]{task.id}[/bold]  {n_steps} step{'' if n_steps == 1 else 's'}", align="left")
         out.print(task.instruction, highlight=False)
         for i, a in enumerate(task.gold_actions, 1):
             out.print(f"  [cyan]{i}. {a.name}[/cyan]({json.dumps(a.arguments, ensure_ascii=False)})", highlight=False)
@@ -386,7 +381,7 @@ def show(
         if shown >= n:
             break
     if shown == 0:
-        raise EnvsynthError("no task matches" if (task_id or tool or skip) else f"{tasks_file} holds no tasks")
+        raise EnvsynthError("no task matches" if (task_id or tool or skip) else f"{path} holds no tasks")
 
 
 @app.command(name="eval")
@@ -402,14 +397,11 @@ def eval_(
 ):
     """Run an agent on every task (same scoring as verify): mean reward by length and near-miss kind."""
     from .agents import evaluate, load_agent
-    from .verify import dataset_spec, iter_tasks
+    from .verify import dataset_spec, iter_tasks, tasks_file
 
-    directory = Path(directory)
-    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
-    if not tasks_file.exists():
-        raise EnvsynthError(f"no tasks.jsonl in {directory}")
-    domain = dataset_spec(tasks_file.parent, spec)
-    summary = evaluate(domain, iter_tasks(tasks_file), load_agent(agent), trials=trials, seed=seed)
+    path = tasks_file(directory)
+    domain = dataset_spec(path.parent, spec)
+    summary = evaluate(domain, iter_tasks(path), load_agent(agent), trials=trials, seed=seed)
     data = summary.to_json()
     if json_out:
         print(json.dumps(data))

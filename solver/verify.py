@@ -149,6 +149,21 @@ def distractor_problems(domain: Domain, task: Task) -> list[str]:
     return out
 
 
+def tasks_file(directory: Path) -> Path:
+    """The tasks.jsonl of a dataset directory (or the file itself), which must exist."""
+    directory = Path(directory)
+    path = directory / "tasks.jsonl" if directory.is_dir() else directory
+    if not path.exists():
+        raise EnvsynthError(f"no tasks.jsonl in {directory}")
+    return path
+
+
+def count_tasks(path: Path) -> int:
+    """Lines holding a task, counted without parsing them (for progress bars)."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def iter_tasks(path: Path) -> Iterator[Task]:
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -171,13 +186,10 @@ def dataset_spec(directory: Path, spec: Optional[str] = None) -> Domain:
 
 
 def verify_dir(directory: Path, spec: Optional[str] = None, on_task=None) -> list[TaskCheck]:
-    directory = Path(directory)
-    tasks_file = directory / "tasks.jsonl" if directory.is_dir() else directory
-    if not tasks_file.exists():
-        raise EnvsynthError(f"no tasks.jsonl in {directory}")
-    domain = dataset_spec(tasks_file.parent, spec)
+    path = tasks_file(directory)
+    domain = dataset_spec(path.parent, spec)
     results = []
-    for task in iter_tasks(tasks_file):
+    for task in iter_tasks(path):
         r = check_task(domain, task)
         results.append(r)
         if on_task:
