@@ -302,7 +302,7 @@ def stats(
 ):
     """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
     sequences, lengths, multi-intent share - and what no task covers, with why."""
-    from .coverage import Coverage, reachable_within
+    from .coverage import Coverage, explain_uncovered, reachable_within
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -315,7 +315,9 @@ def stats(
     cov = Coverage()
     for task in iter_tasks(path):
         cov.add(summarize(domain, task))
-    report = cov.report(domain, reachable_within(domain, bound or 4))
+    reachable = reachable_within(domain, bound or 4)
+    report = cov.report(domain, reachable)
+    explain_uncovered(domain, report, reachable)
     if json_out:
         print(json.dumps(report))
         return

@@ -163,28 +163,116 @@ def _why(item: str, reachable: Optional[dict], kind: str) -> str:
     if reachable is None:
         return "not covered"
     if item not in reachable[kind]:
-        return f"unreachable within {reachable['max_len']} steps"
-    if item in reachable.get(f"infeasible_{kind}", set()):
-        return "infeasible: every walk to it that was solved is impossible"
+        return f"unreachable within {reachable['max_len']} steps by a single-intent walk"
     return "not sampled"
 
 
-def reachable_within(domain: Domain, max_len: int, solve_missing: Iterable[str] = ()) -> dict:
-    """Tools and edges some walk of up to `max_len` steps exercises (and canonical walk count)."""
+EXAMPLES = 4  # walks kept per tool and per edge, to explain what no task covers
+
+
+def reachable_from(domain: Domain, walks: Iterable[Walk], max_len: int) -> dict:
+    """Tools and edges the given walks exercise, their canonical keys, and a few example walks
+    per tool and per edge (in the walks' order, so explanations are deterministic)."""
     from .canonical import canonical_key
-    from .walks import enumerate_walks
 
     allowed = graph_edges(domain)
     tools, edges, keys = set(), set(), set()
-    for w in enumerate_walks(domain, max_len=max_len):
-        keys.add(canonical_key(domain, w))
-        tools |= {s.tool for s in w.steps}
-        edges |= {"|".join(e) for e in walk_edges(domain, w, allowed)}
-    return {"max_len": max_len, "tools": tools, "edges": edges, "canonical": keys}
+    examples: dict[str, list[Walk]] = {}
+    for w in walks:
+        key = canonical_key(domain, w)
+        if key in keys:
+            continue
+        keys.add(key)
+        w_tools = {s.tool for s in w.steps}
+        w_edges = {"|".join(e) for e in walk_edges(domain, w, allowed)}
+        tools |= w_tools
+        edges |= w_edges
+        for item in w_tools | w_edges:
+            ex = examples.setdefault(item, [])
+            if len(ex) < EXAMPLES:
+                ex.append(w)
+    return {"max_len": max_len, "tools": tools, "edges": edges, "canonical": keys, "examples": examples}
 
 
-def iter_summaries(domain: Domain, tasks: Iterable) -> Iterable[dict]:
-    from .generate import summarize
+def reachable_within(domain: Domain, max_len: int) -> dict:
+    """`reachable_from` every single-intent walk of up to `max_len` steps."""
+    from .walks import enumerate_walks
 
-    for t in tasks:
-        yield summarize(domain, t)
+    return reachable_from(domain, enumerate_walks(domain, max_len=max_len), max_len)
+
+
+def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int = 0) -> None:
+    """Replace the guesses in `report['uncovered_tools']` and `['uncovered_edges']` with what the
+    solvers say: a tool or edge some walk reaches is *infeasible* when Z3 finds every example walk
+    impossible (with the clash in the spec's words) and *not sampled* when one solves; an edge no
+    single walk reaches may need two intents in one task, found by merging example walks and
+    re-checking the merge with the planner."""
+    import random
+
+    from .check import _why_unreachable
+    from .merge import merge
+    from .synth import Infeasible, ReplayMismatch, synthesize
+    from .walks import check_walk
+
+    n = reachable["max_len"]
+    examples = reachable["examples"]
+
+    def seq(w: Walk) -> str:
+        return " > ".join(w.tool_sequence())
+
+    def first_solved(walks: Iterable[Walk], reasons: Counter) -> Optional[Walk]:
+        for k, w in enumerate(walks):
+            try:
+                synthesize(domain, w, seed + k)
+                return w
+            except Infeasible as e:
+                reasons.update(e.core or [e.reason])
+            except ReplayMismatch as e:
+                reasons[f"the solver and the runtime disagree ({e})"] += 1
+        return None
+
+    def infeasible(reasons: Counter, what: str) -> str:
+        top = "; ".join(r for r, _n in reasons.most_common(3))
+        return f"infeasible: every {what} tried through it is impossible because {top}"
+
+    def solvable(item: str) -> str:
+        reasons: Counter = Counter()
+        w = first_solved(examples.get(item, []), reasons)
+        return f"not sampled: {seq(w)} solves (ask for more tasks)" if w else infeasible(reasons, "walk")
+
+    def merges(edge: str) -> tuple[list[Walk], int]:
+        """Merges of an example walk through the edge's first tool with one through its second
+        that exercise the edge and that the planner accepts; and how many merges were tried."""
+        first_tool, second_tool, _kind = edge.split("|")
+        allowed = graph_edges(domain)
+        found: list[Walk] = []
+        tried = 0
+        for a in examples.get(first_tool, []):
+            for b in examples.get(second_tool, []):
+                for _ in range(2):  # merge picks what to unify by seed
+                    tried += 1
+                    m = merge(domain, a, b, random.Random(seed + tried))
+                    if m is not None and edge in {"|".join(e) for e in walk_edges(domain, m, allowed)} \
+                            and check_walk(domain, m):
+                        found.append(m)
+                        if len(found) == EXAMPLES:
+                            return found, tried
+        return found, tried
+
+    def merged(edge: str) -> str:
+        reasons: Counter = Counter()
+        found, tried = merges(edge)
+        w = first_solved(found, reasons)
+        if w is not None:
+            return f"needs two intents in one task, e.g. {seq(w)} (generate --multi-intent)"
+        if reasons:
+            return infeasible(reasons, "merged walk")
+        return f"unreachable within {n} steps: no single walk, and none of {tried} merges of two walks tried"
+
+    for t in report["uncovered_tools"]:
+        if t in reachable["tools"]:
+            report["uncovered_tools"][t] = solvable(t)
+        else:
+            report["uncovered_tools"][t] = f"unreachable within {n} steps: {_why_unreachable(domain, t)}"
+    for e in report["uncovered_edges"]:
+        report["uncovered_edges"][e] = solvable(e) if e in reachable["edges"] else merged(e)

@@ -30,7 +30,7 @@ from .synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks import Task, Templates, derive_task, tool_schemas
 from .verify import check_task
 from .canonical import canonical_key
-from .coverage import Coverage, task_coverage
+from .coverage import Coverage, reachable_from, task_coverage
 from .learning import Learner, learn
 from .merge import merge
 from .walks import Walk, WalkStats, check_walk, enumerate_walks, sample_walk
@@ -372,8 +372,8 @@ class _Stats:
         self.instructions.add(summary["instruction"])
         self.shapes.add(summary["shape"])
 
-    def to_json(self, domain: Domain) -> dict:
-        cov = self.coverage.report(domain)
+    def to_json(self, domain: Domain, reachable: Optional[dict] = None) -> dict:
+        cov = self.coverage.report(domain, reachable)
         return {
             "distinct_tool_sequences": len(self.coverage.sequences),
             "distinct_instructions": len(self.instructions),
@@ -381,7 +381,7 @@ class _Stats:
             **{k: cov[k] for k in ("tools_total", "tools_covered", "edges_total", "edges_covered",
                                    "branches_total", "branches_covered", "multi_intent_share", "refusal_share",
                                    "lengths",
-                                   "tool_calls", "tool_sequences")},
+                                   "tool_calls", "tool_sequences", "uncovered_tools", "uncovered_edges")},
         }
 
 
@@ -491,7 +491,8 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
             "reasons": dict(sorted(report.failures.most_common(20), key=lambda kv: (-kv[1], kv[0]))),
         },
         "walk_space": walk_info,
-        "dataset": stats.to_json(domain),
+        "dataset": stats.to_json(domain, reachable_from(domain, gen.walks, options.max_len)
+                                 if options.walk_mode == "exhaustive" else None),
     }
     (out_dir / "spec.yaml").write_text(spec_path.read_text(encoding="utf-8"), encoding="utf-8")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

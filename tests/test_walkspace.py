@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from envsynth.canonical import canonical_key, dependencies
-from envsynth.coverage import Coverage, reachable_within
+from envsynth.coverage import Coverage, explain_uncovered, reachable_within
 from envsynth.generate import GenerateOptions, generate, summarize
 from envsynth.learning import Learner, learn
 from envsynth.merge import merge
@@ -230,3 +230,63 @@ def test_coverage_report(tmp_path, airline):
     assert rep["edges_reachable_covered"] == rep["edges_reachable"]  # every reachable edge used
     assert all(why.startswith("unreachable") for why in rep["uncovered_edges"].values())
     assert rep["canonical_walks_covered"] > 0.8 * rep["canonical_walks"]
+
+
+SHOP = """
+domain: shop
+today: 2026-01-01
+actor: customer
+entities:
+  customer:
+    fields:
+      credit: {type: money, min: 0, max: 100}
+    refer: {by_id: {id: true}}
+tools:
+  buy_snack:
+    kind: write
+    description: Buy a snack.
+    args:
+      customer_id: {ref: customer}
+    requires:
+      - check: customer.credit >= 2
+        error: not enough credit
+    effects:
+      - customer.credit -= 2
+  buy_car:
+    kind: write
+    description: Buy a car.
+    args:
+      customer_id: {ref: customer}
+    requires:
+      - check: customer.credit >= 20000
+        error: not enough credit
+    effects:
+      - customer.credit -= 20000
+"""
+
+
+def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
+    """`stats` says why a tool or edge has no task: Z3 finds it impossible (with the clash in the
+    spec's words), a walk through it solves (not sampled), it needs two intents in one task (a
+    merge the planner accepts), or nothing within the bound reaches it."""
+    from envsynth.loader import parse_spec_text
+
+    shop = parse_spec_text(SHOP, "shop.yaml")
+    reachable = reachable_within(shop, 2)
+    rep = Coverage().report(shop, reachable)
+    explain_uncovered(shop, rep, reachable)
+    assert rep["uncovered_tools"]["buy_car"].startswith("infeasible")
+    assert "customer.credit >= 20000" in rep["uncovered_tools"]["buy_car"]
+    assert rep["uncovered_tools"]["buy_snack"].startswith("not sampled: buy_snack solves")
+    # the planner accepts snack-then-car in one task, but Z3 cannot make it executable
+    assert rep["uncovered_edges"]["buy_snack|buy_car|enables"].startswith("infeasible: every merged walk")
+
+    reachable = reachable_within(airline, 4)
+    rep = Coverage().report(airline, reachable)
+    explain_uncovered(airline, rep, reachable)
+    edges = rep["uncovered_edges"]
+    # booking then cancelling the new reservation is one task only when two intents merge
+    assert edges["book_reservation|cancel_reservation|creates"].startswith("needs two intents in one task")
+    assert edges["get_user_details|book_reservation|ids"].startswith("unreachable within 4 steps")
+    reachable_edge = next(iter(sorted(reachable["edges"])))
+    assert edges[reachable_edge].startswith("not sampled")
