@@ -219,9 +219,17 @@ def load_agent(spec: str):
     if ":" in spec:
         mod, _, cls = spec.partition(":")
         try:
-            return getattr(importlib.import_module(mod), cls)()
+            factory = getattr(importlib.import_module(mod), cls)
         except (ImportError, AttributeError) as e:
             raise EnvsynthError(f"cannot load agent '{spec}': {e}") from None
+        try:
+            agent = factory() if callable(factory) else factory
+        except TypeError as e:
+            raise EnvsynthError(f"cannot make an agent from '{spec}': {e}; give a class whose "
+                                "constructor takes no arguments") from None
+        if not callable(getattr(agent, "run", None)):
+            raise EnvsynthError(f"'{spec}' is not an agent: it needs a run(env, task, rng) method")
+        return agent
     raise EnvsynthError(f"unknown agent '{spec}'; built in: {', '.join(BUILTIN)}, or give module:Class")
 
 
@@ -274,6 +282,8 @@ class EvalSummary:
 
 def evaluate(domain: Domain, tasks: Iterable[Task], agent, trials: int = 1, seed: int = 0,
              on_task: Optional[Callable[[Task, float], None]] = None) -> EvalSummary:
+    if trials < 1:
+        raise EnvsynthError("trials (-k) must be at least 1")
     trials = trials if getattr(agent, "stochastic", False) else 1
     summary = EvalSummary(agent=getattr(agent, "name", type(agent).__name__), trials=trials)
     for task in tasks:

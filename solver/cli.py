@@ -63,7 +63,7 @@ SPEC_HELP = "A spec file (path/to/domain.yaml) or the name of a shipped spec (ai
 @friendly
 def check(
     spec: str = typer.Argument(..., help=SPEC_HELP),
-    max_len: int = typer.Option(4, "--max-len", help="Longest walk to consider when checking reachability."),
+    max_len: int = typer.Option(4, "--max-len", min=1, help="Longest walk to consider when checking reachability."),
     json_out: bool = typer.Option(False, "--json", help="Print the findings as one JSON object."),
 ):
     """Check a spec: located errors, lints, reachability and feasibility of every tool.
@@ -123,11 +123,11 @@ def graph(
 @friendly
 def walks(
     spec: str = typer.Argument(..., help=SPEC_HELP),
-    max_len: int = typer.Option(3, "--max-len", help="Longest walk, in tool calls."),
-    n: Optional[int] = typer.Option(None, "-n", help="Stop after this many walks."),
+    max_len: int = typer.Option(3, "--max-len", min=1, help="Longest walk, in tool calls."),
+    n: Optional[int] = typer.Option(None, "-n", min=1, help="Stop after this many walks."),
     sample: bool = typer.Option(False, "--sample", help="Draw N random walks (by --seed) instead of enumerating."),
     seed: int = typer.Option(0, "--seed"),
-    goals: int = typer.Option(1, "--goals", help="Goal steps per walk (more: multi-intent plans)."),
+    goals: int = typer.Option(1, "--goals", min=1, help="Goal steps per walk (more: multi-intent plans)."),
     allow_repeats: bool = typer.Option(False, "--allow-repeats",
                                        help="Also print walks equal to an earlier one up to renaming/reordering."),
     show_asp: bool = typer.Option(False, "--show-asp", help="Print the generated ASP program instead."),
@@ -180,7 +180,7 @@ def generate(
     n: int = typer.Option(100, "-n", help="Number of tasks."),
     seed: int = typer.Option(0, "--seed", help="Seed; same spec, seed and options give byte-identical output."),
     output: Path = typer.Option(Path("out"), "-o", "--output", help="Output directory."),
-    workers: int = typer.Option(1, "--workers", "-j", help="Worker processes (output does not depend on it)."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes (output does not depend on it)."),
     max_len: int = typer.Option(4, "--max-len", help="Longest walk, in tool calls."),
     background: float = typer.Option(1.0, "--background", help="Multiplier on each entity's background record count."),
     distractors: int = typer.Option(3, "--distractors", help="Near-miss records per description (0: none)."),
@@ -201,33 +201,20 @@ def generate(
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
     from .distractors import KINDS
     from .generate import GenerateOptions, generate as run
+    from .loader import resolve_spec_path
 
-    if n < 1:
-        raise EnvsynthError("-n must be at least 1")
-    if distractors < 0:
-        raise EnvsynthError("--distractors must be 0 or more")
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
-    bad = [k for k in kinds if k not in KINDS]
-    if bad:
-        raise EnvsynthError(f"unknown distractor kind '{bad[0]}'; choose from {', '.join(KINDS)}")
     mix = None
     if length_mix:
         try:
             mix = {int(a): float(b) for a, b in (part.split(":") for part in length_mix.split(","))}
         except ValueError:
             raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
-    if not 0.0 <= multi_intent <= 1.0:
-        raise EnvsynthError("--multi-intent is a share between 0 and 1")
-    if not 0.0 <= refusals <= 1.0:
-        raise EnvsynthError("--refusals is a share between 0 and 1")
-    if walk_mode not in ("exhaustive", "sampled"):
-        raise EnvsynthError("--walks is 'exhaustive' or 'sampled'")
-    if stratify not in ("sequence", "goal"):
-        raise EnvsynthError("--stratify is 'sequence' or 'goal'")
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
                               distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
                               max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
                               allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals)
+    resolve_spec_path(spec)  # a bad spec name fails before the progress bar shows
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:
@@ -297,7 +284,7 @@ def verify(
 def stats(
     directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
     spec: Optional[str] = typer.Option(None, "--spec"),
-    max_len: Optional[int] = typer.Option(None, "--max-len", help="Walk bound for reachability (default: the dataset's)."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", min=1, help="Walk bound for reachability (default: the dataset's)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
@@ -347,8 +334,8 @@ def stats(
 @friendly
 def show(
     directory: Path = typer.Argument(..., help="A dataset directory or a tasks.jsonl file."),
-    n: int = typer.Option(10, "-n", help="How many tasks to show (from the top, or after --skip)."),
-    skip: int = typer.Option(0, "--skip", help="Tasks to skip first."),
+    n: int = typer.Option(10, "-n", min=1, help="How many tasks to show (from the top, or after --skip)."),
+    skip: int = typer.Option(0, "--skip", min=0, help="Tasks to skip first."),
     task_id: Optional[str] = typer.Option(None, "--id", help="Show only the task with this id."),
     tool: Optional[str] = typer.Option(None, "--tool", help="Only tasks whose gold trajectory calls this tool."),
 ):
@@ -392,7 +379,7 @@ def eval_(
     directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
     agent: str = typer.Option("oracle", "--agent", "-a",
                               help="oracle, noop, random, distractor-blind, or package.module:Class."),
-    trials: int = typer.Option(1, "--trials", "-k", help="Trials per task for a stochastic agent (pass^k)."),
+    trials: int = typer.Option(1, "--trials", "-k", min=1, help="Trials per task for a stochastic agent (pass^k)."),
     seed: int = typer.Option(0, "--seed"),
     spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
@@ -431,9 +418,10 @@ def new(
     """Write a commented starter spec and templates that already generate verified tasks."""
     from .importers import scaffold
 
-    for p in scaffold(name, output):
+    written = scaffold(name, output)
+    for p in written:
         out.print(f"wrote {p}")
-    out.print(f"next: envsynth check {output / (name + '.yaml')}  (then edit, check again, generate)")
+    out.print(f"next: envsynth check {written[0]}  (then edit, check again, generate)")
 
 
 @app.command(name="import")

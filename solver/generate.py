@@ -55,6 +55,29 @@ class GenerateOptions:
     learn: bool = True  # learn nogoods from unsat cores (changes speed, never output)
     refusals: float = 0.0  # share of tasks whose (last) request the policy or the state forbids
 
+    def __post_init__(self) -> None:
+        """Refuse options that cannot mean anything, in the words of the command-line flags."""
+        checks = [
+            (self.n >= 1, "-n must be at least 1"),
+            (self.max_len >= 1, "--max-len must be at least 1"),
+            (self.background >= 0, "--background is a multiplier of 0 or more"),
+            (self.distractors >= 0, "--distractors must be 0 or more"),
+            (0.0 <= self.multi_intent <= 1.0, "--multi-intent is a share between 0 and 1"),
+            (0.0 <= self.refusals <= 1.0, "--refusals is a share between 0 and 1"),
+            (self.max_intents >= 2, "--max-intents must be at least 2 (a merged task has two intents or more)"),
+            (self.walk_mode in ("exhaustive", "sampled"), "--walks is 'exhaustive' or 'sampled'"),
+            (self.stratify in ("sequence", "goal"), "--stratify is 'sequence' or 'goal'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise EnvsynthError(message)
+        bad = [k for k in self.distractor_kinds if k not in KINDS]
+        if bad:
+            raise EnvsynthError(f"unknown distractor kind '{bad[0]}'; choose from {', '.join(KINDS)}")
+        if self.length_mix is not None and any(n < 1 or w < 0 for n, w in self.length_mix.items()):
+            raise EnvsynthError("--length-mix takes length:weight pairs with lengths from 1 and weights "
+                                "of 0 or more, e.g. '1:1,2:2,3:2'")
+
     def public(self) -> dict:
         """The options that decide the output (learning only changes how much work is done)."""
         d = asdict(self)
@@ -390,6 +413,8 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     """Generate `options.n` verified tasks into `out_dir` (tasks.jsonl, manifest.json, spec.yaml)."""
     from .loader import resolve_spec_path
 
+    if workers < 1:
+        raise EnvsynthError("workers (-j) must be at least 1")
     t_start = time.perf_counter()
     spec_path = resolve_spec_path(spec)
     domain = load_domain(spec_path)

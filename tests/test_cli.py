@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from envsynth.cli import app
@@ -50,6 +51,39 @@ def test_bad_flag_gets_usage():
     r = runner.invoke(app, ["generate", "airline", "--frobnicate"])
     assert r.exit_code == 2
     assert "Usage" in r.output
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["generate", "airline", "-n", "0"], 1, "-n must be at least 1"),
+    (["generate", "airline", "-n", "3", "-j", "0"], 2, "--workers"),
+    (["generate", "airline", "-n", "3", "--background", "-1"], 1, "--background is a multiplier of 0 or more"),
+    (["generate", "airline", "-n", "3", "--multi-intent", "1.5"], 1, "--multi-intent is a share between 0 and 1"),
+    (["generate", "airline", "-n", "3", "--max-intents", "1"], 1, "--max-intents must be at least 2"),
+    (["generate", "airline", "-n", "3", "--distractor-kinds", "twins"], 1, "unknown distractor kind 'twins'"),
+    (["generate", "airline", "-n", "3", "--length-mix", "0:1"], 1, "--length-mix takes length:weight pairs"),
+    (["generate", "airline", "-n", "3", "--walks", "all"], 1, "--walks is 'exhaustive' or 'sampled'"),
+    (["walks", "airline", "--max-len", "0"], 2, "--max-len"),
+    (["eval", ".", "--agent", "random", "-k", "0"], 2, "--trials"),
+    (["eval", "DATA", "--agent", "os:path"], 1, "'os:path' is not an agent"),
+    (["eval", "DATA", "--agent", "json:dumps"], 1, "cannot make an agent from 'json:dumps'"),
+])
+def test_bad_option_values_get_a_plain_message(args, code, message, tmp_path):
+    """A value no run could mean fails before any work, naming the flag - never a traceback."""
+    if "DATA" in args:
+        assert runner.invoke(app, ["generate", "airline", "-n", "2", "-o", str(tmp_path), "-q"]).exit_code == 0
+        args = [str(tmp_path) if a == "DATA" else a for a in args]
+    r = runner.invoke(app, args + (["-o", str(tmp_path / "out")] if args[0] == "generate" else []))
+    assert r.exit_code == code, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output and not isinstance(r.exception, (TypeError, ZeroDivisionError))
+    assert not (tmp_path / "out" / "tasks.jsonl").exists()
+
+
+def test_new_names_the_file_it_wrote(tmp_path):
+    r = runner.invoke(app, ["new", "../Help Desk", "-o", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "help_desk.yaml").exists()
+    assert f"envsynth check {tmp_path / 'help_desk.yaml'}" in r.output
 
 
 def test_bad_spec_is_located_without_traceback(tmp_path):
