@@ -1,17 +1,20 @@
 """State synthesis (Z3): the solver and the runtime agree; values look real; proofs hold."""
 
 import random
+from pathlib import Path
 import statistics
 
 import pytest
 import z3
 
 from envsynth import references as R
-from envsynth.loader import parse_spec_text
+from envsynth.loader import load_domain
 from envsynth.runtime import Runtime
 from envsynth.synth import Infeasible, SynthOptions, prove_unique, solve_walk, synthesize
 from envsynth.walks import enumerate_walks
 from envsynth.z3enc import Symbols
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize("name", ["airline", "retail"])
@@ -64,32 +67,9 @@ def test_values_are_spread_not_on_bounds(airline):
     assert statistics.pstdev(prices) > 50
 
 
-IMPOSSIBLE = """
-domain: shop
-today: 2026-01-01
-actor: customer
-entities:
-  customer:
-    fields:
-      credit: {type: money, min: 0, max: 100}
-    refer: {by_id: {id: true}}
-tools:
-  buy_car:
-    kind: write
-    description: Buy a car.
-    args:
-      customer_id: {ref: customer}
-    requires:
-      - check: customer.credit >= 20000
-        error: not enough credit
-    effects:
-      - customer.credit -= 20000
-"""
-
-
 def test_infeasible_walk_reports_the_clash_in_spec_words():
-    d = parse_spec_text(IMPOSSIBLE, "shop.yaml")
-    walk = next(enumerate_walks(d, max_len=1))
+    d = load_domain(DATA / "shop.yaml")
+    walk = next(w for w in enumerate_walks(d, max_len=1) if w.steps[0].tool == "buy_car")
     with pytest.raises(Infeasible) as e:
         synthesize(d, walk, 0)
     assert any("customer.credit >= 20000" in c for c in e.value.core)

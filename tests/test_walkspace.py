@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -9,11 +10,14 @@ from hypothesis import given, settings, strategies as st
 from envsynth.canonical import canonical_key, dependencies
 from envsynth.coverage import Coverage, explain_uncovered, reachable_within
 from envsynth.generate import GenerateOptions, generate, summarize
+from envsynth.loader import load_domain
 from envsynth.learning import Learner, learn
 from envsynth.merge import merge
 from envsynth.synth import Infeasible, synthesize
 from envsynth.verify import verify_dir
 from envsynth.walks import Selection, Walk, WalkStep, check_walk, enumerate_walks, renumber, sample_walk
+
+DATA = Path(__file__).parent / "data"
 
 
 def _rename(walk: Walk, perm: dict) -> Walk:
@@ -232,46 +236,11 @@ def test_coverage_report(tmp_path, airline):
     assert rep["canonical_walks_covered"] > 0.8 * rep["canonical_walks"]
 
 
-SHOP = """
-domain: shop
-today: 2026-01-01
-actor: customer
-entities:
-  customer:
-    fields:
-      credit: {type: money, min: 0, max: 100}
-    refer: {by_id: {id: true}}
-tools:
-  buy_snack:
-    kind: write
-    description: Buy a snack.
-    args:
-      customer_id: {ref: customer}
-    requires:
-      - check: customer.credit >= 2
-        error: not enough credit
-    effects:
-      - customer.credit -= 2
-  buy_car:
-    kind: write
-    description: Buy a car.
-    args:
-      customer_id: {ref: customer}
-    requires:
-      - check: customer.credit >= 20000
-        error: not enough credit
-    effects:
-      - customer.credit -= 20000
-"""
-
-
 def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
     """`stats` says why a tool or edge has no task: Z3 finds it impossible (with the clash in the
     spec's words), a walk through it solves (not sampled), it needs two intents in one task (a
     merge the planner accepts), or nothing within the bound reaches it."""
-    from envsynth.loader import parse_spec_text
-
-    shop = parse_spec_text(SHOP, "shop.yaml")
+    shop = load_domain(DATA / "shop.yaml")
     reachable = reachable_within(shop, 2)
     rep = Coverage().report(shop, reachable)
     explain_uncovered(shop, rep, reachable)
