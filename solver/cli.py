@@ -249,26 +249,18 @@ def verify(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Re-check every task without the solvers; non-zero exit if any task fails."""
-    from .verify import count_tasks, tasks_file, verify_dir
+    from .verify import count_tasks, iter_checks, tasks_file
 
     failures = []
     total = 0
-
-    def on_task(r):
-        nonlocal total
-        total += 1
-        if not r.ok:
-            failures.append(r)
-
     with Progress(TextColumn("[bold]verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet) as progress:
         bar = progress.add_task("tasks", total=count_tasks(tasks_file(directory)))
-
-        def tick(r):
-            on_task(r)
+        for r in iter_checks(directory, spec):
+            total += 1
+            if not r.ok:
+                failures.append(r)
             progress.advance(bar)
-
-        verify_dir(directory, spec, tick)
     for r in failures:
         out.print(f"[red]FAIL[/red] {r.id}: ", end="")
         out.print("; ".join(r.problems), markup=False, highlight=False)

@@ -185,13 +185,14 @@ def dataset_spec(directory: Path, spec: Optional[str] = None) -> Domain:
     return load_domain(p)
 
 
-def verify_dir(directory: Path, spec: Optional[str] = None, on_task=None) -> list[TaskCheck]:
+def iter_checks(directory: Path, spec: Optional[str] = None) -> Iterator[TaskCheck]:
+    """Check every task of a dataset in file order, one at a time (memory stays flat)."""
     path = tasks_file(directory)
     domain = dataset_spec(path.parent, spec)
-    results = []
     for task in iter_tasks(path):
-        r = check_task(domain, task)
-        results.append(r)
-        if on_task:
-            on_task(r)
-    return results
+        yield check_task(domain, task)
+
+
+def verify_dir(directory: Path, spec: Optional[str] = None) -> list[TaskCheck]:
+    """Every task's check, as a list (for small datasets; `iter_checks` streams)."""
+    return list(iter_checks(directory, spec))
