@@ -79,7 +79,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
         if t.name not in by_tool:
             report.findings.append(Finding(
                 "warning", f"no walk of up to {max_len} steps calls {t.name}: "
-                + _why_unreachable(domain, t.name), t.name))
+                + why_unreachable(domain, t.name), t.name))
     # numeric feasibility: try a few walks per goal tool
     cores: dict[str, Counter] = {}
     rendered: set = set()
@@ -136,7 +136,8 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
                 "rather than fixed words", goal))
 
 
-def _why_unreachable(domain: Domain, tool_name: str) -> str:
+def why_unreachable(domain: Domain, tool_name: str) -> str:
+    """The likeliest reason no walk calls a tool, in the author's terms."""
     tool = domain.tools[tool_name]
     given = {e.name for e in domain.entities.values() if any(r.by_id for r in e.refs.values())}
     for a in tool.args.values():

@@ -209,13 +209,14 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
     re-checking the merge with the planner."""
     import random
 
-    from .check import _why_unreachable
+    from .check import why_unreachable
     from .merge import merge
     from .synth import Infeasible, ReplayMismatch, synthesize
     from .walks import check_walk
 
     n = reachable["max_len"]
     examples = reachable["examples"]
+    allowed = graph_edges(domain)
 
     def seq(w: Walk) -> str:
         return " > ".join(w.tool_sequence())
@@ -244,7 +245,6 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
         """Merges of an example walk through the edge's first tool with one through its second
         that exercise the edge and that the planner accepts; and how many merges were tried."""
         first_tool, second_tool, _kind = edge.split("|")
-        allowed = graph_edges(domain)
         found: list[Walk] = []
         tried = 0
         for a in examples.get(first_tool, []):
@@ -273,6 +273,6 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
         if t in reachable["tools"]:
             report["uncovered_tools"][t] = solvable(t)
         else:
-            report["uncovered_tools"][t] = f"unreachable within {n} steps: {_why_unreachable(domain, t)}"
+            report["uncovered_tools"][t] = f"unreachable within {n} steps: {why_unreachable(domain, t)}"
     for e in report["uncovered_edges"]:
         report["uncovered_edges"][e] = solvable(e) if e in reachable["edges"] else merged(e)
