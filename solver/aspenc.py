@@ -479,6 +479,8 @@ class AspProgram:
             P.append(f"set(S,{tgt[1]},{fld},{val[1]}) :- {', '.join(body + val[0])}.")
 
     def _var_type(self, tool: Tool, var: str):
+        if var == "actor":
+            return _ref_t(self.d.actor)
         for a in tool.args.values():
             if a.is_ref and a.var == var:
                 return a.type

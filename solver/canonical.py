@@ -36,8 +36,10 @@ def step_footprint(domain: Domain, walk: Walk, step: WalkStep) -> tuple[set[str]
     """(reads, writes, reveals): objects a step reads, may change, and makes known."""
     tool = domain.tools[step.tool]
     bound = set(step.binds.values())
-    reads = _closure(walk, bound)
-    writes = reads | set(step.creates.values()) if tool.is_write else set()
+    reads = _closure(walk, bound) | ({walk.actor} if tool.actor_access else set())
+    writes = _closure(walk, bound) | set(step.creates.values()) if tool.is_write else set()
+    if tool.actor_access == "write":
+        writes.add(walk.actor)
     reveals = set(step.creates.values())
     if step.select:
         reveals |= _closure(walk, {step.select.object})

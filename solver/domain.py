@@ -8,6 +8,7 @@ Later stages (graph, walks, synthesis, runtime) read only `Domain`, never the ra
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -183,6 +184,31 @@ class Tool:
 
     def created(self) -> list[CreateEffect]:
         return [e for e in self.effects if isinstance(e, CreateEffect)]
+
+    @functools.cached_property
+    def actor_access(self) -> str:
+        """'write' if an effect changes a field of the person asking (`actor.balance -= x`),
+        'read' if the tool reads one (`actor.role == "manager"`), else '': a step that reads or
+        writes the actor's state depends on the steps that change it. Comparing a record with
+        `actor` (who owns it) reads no state."""
+        if any(isinstance(e, SetEffect) and e.target[0] == "actor" for e in self.effects):
+            return "write"
+        nodes = [r.expr for r in self.requires] + [n for _name, n, _t in self.lets]
+        for r in (self.returns.listing, *self.returns.include.values()):
+            if r is not None and r.where is not None:
+                nodes.append(r.where)
+        if self.answer is not None:
+            nodes.append(self.answer)
+        if self.returns.value is not None:
+            nodes.append(self.returns.value)
+        for eff in self.effects:
+            if isinstance(eff, SetEffect):
+                nodes += [eff.value] + ([eff.when] if eff.when is not None else [])
+            elif isinstance(eff, CreateEffect):
+                nodes += list(eff.values.values())
+        reads = any(isinstance(n, E.Attr) and isinstance(n.obj, E.Name) and n.obj.id == "actor"
+                    for root in nodes for n in E.walk(root))
+        return "read" if reads else ""
 
 
 @dataclass

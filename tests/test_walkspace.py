@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from envsynth.aspenc import AspOptions
 from envsynth.canonical import canonical_key, dependencies
 from envsynth.coverage import Coverage, explain_uncovered, reachable_within
 from envsynth.generate import GenerateOptions, generate, summarize
@@ -259,3 +260,19 @@ def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
     assert edges["get_user_details|book_reservation|ids"].startswith("unreachable within 4 steps")
     reachable_edge = next(iter(sorted(reachable["edges"])))
     assert edges[reachable_edge].startswith("not sampled")
+
+
+def test_effects_on_the_actor_are_planned_solved_replayed_and_ordered(tmp_path):
+    """`actor.points -= 100` changes the asking member's record in every back-end: the planner
+    never upgrades a gold member again, "redeem, then tell me my points" is a different task from
+    the reverse (the answer depends on the order), and every generated task verifies."""
+    club = load_domain(DATA / "club.yaml")
+    walks = list(enumerate_walks(club, max_len=2, options=AspOptions(max_goals=2)))
+    seqs = {w.tool_sequence() for w in walks}
+    assert ("upgrade_to_gold", "upgrade_to_gold") not in seqs
+    by_seq = {w.tool_sequence(): w for w in walks}
+    a, b = by_seq[("redeem_reward", "get_my_points")], by_seq[("get_my_points", "redeem_reward")]
+    assert canonical_key(club, a) != canonical_key(club, b)
+    assert dependencies(club, a) == {(0, 1)}
+    generate(str(DATA / "club.yaml"), tmp_path, GenerateOptions(n=12, seed=1, multi_intent=0.5, refusals=0.2))
+    assert all(r.ok for r in verify_dir(tmp_path))
