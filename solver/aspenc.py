@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from . import expr as E
 from .domain import CreateEffect, DeleteEffect, Domain, Reference, SetEffect, Tool
@@ -559,17 +559,20 @@ def _goes_through(ref: Reference, path: list[str]) -> bool:
     return ref.scope == path or any(p[:n] == path and len(p) > n for p in ref.filter)
 
 
-def selectable_references(domain: Domain, tool: Tool) -> list[str]:
-    """References that can pick one record out of this tool's candidate list.
+@dataclass
+class _Listing:
+    """What a tool's candidate list offers for picking a record out of it."""
 
-    A reference fits when the list has the reference's entity and every scalar argument of the
-    tool is pinned by the list condition to a field the reference's filter states (so the user's
-    description supplies the search arguments), and - for an included list scoped to a record
-    variable - the reference is scoped to the actor ("my reservation")."""
+    listing: Any  # ListResult
+    pinned: dict[str, list[str]]  # scalar argument -> the listed record's path it filters on
+    scalar_args: list[str]
+    anchors: list[list[str]]  # link paths from the listed record to a record the tool was given
+
+
+def _listing(tool: Tool) -> Optional[_Listing]:
     listing = tool.returns.lists()
     if listing is None:
-        return []
-    ent = domain.entities[listing.entity]
+        return None
     pinned: dict[str, list[str]] = {}
     if listing.where is not None:
         for c in E.conjuncts(listing.where):
@@ -591,13 +594,48 @@ def selectable_references(domain: Domain, tool: Tool) -> list[str]:
         anchors = _links_to(listing, {a.var for a in tool.args.values() if a.is_ref})
     else:
         anchors = []
+    return _Listing(listing, pinned, scalar_args, anchors)
+
+
+def selectable_references(domain: Domain, tool: Tool) -> list[str]:
+    """References that can pick one record out of this tool's candidate list.
+
+    A reference fits when the list has the reference's entity; every scalar argument of the
+    tool is pinned by the list condition to a field the reference's filter states (so the user's
+    description supplies the search arguments); for a list hanging off a record the tool was
+    given, the description goes through that record; and the agent can see every field the
+    description states (`_hidden`)."""
+    lst = _listing(tool)
+    if lst is None:
+        return []
     out = []
-    for rname, ref in ent.refs.items():
+    for rname, ref in domain.entities[lst.listing.entity].refs.items():
         if ref.by_id:
             continue
-        if any(a not in pinned or pinned[a] not in ref.filter for a in scalar_args):
+        if any(a not in lst.pinned or lst.pinned[a] not in ref.filter for a in lst.scalar_args):
             continue
-        if (anchors or tool.returns.kind == "record") and not any(_goes_through(ref, a) for a in anchors):
+        if (lst.anchors or tool.returns.kind == "record") and not any(_goes_through(ref, a) for a in lst.anchors):
+            continue
+        if hidden_fields(tool, ref, lst):
             continue
         out.append(rname)
+    return out
+
+
+def hidden_fields(tool: Tool, ref: Reference, lst: Optional[_Listing] = None) -> list[list[str]]:
+    """Paths a description states through a link that the tool's listed records do not show: the
+    agent sees a linked record's id, not its fields, unless the list `expand`s the link, the
+    tool's search pins the value, or the link leads to the record the tool was asked about."""
+    lst = lst or _listing(tool)
+    if lst is None or lst.listing.entity != ref.entity:
+        return []
+    stated = list(ref.filter) + ([ref.rank[0]] if ref.rank else []) + ([ref.scope] if ref.scope else [])
+    out = []
+    for path in stated:
+        shown = path[:-1] if path[-1] == "id" else path  # a link's id is the link field itself
+        prefix = shown[:-1]
+        if not prefix or path in lst.pinned.values() or shown in lst.anchors or prefix in lst.anchors:
+            continue  # a field of the listed record, a searched value, or what the list hangs off
+        if not any(e[:len(prefix)] == prefix for e in lst.listing.expand):
+            out.append(path)
     return out

@@ -244,7 +244,7 @@ def _bounds(domain: Domain, node) -> str:
 
 def reference_findings(domain: Domain) -> list[Finding]:
     """References no tool can resolve, and ones that can only be unique by luck."""
-    from .aspenc import selectable_references
+    from .aspenc import hidden_fields, selectable_references
 
     usable: set[tuple[str, str]] = set()
     for tool in domain.tools.values():
@@ -257,10 +257,20 @@ def reference_findings(domain: Domain) -> list[Finding]:
             if ref.by_id:
                 continue
             if (ent.name, ref.name) not in usable:
+                hint = ""
+                for tool in domain.tools.values():
+                    hidden = hidden_fields(tool, ref)
+                    if hidden:
+                        links = sorted({".".join(p[:-1] if p[-1] != "id" else p[:-2]) for p in hidden})
+                        hint = (f"; {tool.name} lists {ent.name} records, but the agent would see "
+                                f"{' and '.join(links)} only as an id, not the "
+                                f"{', '.join('.'.join(p) for p in hidden)} the user states: add "
+                                f"'expand: [{', '.join(links)}]' to its returns")
+                        break
                 out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} can never be used: no tool lists "
                                    f"{ent.name} records so that this description picks one out (a list tool whose "
-                                   "arguments the description states, or an included list of the user's records)",
-                                   ref.name))
+                                   "arguments the description states, or an included list of the user's records)"
+                                   + hint, ref.name))
             if not ref.filter and ref.rank is None and ref.scope is None:
                 out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} names a record only by a fixed "
                                    "condition: it stays unique only while no other record meets it; add a filter "

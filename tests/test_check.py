@@ -120,3 +120,64 @@ def test_a_phrasing_that_leaves_out_the_description_is_caught(tmp_path):
     out = " ".join(r.output.split())
     assert "my_pets_next of appointment" in out and "intents.cancel_appointment" in out
     assert "{{ appointment }}" in out
+
+
+RX = """
+domain: rx
+today: 2026-01-01
+actor: patient
+pools: {names: [Ann, Bo, Cy], meds: [Aspirin, Naproxen, Statin]}
+entities:
+  patient:
+    fields: {name: {type: str, pool: names}}
+    refer: {by_id: {id: true}}
+  medication:
+    fields: {name: {type: str, pool: meds}}
+    refer: {by_id: {id: true}}
+  prescription:
+    fields:
+      patient: {type: ref, entity: patient}
+      medication: {type: ref, entity: medication}
+      written: {type: date, min: 2025-01-01, max: 2025-12-31}
+      refills: {type: int, min: 0, max: 5}
+    refer:
+      by_id: {id: true}
+      latest_for:                 # "my latest Naproxen prescription"
+        scope: patient
+        filter: [medication.name]
+        rank: {by: written, order: desc}
+tools:
+  list_my_prescriptions:
+    kind: read
+    description: The asking patient's prescriptions.
+    returns:
+      list: prescription
+      where: prescription.patient == actor
+EXPAND
+  refill:
+    kind: write
+    description: Refill a prescription.
+    args: {prescription_id: {ref: prescription}}
+    requires:
+      - check: prescription.refills > 0
+        error: no refills left
+    effects:
+      - prescription.refills -= 1
+"""
+
+
+def test_a_description_through_a_link_the_list_does_not_show_is_not_used_and_check_says_what_to_add():
+    """The user says "my latest Naproxen prescription"; a list showing each prescription's
+    medication only as an id cannot be searched for it, so no walk relies on it and check names
+    the `expand` that makes it work."""
+    from envsynth.walks import enumerate_walks
+
+    hidden = parse_spec_text(RX.replace("EXPAND\n", ""), "rx.yaml")
+    assert not any(s.select for w in enumerate_walks(hidden, max_len=2) for s in w.steps)
+    messages = [f.message for f in check_domain(hidden).findings]
+    assert any("reference 'latest_for'" in m and "add 'expand: [medication]'" in m for m in messages), messages
+
+    shown = parse_spec_text(RX.replace("EXPAND", "      expand: [medication]"), "rx.yaml")
+    assert any(s.select and s.select.reference == "latest_for"
+               for w in enumerate_walks(shown, max_len=2) for s in w.steps)
+    assert not any("latest_for" in f.message for f in check_domain(shown).findings)
