@@ -294,7 +294,7 @@ def stats(
     cov = Coverage()
     for task in iter_tasks(path):
         cov.add(summarize(domain, task))
-    reachable = reachable_within(domain, bound or 4)
+    reachable = reachable_within(domain, bound or 4, refusals=cov.refusals > 0)
     report = cov.report(domain, reachable)
     explain_uncovered(domain, report, reachable)
     if json_out:
@@ -308,6 +308,12 @@ def stats(
     out.print(f"single-intent walks within {bound or 4} steps: {report['canonical_walks']} canonical, "
               f"{report['canonical_walks_covered']} of them used by some task")
     out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
+    if cov.refusals:
+        out.print(f"refusal share {report['refusal_share']} ({cov.refusals} tasks); refusal reasons covered "
+                  f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some walk "
+                  f"within {bound or 4} steps can refuse by", markup=False)
+        for reason, why in report["uncovered_refusal_reasons"].items():
+            out.print(f"  no task refuses by {reason}: {why}", markup=False)
     table = Table("tool sequence", "tasks")
     for seq, c in list(report["tool_sequences"].items())[:15]:
         table.add_row(seq, str(c))

@@ -90,7 +90,13 @@ def task_coverage(domain: Domain, task) -> dict:
                 branches.add(f"{tool.name}.requires[{i + 1}]")
         rt.call(a.name, a.arguments)
     edges = sorted("|".join(e) for e in walk_edges(domain, task.certificate.walk))
-    return {"tools": sorted({a.name for a in task.gold_actions}), "edges": edges, "branches": sorted(branches)}
+    return {"tools": sorted({a.name for a in task.gold_actions}), "edges": edges, "branches": sorted(branches),
+            "refusals": refusal_reasons(task.certificate.walk)}
+
+
+def refusal_reasons(walk: Walk) -> list[str]:
+    """The requirements a walk's refused requests fail, as `tool.requires[k]` (1-based)."""
+    return sorted(f"{s.tool}.requires[{s.refuse}]" for s in walk.steps if s.refuse is not None)
 
 
 @dataclass
@@ -100,6 +106,7 @@ class Coverage:
     tools: Counter = field(default_factory=Counter)
     edges: Counter = field(default_factory=Counter)
     branches: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)  # requirement -> tasks refusing by it
     sequences: Counter = field(default_factory=Counter)
     lengths: Counter = field(default_factory=Counter)
     multi: int = 0
@@ -114,6 +121,7 @@ class Coverage:
         self.tools.update(cov["tools"])
         self.edges.update(cov["edges"])
         self.branches.update(cov["branches"])
+        self.refused.update(cov.get("refusals", []))
         self.sequences[summary["walk"]] += 1
         self.lengths[summary["length"]] += 1
         self.multi += summary.get("goals", 1) > 1
@@ -150,12 +158,17 @@ class Coverage:
             "uncovered_tools": missing_tools,
             "uncovered_edges": missing_edges,
             "uncovered_branches": [b for b in all_branches if b not in self.branches],
+            "refusal_reasons": dict(sorted(self.refused.items())),
         }
         if reachable is not None:
             out["edges_reachable"] = len(reachable["edges"])
             out["edges_reachable_covered"] = sum(1 for e in reachable["edges"] if e in self.edges)
             out["canonical_walks"] = len(reachable["canonical"])
             out["canonical_walks_covered"] = len(reachable["canonical"] & self.walks)
+        if reachable is not None and "refusals" in reachable:
+            out["refusal_reasons_total"] = len(reachable["refusals"])
+            out["refusal_reasons_covered"] = len(reachable["refusals"] & set(self.refused))
+            out["uncovered_refusal_reasons"] = {r: "not sampled" for r in sorted(reachable["refusals"] - set(self.refused))}
         return out
 
 
@@ -194,16 +207,27 @@ def reachable_from(domain: Domain, walks: Iterable[Walk], max_len: int) -> dict:
     return {"max_len": max_len, "tools": tools, "edges": edges, "canonical": keys, "examples": examples}
 
 
-def reachable_within(domain: Domain, max_len: int) -> dict:
-    """`reachable_from` every single-intent walk of up to `max_len` steps."""
+def reachable_within(domain: Domain, max_len: int, refusals: bool = False) -> dict:
+    """`reachable_from` every single-intent walk of up to `max_len` steps; with `refusals`, also
+    the requirements some refusal walk within the bound fails (the reasons a dataset can hold)."""
+    from .aspenc import AspOptions
     from .walks import enumerate_walks
 
-    return reachable_from(domain, enumerate_walks(domain, max_len=max_len), max_len)
+    out = reachable_from(domain, enumerate_walks(domain, max_len=max_len), max_len)
+    if refusals:
+        out["refusals"] = set()
+        for w in enumerate_walks(domain, max_len=max_len, options=AspOptions(refusal=True)):
+            for r in refusal_reasons(w):
+                out["refusals"].add(r)
+                ex = out["examples"].setdefault(r, [])
+                if len(ex) < EXAMPLES:
+                    ex.append(w)
+    return out
 
 
 def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int = 0) -> None:
-    """Replace the guesses in `report['uncovered_tools']` and `['uncovered_edges']` with what the
-    solvers say: a tool or edge some walk reaches is *infeasible* when Z3 finds every example walk
+    """Replace the guesses in `report['uncovered_tools']`, `['uncovered_edges']` and
+    `['uncovered_refusal_reasons']` with what the solvers say: a tool or edge some walk reaches is *infeasible* when Z3 finds every example walk
     impossible (with the clash in the spec's words) and *not sampled* when one solves; an edge no
     single walk reaches may need two intents in one task, found by merging example walks and
     re-checking the merge with the planner."""
@@ -276,3 +300,5 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
             report["uncovered_tools"][t] = f"unreachable within {n} steps: {why_unreachable(domain, t)}"
     for e in report["uncovered_edges"]:
         report["uncovered_edges"][e] = solvable(e) if e in reachable["edges"] else merged(e)
+    for r in report.get("uncovered_refusal_reasons", {}):
+        report["uncovered_refusal_reasons"][r] = solvable(r)

@@ -404,7 +404,8 @@ class _Stats:
             **{k: cov[k] for k in ("tools_total", "tools_covered", "edges_total", "edges_covered",
                                    "branches_total", "branches_covered", "multi_intent_share", "refusal_share",
                                    "lengths",
-                                   "tool_calls", "tool_sequences", "uncovered_tools", "uncovered_edges")},
+                                   "tool_calls", "tool_sequences", "refusal_reasons", "uncovered_tools",
+                                   "uncovered_edges")},
         }
 
 
