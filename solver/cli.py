@@ -236,7 +236,10 @@ def generate(
         parts = [f"{k} {what}" for k, what in skipped if k]
         if parts:
             err.print(f"{c['proposed']} walks proposed for {report.tasks - report.resumed_from} tasks; not written: "
-                      + ", ".join(parts) + " (top reasons in manifest.json)")
+                      + ", ".join(parts) + " (all reasons in manifest.json; nothing unverified is ever written)")
+            top = [(why, k) for why, k in report.failures.most_common() if "same shape" not in why][:2]
+            for why, k in top:
+                err.print(f"  {k} x {why if len(why) <= 200 else why[:197] + '...'}", markup=False, highlight=False)
     if report.mismatches:
         err.print(f"[red]{report.mismatches} solver/runtime disagreements[/red] (no such task was written)")
 
