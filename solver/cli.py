@@ -366,7 +366,9 @@ def show(
             if not any(r.step == ans.step for r in task.expected.refusals):
                 out.print(f"  [green]answer[/green] {ans.value}", highlight=False)
         for d in task.certificate.distractors:
-            out.print(f"  [dim]near miss {d.id} ({d.kind}) for {d.target}: {d.breaks}[/dim]", highlight=False)
+            where = ("listed before the target" if d.before_target else "listed with the target") if d.visible \
+                else "in the database, for an agent that searches carelessly"
+            out.print(f"  [dim]near miss {d.id} ({d.kind}) for {d.target}: {d.breaks}; {where}[/dim]", highlight=False)
         shown += 1
         if shown >= n:
             break
