@@ -121,7 +121,7 @@ class Coverage:
         self.tools.update(cov["tools"])
         self.edges.update(cov["edges"])
         self.branches.update(cov["branches"])
-        self.refused.update(cov.get("refusals", []))
+        self.refused.update(cov["refusals"])
         self.sequences[summary["walk"]] += 1
         self.lengths[summary["length"]] += 1
         self.multi += summary.get("goals", 1) > 1
@@ -165,7 +165,7 @@ class Coverage:
             out["edges_reachable_covered"] = sum(1 for e in reachable["edges"] if e in self.edges)
             out["canonical_walks"] = len(reachable["canonical"])
             out["canonical_walks_covered"] = len(reachable["canonical"] & self.walks)
-        if reachable is not None and "refusals" in reachable:
+        if reachable is not None and "refusals" in reachable:  # reachable_within(..., refusals=True)
             out["refusal_reasons_total"] = len(reachable["refusals"])
             out["refusal_reasons_covered"] = len(reachable["refusals"] & set(self.refused))
             out["uncovered_refusal_reasons"] = {r: "not sampled" for r in sorted(reachable["refusals"] - set(self.refused))}
