@@ -267,12 +267,14 @@ def reference_findings(domain: Domain) -> list[Finding]:
                                 f"{', '.join('.'.join(p) for p in hidden)} the user states: add "
                                 f"'expand: [{', '.join(links)}]' to its returns")
                         break
-                out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} can never be used: no tool lists "
+                where = f"{domain.source}:{ref.line}: " if ref.line else ""
+                out.append(Finding("warning", f"{where}reference '{ref.name}' of {ent.name} can never be used: no tool lists "
                                    f"{ent.name} records so that this description picks one out (a list tool whose "
                                    "arguments the description states, or an included list of the user's records)"
                                    + hint, ref.name))
             if not ref.filter and ref.rank is None and ref.scope is None:
-                out.append(Finding("warning", f"reference '{ref.name}' of {ent.name} names a record only by a fixed "
+                where = f"{domain.source}:{ref.line}: " if ref.line else ""
+                out.append(Finding("warning", f"{where}reference '{ref.name}' of {ent.name} names a record only by a fixed "
                                    "condition: it stays unique only while no other record meets it; add a filter "
                                    "of values the user states, a scope ('my ...') or a rank", ref.name))
     return out

@@ -59,6 +59,7 @@ class Reference:
     scope: Optional[list[str]]  # path from the record to the actor, e.g. ["user"]
     rank: Optional[tuple[list[str], str]]  # (path, "asc"|"desc")
     description: str = ""
+    line: int = 0  # where it is written (check's findings point there)
 
     @property
     def needs_selection(self) -> bool:
@@ -973,7 +974,8 @@ def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: _Env, acto
                       "rank by a money, int, date or datetime field")
             else:
                 rank = (rpth, rs.rank.order)
-    return Reference(rname, ename, False, filt, where, rs.where, scope, rank, rs.description or "")
+    line = c.smap.pos(rp, key=True).line if c.smap else 0
+    return Reference(rname, ename, False, filt, where, rs.where, scope, rank, rs.description or "", line)
 
 
 def _arg(c: Checker, tname: str, aname: str, a: ArgSpec, ap, pools) -> Optional[Arg]:
