@@ -8,15 +8,18 @@ solver (tools every walk to them is numerically impossible for, with the unsat c
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .aspenc import AspOptions
 from .domain import Domain
-from .errors import EnvsynthError
+from .errors import EnvsynthError, SpecError, SpecErrors
 from .graph import build_graph, lint_graph
 from .synth import Infeasible, ReplayMismatch, synthesize
-from .tasks import Templates, derive_task
+from .z3enc import Obj
+from .phrases import Templates
+from .tasks import derive_task
 from .walks import WalkStats, enumerate_walks
 
 
@@ -35,6 +38,7 @@ class CheckReport:
     per_length: dict[int, int] = field(default_factory=dict)
     tools_reached: set[str] = field(default_factory=set)
     feasible_goals: set[str] = field(default_factory=set)
+    planned: bool = False  # walks were enumerated (not when static errors stop the check first)
 
     @property
     def errors(self) -> list[Finding]:
@@ -57,17 +61,25 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     g = build_graph(domain)
     for lint in lint_graph(domain, g):
         report.findings.append(Finding(lint.severity, lint.message, lint.tool or ""))
-    report.findings += requirement_findings(domain)
+    report.findings += static_findings(domain)
     report.findings += reference_findings(domain)
+    report.findings += policy_findings(domain)
     tpl = None
     try:
         tpl = Templates(domain)
         for m in tpl.missing(domain):
             report.findings.append(Finding("warning", f"no phrasing for '{m}' in {tpl.directory}/phrases.yaml: "
                                            "tasks that need it cannot be rendered", m))
+        report.findings += [located(e) for e in tpl.problems(domain)]
+    except SpecErrors as e:
+        report.findings += [located(x) for x in e.errors]
+        tpl = None
     except EnvsynthError as e:
         report.findings.append(Finding("warning", str(e)))
+    if report.errors:  # a spec whose rules cannot hold, or phrasings that cannot render: say so first
+        return report
     stats = WalkStats()
+    report.planned = True
     by_tool: dict[str, list] = {}
     for w in enumerate_walks(domain, max_len=max_len, options=AspOptions(), stats=stats):
         report.walks += 1
@@ -152,30 +164,15 @@ def why_unreachable(domain: Domain, tool_name: str) -> str:
 def _record_world(domain: Domain, tool, symbols):
     """A Z3 world with a free record for each of the tool's record variables (and the records they
     link to, two levels deep), its arguments and lets: what a requirement can read."""
-    from .z3enc import Obj, World
+    from .z3enc import World
 
     w = World(domain, symbols)
-    counter = [0]
-
-    def make(entity: str, depth: int) -> str:
-        counter[0] += 1
-        name = f"{entity}_{counter[0]}"
-        links = {}
-        for f in domain.entities[entity].ref_fields():
-            if depth < 2:
-                links[f.name] = make(f.type.entity, depth + 1)
-            else:  # deep enough: link to a record already made (or to itself: employee.manager)
-                same = [o for o, e in w.entity_of.items() if e == f.type.entity]
-                links[f.name] = same[0] if same else (name if f.type.entity == entity else make(f.type.entity, depth + 1))
-        w.add_object(name, entity, links)
-        return name
-
     env = {}
-    w.actor = make(domain.actor, 0)
+    w.actor = _linked_records(w, domain, domain.actor)
     env["actor"] = Obj(w.actor, domain.actor)
     for a in tool.args.values():
         if a.is_ref:
-            env[a.var] = Obj(make(a.type.entity, 0), a.type.entity)
+            env[a.var] = Obj(_linked_records(w, domain, a.type.entity), a.type.entity)
         else:
             env[a.name] = w.new_var(f"arg.{a.name}", a.type)
     for lname, node, _t in tool.lets:
@@ -185,7 +182,143 @@ def _record_world(domain: Domain, tool, symbols):
     return w, env
 
 
-def requirement_findings(domain: Domain) -> list[Finding]:
+RULE_LIKE = re.compile(r"\b(only|must|cannot|can ?not|can't|never|not allowed|may not|at most|at least|"
+                       r"no more than|within \d+|up to \d+|neither|nor)\b", re.I)
+
+
+def policy_findings(domain: Domain) -> list[Finding]:
+    """Rule-like sentences of the policy prose ("only pending orders can be cancelled") that no
+    requirement or invariant says: the agent would read a rule the runtime never enforces. A
+    sentence counts as enforced when at least half of its key terms occur in the requirements of
+    one tool (their error messages and conditions) or in an entity's invariants."""
+    from . import scoring as S
+
+    texts = []
+    for tool in domain.tools.values():
+        # `actor` in a condition is the person talking to the agent: that is what "act only as the
+        # signed-in employee" or "on behalf of someone else" says in prose
+        words = " ".join(f"{r.error} {r.src.replace('.', ' ').replace('_', ' ')}"
+                         + (" signed in behalf someone else talking to" if "actor" in r.src else "")
+                         for r in tool.requires)
+        if words:
+            texts.append(words)
+    for ent in domain.entities.values():
+        if ent.invariants:
+            texts.append(ent.name + " " + " ".join(src.replace(".", " ").replace("_", " ") for _n, src in ent.invariants))
+    said = [S._said_terms(t) for t in texts]
+    skip = {S.stem(w) for w in S.STOPWORDS} | {S.stem(w) for w in ("act", "user", "customer", "agent", "person",
+                                                                    "employee", domain.actor)}
+    source = ""
+    try:
+        source = open(domain.source, encoding="utf-8").read()
+    except OSError:
+        pass
+    out = []
+    for sentence in _sentences(domain.policy):
+        if not RULE_LIKE.search(sentence):
+            continue
+        terms = S._terms(sentence, skip)
+        if not terms:
+            continue
+        best = max((sum(1 for t in terms if t & x) / len(terms) for x in said), default=0.0)
+        if best >= 0.5:
+            continue
+        head = " ".join(sentence.split()[:4])
+        pos = source.find(head)
+        line = source.count("\n", 0, pos) + 1 if pos >= 0 else 0
+        where = f"{domain.source}:{line}: " if line else f"{domain.source}: "
+        out.append(Finding("warning", f"{where}the policy says \"{sentence}\", but no requirement checks it, so "
+                           "an agent that breaks it is not refused (hint: add a requirement with this as its error "
+                           "to the tool it governs, or reword the sentence as guidance)", "policy"))
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences and bullet points of a prose block, one line each."""
+    out = []
+    for part in re.split(r"(?m)^\s*[-*]\s+|(?<=[.;!?])\s+", text or ""):
+        part = " ".join(part.split())
+        if len(part) > 3:
+            out.append(part)
+    return out
+
+
+def located(e: SpecError) -> Finding:
+    """A located problem (file:line:col: message - hint) as a check finding."""
+    hint = f" (hint: {e.hint})" if e.hint else ""
+    return Finding(e.severity, f"{e.file}:{e.line}:{e.col}: {e.message}{hint}")
+
+
+def static_findings(domain: Domain) -> list[Finding]:
+    """What the value ranges alone decide, without planning: invariants no record can meet and
+    requirements no call can meet are errors (no task could ever use them - and `generate` would
+    only find that out by failing every attempt); requirements that can never fail are info."""
+    broken = invariant_findings(domain)
+    return broken + requirement_findings(domain, skip={f.where for f in broken})
+
+
+def invariant_findings(domain: Domain) -> list[Finding]:
+    """Entities whose invariants cannot all hold together with the fields' value ranges: the
+    unsat core, in the spec's words, at the line of the first invariant in it."""
+    import z3
+
+    from .z3enc import Symbols, Unsupported, World
+
+    out = []
+    symbols = Symbols(domain)
+    for ent in domain.entities.values():
+        if not ent.invariants:
+            continue
+        w = World(domain, symbols)
+        try:
+            made = _linked_records(w, domain, ent.name)
+        except Unsupported:
+            continue
+        named = {}
+        for i, (node, src) in enumerate(ent.invariants):
+            try:
+                cond = w.enc(node, {ent.name: Obj(made, ent.name)})
+            except Unsupported:
+                continue
+            lit = z3.Bool(f"inv{i}", ctx=w.ctx)
+            w.add(z3.Implies(lit, w.as_bool(cond)))
+            named[f"inv{i}"] = i
+        lits = [z3.Bool(n, ctx=w.ctx) for n in named]
+        if not lits or w.check(lits) != z3.unsat:
+            continue
+        core = sorted(named[c.decl().name()] for c in w.solver.unsat_core() if c.decl().name() in named)
+        first = core[0] if core else 0
+        line = ent.invariant_lines[first] if first < len(ent.invariant_lines) else 0
+        rules = " and ".join(f"'{ent.invariants[i][1]}'" + (f" (line {ent.invariant_lines[i]})"
+                                                            if ent.invariant_lines[i] else "") for i in core)
+        where = f"{domain.source}:{line}: " if line else f"{domain.source}: "
+        out.append(Finding("error", f"{where}no {ent.name} can exist: {rules} cannot hold together with the "
+                           f"fields' value ranges ({_bounds(domain, ent.invariants[first][0])}) (hint: loosen the "
+                           "rule or widen the field's min/max)", ent.name))
+    return out
+
+
+def _linked_records(w, domain: Domain, entity: str) -> str:
+    """A free record of `entity` in `w`, with the records its ref fields point to (two deep)."""
+    counter = [len(w.entity_of)]
+
+    def make(ename: str, depth: int) -> str:
+        counter[0] += 1
+        name = f"{ename}_{counter[0]}"
+        links = {}
+        for f in domain.entities[ename].ref_fields():
+            if depth < 2:
+                links[f.name] = make(f.type.entity, depth + 1)
+            else:
+                same = [o for o, e in w.entity_of.items() if e == f.type.entity]
+                links[f.name] = same[0] if same else (name if f.type.entity == ename else make(f.type.entity, depth + 1))
+        w.add_object(name, ename, links)
+        return name
+
+    return make(entity, 0)
+
+
+def requirement_findings(domain: Domain, skip: frozenset = frozenset()) -> list[Finding]:
     """Requirements the value ranges make impossible (always false) - and, for information,
     those that can never fail (no refusal task can be built on them)."""
     import z3
@@ -208,6 +341,8 @@ def requirement_findings(domain: Domain) -> list[Finding]:
                 cond = w.enc(req.expr, env)
             except Unsupported:
                 continue
+            if skip & set(w.entity_of.values()):  # a record no invariant allows: reported once, above
+                continue
             assume = [t.literal for t in w.tracked]
             if isinstance(cond, bool):
                 sat_true, sat_false = cond, not cond
@@ -216,9 +351,10 @@ def requirement_findings(domain: Domain) -> list[Finding]:
                 sat_false = w.solver.check(*assume, z3.Not(cond)) == z3.sat
             where = f"{domain.source}:{req.line}" if req.line else domain.source
             if not sat_true:
-                out.append(Finding("warning", f"{where}: requirement '{req.src}' of {tool.name} can never hold "
+                out.append(Finding("error", f"{where}: requirement '{req.src}' of {tool.name} can never hold "
                                    f"with the fields' value ranges, so the tool always refuses "
-                                   f"({_bounds(domain, req.expr)})", tool.name))
+                                   f"({_bounds(domain, req.expr)}) (hint: fix the condition, or the min/max "
+                                   "of the fields it reads)", tool.name))
             elif not sat_false:
                 out.append(Finding("info", f"{where}: requirement '{req.src}' of {tool.name} always holds: "
                                    "no refusal task can be built on it", tool.name))
@@ -227,18 +363,13 @@ def requirement_findings(domain: Domain) -> list[Finding]:
 
 def _bounds(domain: Domain, node) -> str:
     from . import expr as E
-    from .types import format_date
+    from .types import to_text
 
     parts = []
     for n in E.walk(node):
         if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("int", "money", "date", "datetime") \
                 and n.type.lo is not None:
-            lo, hi = n.type.lo, n.type.hi
-            if n.type.kind == "money":
-                lo, hi = lo / n.type.scale, hi / n.type.scale
-            elif n.type.kind == "date":
-                lo, hi = format_date(lo), format_date(hi)
-            parts.append(f"{E.unparse(n)} is between {lo} and {hi}")
+            parts.append(f"{E.unparse(n)} is between {to_text(n.type, n.type.lo)} and {to_text(n.type, n.type.hi)}")
     return "; ".join(dict.fromkeys(parts)) or "see the field bounds"
 
 

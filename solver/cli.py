@@ -44,6 +44,9 @@ def friendly(fn):
         except EnvsynthError as e:
             sys.stderr.write(f"error: {e}\n")
             raise typer.Exit(1)
+        except OSError as e:  # a path the user gave: a file where a folder should be, read-only, full disk
+            sys.stderr.write(f"error: {io_message(e)}\n")
+            raise typer.Exit(1)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as e:  # pragma: no cover - a bug, said plainly
@@ -54,6 +57,25 @@ def friendly(fn):
             raise typer.Exit(70)
 
     return wrapper
+
+
+def io_message(e: OSError) -> str:
+    """An operating-system error on a path the user gave, in plain words with what to do."""
+    import errno
+
+    where = f"{e.filename}: " if e.filename else ""
+    advice = {
+        errno.EEXIST: "a file is in the way where a folder is needed; give another path",
+        errno.ENOTDIR: "part of this path is a file, not a folder; give another path",
+        errno.EISDIR: "this is a folder, not a file",
+        errno.EROFS: "the file system there is read-only; choose a folder you can write to",
+        errno.EACCES: "no permission to write there; choose a folder you can write to",
+        errno.EPERM: "no permission to write there; choose a folder you can write to",
+        errno.ENOSPC: "the disk is full; free some space or write elsewhere (a resume picks up where this stopped)",
+        errno.EFBIG: "the file grew past the size this system allows; write elsewhere",
+        errno.ENOENT: "no such file or folder",
+    }.get(e.errno, "")
+    return f"{where}{e.strerror or e}" + (f" ({advice})" if advice else "")
 
 
 SPEC_HELP = "A spec file (path/to/domain.yaml) or the name of a shipped spec (airline, retail, ...)."
@@ -90,10 +112,13 @@ def check(
     refs = sum(len(e.refs) for e in domain.entities.values())
     out.print(f"[bold]{domain.name}[/bold] ({domain.source}): {len(domain.entities)} entities, "
               f"{len(domain.tools)} tools, {refs} references")
-    out.print(f"walks up to {max_len} steps: {report.walks} "
-              f"({', '.join(f'length {k}: {v}' for k, v in report.per_length.items())}); "
-              f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
-              f"goals shown feasible: {len(report.feasible_goals)}")
+    if report.planned:
+        out.print(f"walks up to {max_len} steps: {report.walks} "
+                  f"({', '.join(f'length {k}: {v}' for k, v in report.per_length.items())}); "
+                  f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
+                  f"goals shown feasible: {len(report.feasible_goals)}")
+    else:
+        out.print("walks not planned: fix the errors below first")
     for f in report.findings:
         style = {"error": "red", "warning": "yellow"}.get(f.severity, "blue")
         out.print(f"[{style}]{f.severity}[/{style}]: ", end="")
@@ -381,7 +406,7 @@ def show(
 def eval_(
     directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
     agent: str = typer.Option("oracle", "--agent", "-a",
-                              help="oracle, noop, random, distractor-blind, or package.module:Class."),
+                              help="oracle, noop, random, distractor-blind, exploit, or package.module:Class."),
     trials: int = typer.Option(1, "--trials", "-k", min=1, help="Trials per task for a stochastic agent (pass^k)."),
     seed: int = typer.Option(0, "--seed"),
     spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
@@ -410,6 +435,13 @@ def eval_(
     out.print(table)
     if "pass_hat_k" in data:
         out.print("pass^k: " + ", ".join(f"k={k}: {v}" for k, v in data["pass_hat_k"].items()))
+    report = data.get(data["agent"])
+    if isinstance(report, dict) and "strategies" in report:
+        table = Table("strategy", "attempts", "scored without doing the task", "example task")
+        for name, st in report["strategies"].items():
+            table.add_row(name, str(st["attempts"]), str(st["scored"]), st.get("example_task", ""))
+        out.print(table)
+        out.print(f"attempts set aside because they did the task: {report['attempts_that_did_the_task']}")
 
 
 @app.command()

@@ -79,6 +79,7 @@ class Entity:
     description: str = ""
     label: list[str] = field(default_factory=list)  # what people call a record by (names)
     slots: Optional[int] = None  # planner slots (records of this entity one walk may involve)
+    invariant_lines: list[int] = field(default_factory=list)  # where each invariant is written
 
     def ref_fields(self) -> list[FieldInfo]:
         return [f for f in self.fields.values() if f.type.kind == "ref"]
@@ -880,6 +881,7 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
             if node is not None:
                 _qualify(node, ename, ent)
                 ent.invariants.append((node, inv))
+                ent.invariant_lines.append(c.smap.pos(p + ("invariants", i)).line if c.smap else 0)
         for rname, rs in es.refer.items():
             rp = p + ("refer", rname)
             ref = _build_reference(c, ename, rname, rs, rp, env, spec.actor)

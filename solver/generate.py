@@ -9,6 +9,7 @@ byte-identical whatever the worker count. Tasks go to `tasks.jsonl.partial` line
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -24,10 +25,12 @@ from . import __version__
 from .aspenc import AspOptions
 from .distractors import KINDS, DistractorOptions
 from .domain import Domain
-from .errors import EnvsynthError
+from .check import static_findings
+from .errors import EnvsynthError, SpecErrors
 from .loader import load_domain
 from .synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
-from .tasks import Task, Templates, derive_task, tool_schemas
+from .phrases import Templates
+from .tasks import Task, derive_task, tool_schemas
 from .verify import check_task
 from .canonical import canonical_key
 from .coverage import Coverage, reachable_from, task_coverage
@@ -119,6 +122,13 @@ class Generator:
         if missing:
             raise EnvsynthError(
                 f"templates in {self.templates.directory} lack phrasings for: {', '.join(missing)}")
+        problems = self.templates.problems(domain)
+        if problems:
+            raise SpecErrors(problems)
+        impossible = [f.message for f in static_findings(domain) if f.severity == "error"]
+        if impossible:  # every attempt would fail on these: say so now, not after a fruitless run
+            raise EnvsynthError("no task can use this spec as it is (`envsynth check` says the same):\n  "
+                                + "\n  ".join(impossible))
         self.asp_options = AspOptions(default_slots=options.slots)
         self.walk_stats = WalkStats()
         t0 = time.perf_counter()
@@ -379,6 +389,7 @@ def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: i
 
 
 CHECKPOINT = 25  # tasks between resume checkpoints
+EMPTY_LIMIT = 60  # task indices in a row that yield nothing before the run stops and says why
 REPEAT_LIMIT = 400  # consecutive same-shape tasks before generation says the space is exhausted
 
 
@@ -466,8 +477,8 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     report.tasks = lines_done
     if progress:
         progress(report.tasks, options.n)
-    streak = 0
-    with open(partial, "a", encoding="utf-8") as out:
+    streak = empty = 0
+    with _naming(partial), open(partial, "a", encoding="utf-8") as out:
         if report.tasks < options.n:
             for r in iter_results(str(spec_path), options, workers, next_index, gen):
                 report.indices += 1
@@ -478,7 +489,11 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
                 report.mismatches += r.mismatches
                 report.counts.update(r.counts)
                 if r.line is None:
+                    empty += 1
+                    if empty >= EMPTY_LIMIT:
+                        raise EnvsynthError(_no_progress(report, empty, options))
                     continue
+                empty = 0
                 if r.summary["shape"] in stats.shapes and not options.allow_repeats:
                     report.failures["a task of the same shape was already written"] += 1
                     report.counts["repeats"] += 1
@@ -520,12 +535,37 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
         "dataset": stats.to_json(domain, reachable_from(domain, gen.walks, options.max_len)
                                  if options.walk_mode == "exhaustive" else None),
     }
+    with _naming(out_dir):
+        _write_results(out_dir, spec_path, manifest, partial, final, state_file)
+    report.seconds = time.perf_counter() - t_start
+    return report
+
+
+def _write_results(out_dir: Path, spec_path: Path, manifest: dict, partial: Path, final: Path,
+                   state_file: Path) -> None:
     (out_dir / "spec.yaml").write_text(spec_path.read_text(encoding="utf-8"), encoding="utf-8")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(partial, final)
     state_file.unlink(missing_ok=True)
-    report.seconds = time.perf_counter() - t_start
-    return report
+
+
+@contextlib.contextmanager
+def _naming(path: Path):
+    """An OS error while writing (a full disk) names the file it was writing, for the message."""
+    try:
+        yield
+    except OSError as e:
+        if not e.filename:
+            e.filename = str(path)
+        raise
+
+
+def _no_progress(report: Report, empty: int, options: GenerateOptions) -> str:
+    """Why a run stopped: the commonest reasons attempts failed (unsat cores in the spec's words)."""
+    top = [f"  {k} x {why}" for why, k in report.failures.most_common(3)]
+    return (f"no task could be made from the last {empty} task indices ({empty * options.max_attempts} attempts; "
+            f"{report.tasks} tasks written so far, kept for a resume). The commonest reasons:\n" + "\n".join(top)
+            + "\nrun `envsynth check` on the spec; with --refusals or --multi-intent, try a smaller share")
 
 
 def _walk_info(gen: Generator) -> dict:
@@ -554,6 +594,7 @@ def generate_tasks(domain: Domain, n: int, seed: int = 0, **kw) -> list[Task]:
         i += 1
         if r.line is not None:
             out.append(Task.model_validate_json(r.line))
-        if i > n * 50:
-            raise EnvsynthError("too many infeasible walks: see `envsynth check`")
+        if i >= len(out) * 50 + EMPTY_LIMIT:
+            raise EnvsynthError(f"too many infeasible walks ({len(out)} of {n} tasks from {i} indices): "
+                                "see `envsynth check`")
     return out

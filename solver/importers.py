@@ -347,13 +347,22 @@ def import_mcp(data: Any, name: str = "imported") -> tuple[str, str]:
 
 
 def read_document(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+    """An API description (JSON or YAML), read with the same limits as a spec: size, encoding,
+    and YAML aliases that would expand without bound."""
+    from .errors import SpecError
+    from .yamlsrc import load as load_yaml, read_text
+
+    text = read_text(path, "API description")
     try:
         if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return load_yaml(text, str(path))[0]
         return json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise EnvsynthError(f"{path}: cannot read it ({e})") from None
+    except SpecError as e:
+        raise EnvsynthError(str(e)) from None
+    except json.JSONDecodeError as e:
+        raise EnvsynthError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise EnvsynthError(f"{path}: the document is nested too deeply") from None
 
 
 def write_skeleton(spec_text: str, phrases: str, domain: str, out_dir: Path) -> list[Path]:

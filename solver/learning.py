@@ -21,7 +21,7 @@ from .aspenc import q
 from .canonical import _closure, _serialize
 from .walks import Walk
 
-PREFIX_KINDS = {"requires", "where", "change", "invariant", "reference"}
+PREFIX_KINDS = {"requires", "where", "change", "invariant", "range", "reference"}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from . import registry
 from .domain import Domain, build_domain, did_you_mean
 from .errors import EnvsynthError, SpecError, SpecErrors
 from .spec import Spec
-from .yamlsrc import SourceMap, load as load_yaml
+from .yamlsrc import SourceMap, load as load_yaml, read_text
 
 KEY_HINTS = {
     "domain": "name the domain, e.g. 'domain: airline'",
@@ -288,5 +288,4 @@ def resolve_spec_path(spec: Union[str, Path]) -> Path:
 def load_domain(spec: Union[str, Path]) -> Domain:
     """Load and check a spec by file path or shipped name. Raises SpecErrors / EnvsynthError."""
     path = resolve_spec_path(spec)
-    text = path.read_text(encoding="utf-8")
-    return parse_spec_text(text, str(path))
+    return parse_spec_text(read_text(path, "spec"), str(path))

@@ -23,6 +23,8 @@ from . import types as T
 from .domain import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
 from .errors import ToolError
 
+MAX_NAME = 200  # longest tool name echoed back in an error
+
 ALPHABETS = {
     "digits": string.digits,
     "upper": string.ascii_uppercase,
@@ -202,15 +204,20 @@ class Runtime:
         self.log: list[CallRecord] = []
 
     # --------------------------------------------------------------- public API
-    def call(self, name: str, arguments: Any) -> CallRecord:
-        """Run one tool call. Never raises for a bad call: the record says what went wrong."""
+    def call(self, name: Any, arguments: Any) -> CallRecord:
+        """Run one tool call. Never raises for a bad call: the record says what went wrong, and a
+        refused call changes nothing - no field, no record, no id counter."""
         self._created_now: dict[str, str] = {}
+        self._counters = dict(self.created)  # ids this call would use; committed only on success
+        shown = name if isinstance(name, str) and len(name) <= MAX_NAME else T.show(name)
+        args_kept = arguments if isinstance(arguments, dict) else {}
         try:
             output, answer = self._call(name, arguments)
-            rec = CallRecord(name, arguments if isinstance(arguments, dict) else {}, True, output, answer,
-                             dict(self._created_now) or None)
         except ToolError as e:
-            rec = CallRecord(name, arguments if isinstance(arguments, dict) else {}, False, f"Error: {e}")
+            rec = CallRecord(shown, args_kept, False, f"Error: {e}")
+        else:
+            self.created = self._counters
+            rec = CallRecord(shown, args_kept, True, output, answer, dict(self._created_now) or None)
         self.log.append(rec)
         return rec
 
@@ -218,10 +225,12 @@ class Runtime:
         return db_hash(self.db)
 
     # --------------------------------------------------------------- internals
-    def _call(self, name: str, arguments: Any) -> tuple[Any, Optional[str]]:
+    def _call(self, name: Any, arguments: Any) -> tuple[Any, Optional[str]]:
+        if not isinstance(name, str):
+            raise ToolError(f"the tool name must be text, got {T.show(name)}")
         tool = self.domain.tools.get(name)
         if tool is None:
-            raise ToolError(f"unknown tool '{name}'. Available tools: {', '.join(sorted(self.domain.tools))}")
+            raise ToolError(f"unknown tool {T.show(name)}. Available tools: {', '.join(sorted(self.domain.tools))}")
         env = self.bind_arguments(tool, arguments)
         self.eval_lets(tool, env)
         for req in tool.requires:
@@ -239,11 +248,14 @@ class Runtime:
         return output, answer
 
     def bind_arguments(self, tool: Tool, arguments: Any) -> dict:
+        """Check every argument against the tool's schema and the spec's bounds, before anything
+        runs: the value environment of the call, or a ToolError saying what is wrong."""
+        expected = ", ".join(tool.args) or "(none)"
         if not isinstance(arguments, dict):
-            raise ToolError(f"arguments must be an object with keys: {', '.join(tool.args) or '(none)'}")
+            raise ToolError(f"arguments must be an object with keys: {expected}; got {T.show(arguments)}")
         unknown = [k for k in arguments if k not in tool.args]
         if unknown:
-            raise ToolError(f"unknown argument '{unknown[0]}' for {tool.name}; expected: {', '.join(tool.args) or '(none)'}")
+            raise ToolError(f"unknown argument {T.show(unknown[0])} for {tool.name}; expected: {expected}")
         env: dict[str, Any] = {}
         if self.actor_id is not None:
             env["actor"] = Ref(self.domain.actor, self.actor_id)
@@ -253,15 +265,19 @@ class Runtime:
             raw = arguments[aname]
             if arg.is_ref:
                 if not isinstance(raw, str):
-                    raise ToolError(f"'{aname}' must be a {arg.type.entity} id (text), got {raw!r}")
+                    raise ToolError(f"'{aname}' must be a {arg.type.entity} id (text), got {T.show(raw)}")
                 if raw not in self.db.get(arg.type.entity, {}):
-                    raise ToolError(f"no {arg.type.entity} with id '{raw}'")
+                    raise ToolError(f"no {arg.type.entity} with id {T.show(raw)}")
                 env[arg.var] = Ref(arg.type.entity, raw)
-            else:
-                try:
-                    env[aname] = T.decode(arg.type, raw)
-                except T.ValueError_ as e:
-                    raise ToolError(f"bad value for '{aname}': {e}") from None
+                continue
+            try:
+                value = T.decode(arg.type, raw)
+            except T.ValueError_ as e:
+                raise ToolError(f"bad value for '{aname}': {e}") from None
+            out_of_range = T.check_range(arg.type, value)
+            if out_of_range:
+                raise ToolError(f"bad value for '{aname}': {T.show(raw)} is {out_of_range}")
+            env[aname] = value
         return env
 
     def eval_lets(self, tool: Tool, env: dict) -> None:
@@ -317,6 +333,7 @@ class Runtime:
                 else:
                     cur = T.decode(ftype, r[fname]) if ftype.kind != "ref" else r[fname]
                     new = cur + value if op == "+=" else cur - value
+                self._in_range(ref, fname, ftype, new)
                 r[fname] = to_json(ftype, new)
             elif item[0] == "create":
                 _, ref, fields = item
@@ -324,6 +341,8 @@ class Runtime:
                 r = {"id": ref.id}
                 for fname, info in ent.fields.items():
                     v = fields.get(fname)
+                    if v is not None:
+                        self._in_range(ref, fname, info.type, v)
                     r[fname] = None if v is None else to_json(info.type, v)
                 for fname, info in ent.fields.items():
                     if r[fname] is None and info.format:
@@ -342,6 +361,15 @@ class Runtime:
                 table.pop(ref.id, None)
             else:
                 table[ref.id] = r
+
+    @staticmethod
+    def _in_range(ref: Ref, fname: str, t: T.VType, value: Any) -> None:
+        """A field keeps to the range the spec declares for it, in every state (the Z3 encoding
+        asserts the same after every step): a write that would leave it outside is refused."""
+        why = T.check_range(t, value)
+        if why:
+            raise ToolError(f"this would set {ref.entity} {ref.id}'s {fname.replace('_', ' ')} to "
+                            f"{T.to_text(t, value)}, {why}")
 
     def _check_staged(self, staged: dict) -> None:
         overlay = {ent: dict(tbl) for ent, tbl in self.db.items()}
@@ -367,13 +395,16 @@ class Runtime:
                     raise ToolError(f"{ref.entity} {ref.id} would point to a missing {info.type.entity}")
 
     def _new_id(self, entity: str) -> str:
+        """The next id for a created record. Counts on this call's copy of the counters, which
+        `call` keeps only if the call succeeds: a refused call never shifts later ids."""
         ent = self.domain.entities[entity]
-        while True:
-            self.created[entity] += 1
-            rng = random.Random(f"{self.id_seed}/{entity}/{self.created[entity]}")
+        for _ in range(10_000):
+            self._counters[entity] += 1
+            rng = random.Random(f"{self.id_seed}/{entity}/{self._counters[entity]}")
             new_id = make_id(ent, rng)
-            if new_id not in self.db.get(entity, {}):
+            if new_id not in self.db.get(entity, {}) and new_id not in self._created_now.values():
                 return new_id
+        raise ToolError(f"no free {entity} id is left")
 
     def _format_value(self, ent: Entity, fname: str, record: dict) -> str:
         info = ent.fields[fname]

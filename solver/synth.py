@@ -306,6 +306,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
                     real = [c for c in changes if not isinstance(c, bool)]
                     w.track(f"{label} changes something", z3.Or(real) if real else False, "change")
         w.check_invariants(touched, f"after {label}")
+        w.check_ranges(touched, pre, f"after {label}")
         created = [o for o in step.creates.values()]
         if created:
             _unique(w, domain, list(w.exists), f"after {label}")

@@ -9,6 +9,7 @@ runtime and Z3 agree to the cent.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
@@ -105,53 +106,124 @@ class ValueError_(ValueError):
     """A JSON value that does not fit its declared type (message is user-facing)."""
 
 
+MAX_TEXT = 2000  # longest text value a tool argument or a stored field may hold
+MAX_MAGNITUDE = 10**15  # no number in a spec's domain comes near this; beyond it is garbage
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::00)?")
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A short, safe rendering of any JSON-ish value for an error message: never calls repr() on
+    what could be huge (ints over 4,300 digits raise, deep lists recurse)."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        if abs(value) >= 10**40:
+            digits = int(value.bit_length() * 0.30103) + 1
+            return f"a number with about {digits} digits"
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
+        return repr(text)
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _number(value: Any, what: str) -> Decimal:
+    """A finite JSON number (or numeric text) as a Decimal, refusing NaN, infinities and values so
+    large they cannot be an amount or a count."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError_(f"expected {what}, got {show(value)}")
+    if isinstance(value, int):
+        if abs(value) > MAX_MAGNITUDE:
+            raise ValueError_(f"{show(value)} is far out of range")
+        return Decimal(value)
+    if isinstance(value, str):
+        if len(value) > 40:
+            raise ValueError_(f"expected {what}, got {show(value)}")
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError_(f"expected {what}, got {show(value)}") from None
+    else:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError_(f"expected {what}, got {show(value)}")
+        d = Decimal(repr(value))
+    if not d.is_finite():
+        raise ValueError_(f"expected {what}, got {show(value)}")
+    if d.adjusted() > 15:
+        raise ValueError_(f"{show(value)} is far out of range")
+    return d
+
+
 def decode(t: VType, value: Any) -> Any:
-    """JSON form -> internal form. Raises ValueError_ with a plain message."""
+    """JSON form -> internal form. Raises ValueError_ with a plain message; never anything else,
+    whatever the input (bounds are `check_range`'s job)."""
     k = t.kind
     if k == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ValueError_(f"expected a whole number, got {value!r}")
-        return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError_(f"expected a whole number, got {show(value)}")
+        d = _number(value, "a whole number")
+        if d != d.to_integral_value():
+            raise ValueError_(f"expected a whole number, got {show(value)}")
+        return int(d)
     if k == "money":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError_(f"expected an amount such as 12.50, got {value!r}")
-        try:
-            d = Decimal(str(value))
-        except InvalidOperation:
-            raise ValueError_(f"expected an amount such as 12.50, got {value!r}") from None
-        scaled = d * (10**t.places)
+        d = _number(value, "an amount such as 12.50")
+        scaled = d.scaleb(t.places)
         if scaled != scaled.to_integral_value():
-            raise ValueError_(f"{value!r} has more than {t.places} decimal places")
+            raise ValueError_(f"{show(value)} has more than {t.places} decimal places")
         return int(scaled)
     if k == "date":
-        if not isinstance(value, str):
-            raise ValueError_(f"expected a date as \"YYYY-MM-DD\", got {value!r}")
+        if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+            raise ValueError_(f"expected a date as \"YYYY-MM-DD\", got {show(value)}")
         try:
             return parse_date(value)
         except ValueError:
-            raise ValueError_(f"expected a date as \"YYYY-MM-DD\", got {value!r}") from None
+            raise ValueError_(f"{show(value)} is not a real date") from None
     if k == "datetime":
-        if not isinstance(value, str):
-            raise ValueError_(f"expected a date-time as \"YYYY-MM-DDTHH:MM\", got {value!r}")
+        m = _DATETIME_RE.fullmatch(value) if isinstance(value, str) else None
+        if m is None:
+            raise ValueError_(f"expected a date-time as \"YYYY-MM-DDTHH:MM\", got {show(value)}")
         try:
-            return parse_datetime(value)
+            day = parse_date(m.group(1))
         except ValueError:
-            raise ValueError_(f"expected a date-time as \"YYYY-MM-DDTHH:MM\", got {value!r}") from None
+            raise ValueError_(f"{show(value)} is not a real date") from None
+        hour, minute = int(m.group(2)), int(m.group(3))
+        if hour > 23 or minute > 59:
+            raise ValueError_(f"{show(value)} is not a real time of day")
+        return day * EPOCH_MINUTES_PER_DAY + hour * 60 + minute
     if k == "bool":
         if not isinstance(value, bool):
-            raise ValueError_(f"expected true or false, got {value!r}")
+            raise ValueError_(f"expected true or false, got {show(value)}")
         return value
     if k == "enum":
-        if value not in t.values:
-            raise ValueError_(f"expected one of {', '.join(t.values)}; got {value!r}")
+        if not isinstance(value, str) or value not in t.values:
+            raise ValueError_(f"expected one of {', '.join(t.values)}; got {show(value)}")
         return value
     if k in ("str", "ref"):
         if not isinstance(value, str):
-            raise ValueError_(f"expected a string, got {value!r}")
+            raise ValueError_(f"expected a string, got {show(value)}")
+        if len(value) > MAX_TEXT:
+            raise ValueError_(f"the text is too long ({len(value)} characters; at most {MAX_TEXT})")
         return value
     raise AssertionError(k)
+
+
+def check_range(t: VType, value: Any) -> Optional[str]:
+    """Why an internal value lies outside its type's [min, max] (in the JSON form a user reads),
+    or None when it is inside (or the type has no bounds)."""
+    if t.kind not in ORDERED_KINDS or isinstance(value, bool):
+        return None
+    if t.lo is not None and value < t.lo:
+        return f"below the minimum {to_text(t, t.lo)}"
+    if t.hi is not None and value > t.hi:
+        return f"above the maximum {to_text(t, t.hi)}"
+    return None
 
 
 def encode(t: VType, value: Any) -> Any:
@@ -192,7 +264,8 @@ def parse_bound(t: VType, raw: Any) -> int:
 
 
 def json_schema(t: VType) -> dict:
-    """JSON Schema of a tool argument of this type (OpenAI function format)."""
+    """JSON Schema of a tool argument of this type (OpenAI function format), bounds included:
+    the schema an agent reads is the check the runtime makes."""
     k = t.kind
     if k == "int":
         s: dict = {"type": "integer"}
@@ -210,4 +283,11 @@ def json_schema(t: VType) -> dict:
         s = {"type": "string", "description": f"id of a {t.entity}"}
     else:
         s = {"type": "string"}
+    if k in ("int", "money"):
+        if t.lo is not None:
+            s["minimum"] = encode(t, t.lo)
+        if t.hi is not None:
+            s["maximum"] = encode(t, t.hi)
+    elif k in ("date", "datetime") and t.lo is not None and t.hi is not None:
+        s["description"] += f", from {encode(t, t.lo)} to {encode(t, t.hi)}"
     return s

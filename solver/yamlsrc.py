@@ -14,9 +14,44 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
+from .errors import EnvsynthError, SpecError, SpecErrors
 
 Path = tuple
+MAX_FILE_BYTES = 5_000_000  # a spec or phrases file; anything larger is the wrong file
+MAX_VALUES = 200_000  # values a document may expand to (YAML aliases can multiply a small file)
+
+
+def read_text(path, what: str = "spec") -> str:
+    """The text of a YAML file a user gives, or a located error in plain words: missing or
+    unreadable, too large, binary, or not UTF-8 (with the line and column of the first bad byte)."""
+    import pathlib
+
+    path = pathlib.Path(path)
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecErrors([SpecError(f"the file is {size / 1e6:.1f} MB; a {what} file is at most "
+                                        f"{MAX_FILE_BYTES // 1_000_000} MB", file, 1, 1, "is this the right file?")])
+        data = path.read_bytes()
+    except OSError as e:
+        raise EnvsynthError(f"cannot read {file}: {e.strerror or e}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise SpecErrors([SpecError(f"this is a binary file, not YAML text (a zero byte at line {line})",
+                                    file, 1, 1, f"give the {what} file itself, saved as text")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        shown = data[data.rfind(b"\n", 0, e.start) + 1: e.start].decode("utf-8", "replace")
+        raise SpecErrors([SpecError(f"the file is not UTF-8 text: byte 0x{data[e.start]:02x} cannot be read",
+                                    file, line, col, "save the file as UTF-8 (most editors: Save with Encoding > UTF-8)",
+                                    source_line=shown)]) from None
 
 
 @dataclass(frozen=True)
@@ -121,7 +156,7 @@ def load(text: str, file: str) -> tuple[Any, SourceMap]:
     if node is None:
         raise SpecError("the spec file is empty", file, 1, 1, "start with 'domain: <name>'")
     try:
-        return _build(node, (), smap, frozenset()), smap
+        return _build(node, (), smap, frozenset(), [0]), smap
     except RecursionError:
         raise SpecError("the YAML is nested too deeply", file, 1, 1, "flatten the structure") from None
 
@@ -151,10 +186,15 @@ def _explain_yaml(problem: str, file: str, line: int, col: int, lines: list[str]
                      "check indentation and that every 'key: value' has a space after the colon")
 
 
-def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset) -> Any:
+def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset, count: list) -> Any:
     if id(node) in stack:  # an alias that contains itself (x: &a [*a])
         raise SpecError("this YAML alias refers to itself", smap.file, node.start_mark.line + 1,
                         node.start_mark.column + 1, "write the value out instead of using an anchor")
+    count[0] += 1
+    if count[0] > MAX_VALUES:  # aliases of aliases ("billion laughs") multiply a small file
+        raise SpecError(f"the YAML expands to more than {MAX_VALUES:,} values", smap.file,
+                        node.start_mark.line + 1, node.start_mark.column + 1,
+                        "an anchor (&) is repeated through aliases (*) many times over: write the values out")
     stack = stack | {id(node)}
     smap.values[path] = Pos(
         node.start_mark.line + 1,
@@ -165,7 +205,7 @@ def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset) -> An
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, path + (i,), smap, stack) for i, child in enumerate(node.value)]
+        return [_build(child, path + (i,), smap, stack, count) for i, child in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for knode, vnode in node.value:
@@ -186,6 +226,6 @@ def _build(node: yaml.Node, path: Path, smap: SourceMap, stack: frozenset) -> An
                     f"merge the two '{key}' entries into one; YAML would silently keep only the last",
                 )
             smap.keys[path + (key,)] = Pos(knode.start_mark.line + 1, knode.start_mark.column + 1)
-            out[key] = _build(vnode, path + (key,), smap, stack)
+            out[key] = _build(vnode, path + (key,), smap, stack, count)
         return out
     raise SpecError("unsupported YAML node", smap.file, node.start_mark.line + 1, 1)  # pragma: no cover

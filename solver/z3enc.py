@@ -446,5 +446,25 @@ class World:
             for node, src in ent.invariants:
                 self.track(f"{label}: {ent.name} rule '{src}'", self.enc(node, {ent.name: self.obj(oname)}), "invariant")
 
+    def check_ranges(self, objects, before: dict, label: str) -> None:
+        """Fields keep to their declared [min, max] in every state, as the runtime requires of
+        every write: a field an effect changed (or a created record's) is bounded again."""
+        for oname in sorted(objects):
+            if oname not in self.exists:
+                continue
+            ent = self.d.entities[self.entity_of[oname]]
+            for f in ent.fields.values():
+                term = self.state[(oname, f.name)]
+                if f.type.kind not in ("int", "money", "date", "datetime") or before.get((oname, f.name)) is term:
+                    continue
+                if isinstance(term, (bool, Obj)):
+                    continue
+                bounds = self.domain_constraints(term, f.type) if not isinstance(term, int) else []
+                if isinstance(term, int):
+                    ok = (f.type.lo is None or term >= f.type.lo) and (f.type.hi is None or term <= f.type.hi)
+                    self.track(f"{label}: {ent.name}.{f.name} stays within its range", ok, "range")
+                elif bounds:
+                    self.track(f"{label}: {ent.name}.{f.name} stays within its range", z3.And(bounds), "range")
+
     def snapshot(self) -> dict[tuple[str, str], Value]:
         return dict(self.state)

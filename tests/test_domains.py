@@ -6,7 +6,7 @@ from envsynth.agents import DistractorBlind, Noop, Oracle, evaluate
 from envsynth.generate import generate_tasks
 from envsynth.loader import load_domain
 from envsynth.registry import shipped_names
-from envsynth.tasks import Templates
+from envsynth.phrases import Templates
 from envsynth.verify import check_task
 
 SHIPPED = shipped_names()

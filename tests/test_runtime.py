@@ -26,7 +26,7 @@ def small_airline_db():
 
 
 def test_book_change_cancel_round_trip(airline):
-    rt = Runtime(airline, small_airline_db())
+    rt = Runtime(airline, small_airline_db(), "usr_1")
     rec = rt.call("book_reservation", {"user_id": "usr_1", "flight_id": "HA0001", "cabin": "economy",
                                        "fare": "refundable"})
     assert rec.ok, rec.output
@@ -47,7 +47,7 @@ def test_book_change_cancel_round_trip(airline):
 
 
 def test_created_ids_are_deterministic(airline):
-    a, b = Runtime(airline, small_airline_db()), Runtime(airline, small_airline_db())
+    a, b = Runtime(airline, small_airline_db(), "usr_1"), Runtime(airline, small_airline_db(), "usr_1")
     args = {"user_id": "usr_1", "flight_id": "HA0002", "cabin": "business", "fare": "non_refundable"}
     assert a.call("book_reservation", args).output["id"] == b.call("book_reservation", args).output["id"]
     assert a.hash() == b.hash()
@@ -70,7 +70,7 @@ def test_created_ids_are_deterministic(airline):
     ],
 )
 def test_bad_calls_return_errors_and_change_nothing(airline, name, args, message):
-    rt = Runtime(airline, small_airline_db())
+    rt = Runtime(airline, small_airline_db(), "usr_1")
     before = rt.hash()
     rec = rt.call(name, args)
     assert not rec.ok
@@ -87,7 +87,7 @@ entities:
     fields:
       balance: {type: money, min: 0, max: 1000}
       withdrawals: {type: int, min: 0, max: 100}
-    invariants: [balance >= 0]
+    invariants: [balance >= 10]
     refer: {by_id: {id: true}}
 tools:
   withdraw:
@@ -106,11 +106,34 @@ def test_effects_are_atomic_when_an_invariant_would_break():
     d = parse_spec_text(ATOMIC, "bank.yaml")
     db = {"account": {"A1": {"id": "A1", "balance": 50, "withdrawals": 0}}}
     rt = Runtime(d, db)
-    rec = rt.call("withdraw", {"account_id": "A1", "amount": 80})
-    assert not rec.ok and "balance >= 0" in rec.output
+    rec = rt.call("withdraw", {"account_id": "A1", "amount": 45})
+    assert not rec.ok and "balance >= 10" in rec.output
     assert rt.db == db  # the first effect (withdrawals += 1) was not applied either
     assert rt.call("withdraw", {"account_id": "A1", "amount": 20}).ok
     assert rt.db["account"]["A1"] == {"id": "A1", "balance": 30, "withdrawals": 1}
+
+
+def test_a_write_that_would_leave_a_field_outside_its_range_is_refused():
+    """Declared ranges hold in every state, not only in generated databases: taking 80 from 50
+    would leave the balance below its minimum 0, so nothing happens."""
+    d = parse_spec_text(ATOMIC, "bank.yaml")
+    db = {"account": {"A1": {"id": "A1", "balance": 50, "withdrawals": 0}}}
+    rt = Runtime(d, db)
+    rec = rt.call("withdraw", {"account_id": "A1", "amount": 80})
+    assert not rec.ok and "below the minimum 0.00" in rec.output
+    assert rt.db == db and rt.created == {"account": 0}
+
+
+@pytest.mark.parametrize("amount", [0, -100, 1000.01, 10**5000, float("inf"), float("nan"), "Infinity", "sNaN",
+                                    "1e999999", True, [1], {"a": 1}],
+                         ids=lambda v: type(v).__name__ if isinstance(v, int) and abs(v) > 10**9 else None)
+def test_arguments_outside_the_spec_bounds_or_not_numbers_are_refused(amount):
+    d = parse_spec_text(ATOMIC, "bank.yaml")
+    db = {"account": {"A1": {"id": "A1", "balance": 500, "withdrawals": 0}}}
+    rt = Runtime(d, db)
+    rec = rt.call("withdraw", {"account_id": "A1", "amount": amount})
+    assert not rec.ok and rec.output.startswith("Error: bad value for 'amount'"), rec.output
+    assert rt.db == db
 
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000), st.floats(allow_nan=False, width=32),
@@ -122,7 +145,7 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000), st.floats(al
 def test_any_call_either_succeeds_or_changes_nothing(airline, data):
     """For all tool calls an agent could make: no exception escapes, and a failed call leaves
     the database exactly as it was."""
-    rt = Runtime(airline, small_airline_db())
+    rt = Runtime(airline, small_airline_db(), "usr_1")
     for _ in range(4):
         name = data.draw(st.sampled_from(sorted(airline.tools) + ["nope"]))
         tool = airline.tools.get(name)
