@@ -9,7 +9,9 @@ answers it gave. Built in:
 - `random`: a handful of random tool calls with ids from the database (stochastic);
 - `distractor-blind`: follows the task's plan but picks, from each list, the first record that
   fits the description *partly* - ignoring the rank, the fixed condition and one stated value.
-  It must fail every task with a near miss listed before its target.
+  It must fail every task with a near miss listed before its target;
+- `exploit`: tries to earn reward without doing the task (prefixes, repeats, other ids, near
+  misses, out-of-range values, hedging replies); it must score 0 (see `envsynth.exploit`).
 
 Plug in your own with `--agent package.module:ClassName` (constructed without arguments).
 """
@@ -28,7 +30,7 @@ from .domain import Domain
 from .environment import Environment
 from .errors import EnvsynthError
 from .runtime import listed_ids
-from .tasks import Task
+from .tasks import Task, requests
 
 
 class Agent(Protocol):
@@ -126,14 +128,15 @@ def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Cho
 
 
 class Oracle:
-    """Plays the gold trajectory and states the expected answers."""
+    """Plays the gold trajectory (trying each refused request in its place) and states the
+    expected answers and refusal reasons."""
 
     name = "oracle"
     stochastic = False
 
     def run(self, env: Environment, task: Task, rng: random.Random) -> None:
-        for a in task.gold_actions:
-            env.call(a.name, a.arguments)
+        for name, arguments, _refusal in requests(task):  # a refused request is tried, and fails
+            env.call(name, arguments)
         for ans in task.expected.answers:
             env.say(f"The answer is {ans.value}.")
 
@@ -204,11 +207,18 @@ class DistractorBlind:
         play_walk(domain, task, env, choose)
 
 
+def _exploit():
+    from .exploit import Exploit
+
+    return Exploit()
+
+
 BUILTIN: dict[str, Callable[[], Any]] = {
     "oracle": Oracle,
     "noop": Noop,
     "random": RandomAgent,
     "distractor-blind": DistractorBlind,
+    "exploit": _exploit,
 }
 
 
@@ -258,6 +268,7 @@ class EvalSummary:
     by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     with_distractors: list[float] = field(default_factory=list)
     successes: list[int] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # what the agent reports about itself (exploit: its strategies)
 
     def to_json(self) -> dict:
         def mean(xs):
@@ -272,6 +283,8 @@ class EvalSummary:
             "by_length": {str(k): {"tasks": len(v), "mean_reward": mean(v)} for k, v in sorted(self.by_length.items())},
             "by_distractor_kind": {k: {"tasks": len(v), "mean_reward": mean(v)} for k, v in sorted(self.by_kind.items())},
         }
+        if self.extra:
+            out.update(self.extra)
         if self.trials > 1:
             out["pass_hat_k"] = {
                 str(k): round(sum(pass_hat_k(s, self.trials, k) for s in self.successes) / len(self.successes), 4)
@@ -304,4 +317,6 @@ def evaluate(domain: Domain, tasks: Iterable[Task], agent, trials: int = 1, seed
             summary.with_distractors.append(r)
         if on_task:
             on_task(task, r)
+    if callable(getattr(agent, "report", None)):
+        summary.extra = {summary.agent: agent.report()}
     return summary

@@ -16,15 +16,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-import jinja2
-import yaml
 from pydantic import BaseModel, Field
 
 from . import __version__
 from . import types as T
 from .domain import Domain
 from .errors import EnvsynthError
-from .registry import template_dir_for
+from .phrases import Templates, human_date as _human_date, nest as _nest
 from . import expr as E
 from .runtime import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
 from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
@@ -108,6 +106,21 @@ class Task(BaseModel):
     meta: Meta
 
 
+def requests(task: "Task") -> list[tuple[str, dict, Optional["Refusal"]]]:
+    """Every call of the task's plan in order, as (tool, arguments, refusal): the gold actions
+    with each refused request in its place (refusal set) - what a careful agent tries."""
+    refused = {r.step: r for r in task.expected.refusals}
+    gold = iter(task.gold_actions)
+    out = []
+    for k in range(1, len(task.certificate.walk.steps) + 1):
+        if k in refused:
+            out.append((refused[k].tool, refused[k].arguments, refused[k]))
+        else:
+            g = next(gold)
+            out.append((g.name, g.arguments, None))
+    return out
+
+
 # ----------------------------------------------------------------------------- tool schemas
 
 
@@ -119,7 +132,8 @@ def tool_schemas(domain: Domain) -> list[dict[str, Any]]:
         for a in tool.args.values():
             s = T.json_schema(a.type)
             if a.description:
-                s = {**s, "description": a.description}
+                own = a.description.strip().rstrip(".")
+                s = {**s, "description": f"{own} ({s['description']})" if "description" in s else own}
             props[a.name] = s
         out.append({
             "type": "function",
@@ -139,111 +153,30 @@ def tool_schemas(domain: Domain) -> list[dict[str, Any]]:
 
 
 def policy_text(domain: Domain) -> str:
-    """The agent's policy, rendered from the spec: the domain's own policy text, then every rule
-    the tools enforce, in the words of their error messages."""
+    """The agent's policy, rendered from the spec so that what the agent reads is what the runtime
+    enforces: the domain's own prose, then every requirement of every tool in the words of its
+    error message, and the rules every record keeps to."""
     parts = [domain.description.strip()]
     if domain.policy:
         parts.append("Policy:\n" + domain.policy.strip())
     rules = []
     for tool in domain.tools.values():
-        if tool.is_write and tool.requires:
+        if tool.requires:
             first = tool.description.strip().split(". ")[0].rstrip(".")
             reasons = "; ".join(r.error for r in tool.requires)
             rules.append(f"- {tool.name} ({first}) is refused when: {reasons}.")
     if rules:
-        parts.append("Rules the system enforces (explain the reason to the user when a request is refused):\n"
-                     + "\n".join(rules))
+        parts.append("Rules the system enforces (a call that breaks one is refused and changes nothing; "
+                     "explain the reason to the user when a request is refused):\n" + "\n".join(rules))
+    kept = [f"{ent.name}: {src}" for ent in domain.entities.values() for _node, src in ent.invariants]
+    parts.append("Every record keeps to the ranges of its fields" + (" and to these rules: " + "; ".join(kept)
+                                                                     if kept else "")
+                 + ". A change that would break one is refused.")
     parts.append(f"Today is {T.human_date(domain.today)}.")
     return "\n\n".join(p for p in parts if p)
 
 
-# ----------------------------------------------------------------------------- templates
-
-
-def _human_date(v: Any) -> str:
-    try:
-        return T.human_date(T.parse_date(str(v)))
-    except ValueError:
-        return str(v)
-
-
-def _money(v: Any) -> str:
-    return f"${float(v):,.2f}"
-
-
-def _words(v: Any) -> str:
-    return str(v).replace("_", " ")
-
-
-class Templates:
-    """The phrases of one domain, compiled once."""
-
-    def __init__(self, domain: Domain, directory: Optional[Path] = None):
-        directory = directory or template_dir_for(domain.name, Path(domain.source))
-        if directory is None or not (directory / "phrases.yaml").exists():
-            raise EnvsynthError(
-                f"no templates for domain '{domain.name}': expected templates/{domain.name}/phrases.yaml "
-                "beside the spec (run `envsynth new` for a starter)"
-            )
-        self.directory = directory
-        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                      keep_trailing_newline=False)
-        self.env.filters.update(human_date=_human_date, money=_money, words=_words)
-        raw = yaml.safe_load((directory / "phrases.yaml").read_text(encoding="utf-8")) or {}
-        self.raw = raw
-        self._cache: dict[str, jinja2.Template] = {}
-
-    def options(self, *path: str) -> list[str]:
-        node: Any = self.raw
-        for p in path:
-            if not isinstance(node, dict) or p not in node:
-                return []
-            node = node[p]
-        if isinstance(node, str):
-            return [node]
-        return list(node) if isinstance(node, list) else []
-
-    def render(self, text: str, **ctx: Any) -> str:
-        tpl = self._cache.get(text)
-        if tpl is None:
-            tpl = self._cache[text] = self.env.from_string(text)
-        return tpl.render(**ctx)
-
-    def pick(self, rng: random.Random, path: tuple[str, ...], default: Optional[str], **ctx: Any) -> str:
-        opts = self.options(*path)
-        if not opts:
-            if default is None:
-                raise EnvsynthError(f"templates/{'/'.join(path)}: no phrasing for this in "
-                                    f"{self.directory / 'phrases.yaml'}")
-            opts = [default]
-        return self.render(rng.choice(opts), **ctx)
-
-    def missing(self, domain: Domain) -> list[str]:
-        """Phrases a domain's goals and references need but the templates lack (or left TODO)."""
-        out = []
-        for tool in domain.tools.values():
-            opts = self.options("intents", tool.name)
-            if tool.is_goal and (not opts or any(str(o).strip().upper().startswith("TODO") for o in opts)):
-                out.append(f"intents.{tool.name}")
-        for ent in domain.entities.values():
-            for r in ent.refs.values():
-                if not r.by_id and not self.options("refs", ent.name, r.name):
-                    out.append(f"refs.{ent.name}.{r.name}")
-        return out
-
-
 # ----------------------------------------------------------------------------- derivation
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in flat.items():
-        parts = k.split(".")
-        node = out
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = v
-    return out
 
 
 class _Describer:

@@ -20,7 +20,7 @@ from .environment import Environment
 from .errors import EnvsynthError
 from .loader import load_domain
 from .runtime import Runtime, copy_db
-from .tasks import Task
+from .tasks import Task, requests
 
 
 @dataclass
@@ -37,30 +37,26 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
         return TaskCheck(task.id, False, problems)
     # 1) gold replays without error and scores 1
     env = Environment(domain, task)
-    snapshots = []
+    snapshots = []  # the database before each gold action
     replayed = True
-    for i, action in enumerate(task.gold_actions):
-        snapshots.append(copy_db(env.runtime.db))
-        out = env.call(action.name, action.arguments)
-        if out.startswith("Error:"):
-            problems.append(f"gold step {i + 1} ({action.name}) fails: {out}")
+    for i, (name, arguments, refusal) in enumerate(requests(task)):
+        if refusal is None:
+            snapshots.append(copy_db(env.runtime.db))
+        out = env.call(name, arguments)
+        if refusal is not None:  # the request the policy forbids: it must fail, for its rule
+            if not out.startswith("Error:"):
+                problems.append(f"the refused request ({name}) would succeed: it is not a refusal")
+            elif out != f"Error: {refusal.error}":
+                problems.append(f"the refused request fails for another reason: {out}")
+        elif out.startswith("Error:"):
+            problems.append(f"gold step {i + 1} ({name}) fails: {out}")
             replayed = False
             break
     else:
-        refused_steps = {r.step for r in task.expected.refusals}
         for a in task.expected.answers:
-            if a.step in refused_steps:
-                continue
             produced = env.calls[a.step - 1].answer
-            if produced != a.value:
+            if a.step not in {r.step for r in task.expected.refusals} and produced != a.value:
                 problems.append(f"answer of step {a.step} is {produced!r}, expected {a.value!r}")
-        for r in task.expected.refusals:
-            probe = Runtime(domain, env.runtime.db, task.certificate.actor)
-            rec = probe.call(r.tool, r.arguments)
-            if rec.ok:
-                problems.append(f"the refused request ({r.tool}) would succeed: it is not a refusal")
-            elif rec.output != f"Error: {r.error}":
-                problems.append(f"the refused request fails for another reason: {rec.output}")
         for a in task.expected.answers:
             env.say(f"{a.value}")
         s = env.score()
@@ -110,13 +106,13 @@ def _unsourced_ids(domain: Domain, task: Task, env: Environment) -> list[str]:
     """An agent can only use ids it has been told or has seen: check the gold trajectory's."""
     seen = task.instruction
     out = []
-    for i, (action, rec) in enumerate(zip(task.gold_actions, env.calls)):
-        tool = domain.tools[action.name]
+    for i, ((name, arguments, _refusal), rec) in enumerate(zip(requests(task), env.calls)):
+        tool = domain.tools[name]
         for a in tool.args.values():
             if a.is_ref:
-                rid = action.arguments[a.name]
+                rid = arguments[a.name]
                 if rid not in seen:
-                    out.append(f"gold step {i + 1} ({action.name}) uses {a.type.entity} {rid}, which the user never "
+                    out.append(f"gold step {i + 1} ({name}) uses {a.type.entity} {rid}, which the user never "
                                "states and no earlier result shows")
         seen += json.dumps(rec.output)
     return out

@@ -257,9 +257,9 @@ def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
     # every flight is in December and today is in November: "it has already departed" can
     # never be the reason to refuse, and stats says so in the spec's words
     refusals = rep["uncovered_refusal_reasons"]
-    assert refusals["book_reservation.requires[2]"].startswith("infeasible")
-    assert "flight.date >= today" in refusals["book_reservation.requires[2]"]
-    assert refusals["book_reservation.requires[3]"].startswith("not sampled")
+    assert refusals["book_reservation.requires[3]"].startswith("infeasible")
+    assert "flight.date >= today" in refusals["book_reservation.requires[3]"]
+    assert refusals["book_reservation.requires[4]"].startswith("not sampled")
     edges = rep["uncovered_edges"]
     # booking then cancelling the new reservation is one task only when two intents merge
     assert edges["book_reservation|cancel_reservation|creates"].startswith("needs two intents in one task")
