@@ -238,6 +238,8 @@ def parse_arguments(text: str) -> Union[dict, str]:
         return f"arguments are not valid JSON ({e.msg})"
     except RecursionError:
         return "arguments are nested too deeply"
+    except ValueError:  # a number with more digits than Python will read (over 4,300)
+        return "arguments hold a number too long to read"
     if not isinstance(value, dict):
         return f"arguments must be a JSON object, got {T.show(value)}"
     return value

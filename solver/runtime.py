@@ -209,7 +209,7 @@ class Runtime:
         refused call changes nothing - no field, no record, no id counter."""
         self._created_now: dict[str, str] = {}
         self._counters = dict(self.created)  # ids this call would use; committed only on success
-        shown = name if isinstance(name, str) and len(name) <= MAX_NAME else T.show(name)
+        shown = name if isinstance(name, str) and len(name) <= MAX_NAME and T.is_unicode(name) else T.show(name)
         args_kept = arguments if isinstance(arguments, dict) else {}
         try:
             output, answer = self._call(name, arguments)

@@ -126,7 +126,7 @@ def show(value: Any, limit: int = 60) -> str:
         return repr(value)
     if isinstance(value, str):
         text = value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
-        return repr(text)
+        return ascii(text) if not is_unicode(text) else repr(text)
     if isinstance(value, (list, tuple)):
         return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -210,8 +210,20 @@ def decode(t: VType, value: Any) -> Any:
             raise ValueError_(f"expected a string, got {show(value)}")
         if len(value) > MAX_TEXT:
             raise ValueError_(f"the text is too long ({len(value)} characters; at most {MAX_TEXT})")
+        if not is_unicode(value):
+            raise ValueError_("the text is not valid Unicode (it holds a lone surrogate)")
         return value
     raise AssertionError(k)
+
+
+def is_unicode(text: str) -> bool:
+    """Text that can be written as UTF-8 (JSON's "\\ud800" decodes to a lone surrogate, which
+    cannot): storing it would make the database unhashable and every later answer unsendable."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_range(t: VType, value: Any) -> Optional[str]:
