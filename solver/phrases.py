@@ -192,6 +192,12 @@ class Templates:
             hint = ""
         return SpecError(msg, self.file, line, col, hint, source_line=src)
 
+    def _at(self, path: tuple, message: str, hint: str = "", key: bool = False) -> SpecError:
+        pos = self.smap.pos(path, key=key) if self.smap else None
+        line, col = (pos.line, pos.col) if pos else (1, 1)
+        return SpecError(message, self.file, line, col, hint,
+                         source_line=self.smap.line_text(line) if self.smap else "")
+
     def problems(self, domain: Domain) -> list[SpecError]:
         """Every phrasing compiled and rendered with the context it gets in `derive_task`."""
         out: list[SpecError] = []
@@ -199,19 +205,15 @@ class Templates:
             if section not in SECTIONS:
                 from .domain import did_you_mean
 
-                pos = self.smap.pos((section,), key=True) if self.smap else None
-                out.append(SpecError(f"unknown section '{section}' in phrases.yaml", self.file,
-                                     pos.line if pos else 1, pos.col if pos else 1,
-                                     did_you_mean(str(section), SECTIONS, "sections")))
+                out.append(self._at((section,), f"unknown section '{section}' in phrases.yaml",
+                                    did_you_mean(str(section), SECTIONS, "sections"), key=True))
                 continue
             for path, ctx in _contexts(domain, section, body):
                 for i, text in enumerate(self._phrasings(path)):
                     where = path + (i,) if isinstance(_get(self.raw, path), list) else path
                     if not isinstance(text, str):
-                        pos = self.smap.pos(where) if self.smap else None
-                        out.append(SpecError(f"{'.'.join(map(str, path))}: a phrasing must be text, not {T.show(text)}",
-                                             self.file, pos.line if pos else 1, pos.col if pos else 1,
-                                             "quote it"))
+                        out.append(self._at(where, f"{'.'.join(map(str, path))}: a phrasing must be text, "
+                                            f"not {T.show(text)}", "quote it"))
                         continue
                     problem = self._try(text, ctx, where)
                     if problem is not None:
@@ -229,12 +231,16 @@ class Templates:
         except jinja2.TemplateSyntaxError as e:  # also an unknown filter (TemplateAssertionError)
             return self._locate(text, e, path)
         if unknown:
+            from .domain import suggest
+
             where = ".".join(str(p) for p in path if not isinstance(p, int))
             err = self._locate(text, jinja2.TemplateError(""), path)
-            from .domain import did_you_mean
-
+            names = {k: k for k in ctx if k != "args"}
+            names.update({k: f"args.{k}" for k in (ctx.get("args") or {})})
+            close = suggest(unknown[0], names)
             err.message = f"unknown variable '{unknown[0]}' in {where}"
-            err.hint = did_you_mean(unknown[0], ctx, "this phrasing can use")
+            err.hint = (f"did you mean '{{{{ {names[close]} }}}}'? " if close else "") + \
+                f"(this phrasing can use: {', '.join(sorted(names.values()))})"
             return err
         try:
             self.env.from_string(text).render(**ctx)
@@ -251,8 +257,13 @@ def _get(node: Any, path: tuple) -> Any:
     return node
 
 
-class _Record(str):
+class _Record:
     """A record in a request ("{{ flight }}"): it renders as its description and has no fields."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "the record"
 
 
 def sample_value(t: T.VType) -> Any:
@@ -322,8 +333,8 @@ def _contexts(domain: Domain, section: str, body: Any):
             created = {e.var for e in tool.created()}
             for var in tool.record_vars():
                 if var not in created:
-                    ctx[var] = _Record("the record")
+                    ctx[var] = _Record()
             listing = tool.returns.lists()
             if listing is not None:
-                ctx.setdefault(listing.item, _Record("the record"))
+                ctx.setdefault(listing.item, _Record())
             yield (section, tname), ctx
