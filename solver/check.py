@@ -161,12 +161,12 @@ def why_unreachable(domain: Domain, tool_name: str) -> str:
     return "its preconditions cannot hold together with the ways to reach it (see the ASP program: envsynth walks --show-asp)"
 
 
-def _record_world(domain: Domain, tool, symbols):
+def _record_world(domain: Domain, tool, symbols, ctx=None):
     """A Z3 world with a free record for each of the tool's record variables (and the records they
     link to, two levels deep), its arguments and lets: what a requirement can read."""
     from .z3enc import World
 
-    w = World(domain, symbols)
+    w = World(domain, symbols, ctx)
     env = {}
     w.actor = _linked_records(w, domain, domain.actor)
     env["actor"] = Obj(w.actor, domain.actor)
@@ -253,11 +253,14 @@ def static_findings(domain: Domain) -> list[Finding]:
     """What the value ranges alone decide, without planning: invariants no record can meet and
     requirements no call can meet are errors (no task could ever use them - and `generate` would
     only find that out by failing every attempt); requirements that can never fail are info."""
-    broken = invariant_findings(domain)
-    return broken + requirement_findings(domain, skip={f.where for f in broken})
+    import z3
+
+    ctx = z3.Context()  # one context for all these small questions: a context costs megabytes
+    broken = invariant_findings(domain, ctx)
+    return broken + requirement_findings(domain, skip={f.where for f in broken}, ctx=ctx)
 
 
-def invariant_findings(domain: Domain) -> list[Finding]:
+def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
     """Entities whose invariants cannot all hold together with the fields' value ranges: the
     unsat core, in the spec's words, at the line of the first invariant in it."""
     import z3
@@ -269,7 +272,7 @@ def invariant_findings(domain: Domain) -> list[Finding]:
     for ent in domain.entities.values():
         if not ent.invariants:
             continue
-        w = World(domain, symbols)
+        w = World(domain, symbols, ctx)
         try:
             made = _linked_records(w, domain, ent.name)
         except Unsupported:
@@ -318,7 +321,7 @@ def _linked_records(w, domain: Domain, entity: str) -> str:
     return make(entity, 0)
 
 
-def requirement_findings(domain: Domain, skip: frozenset = frozenset()) -> list[Finding]:
+def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None) -> list[Finding]:
     """Requirements the value ranges make impossible (always false) - and, for information,
     those that can never fail (no refusal task can be built on them)."""
     import z3
@@ -337,7 +340,7 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset()) -> list[
                                               and n.left.type.kind == "ref") for n in E.walk(req.expr)):
                 continue
             try:
-                w, env = _record_world(domain, tool, symbols)
+                w, env = _record_world(domain, tool, symbols, ctx)
                 cond = w.enc(req.expr, env)
             except Unsupported:
                 continue

@@ -109,10 +109,10 @@ class Tracked:
 class World:
     """One walk's constraint system: objects, their field terms per state, tracked constraints."""
 
-    def __init__(self, domain: Domain, symbols: Symbols):
+    def __init__(self, domain: Domain, symbols: Symbols, ctx: Optional[z3.Context] = None):
         self.d = domain
         self.sym = symbols
-        self.ctx = z3.Context()
+        self.ctx = ctx or z3.Context()  # shared only by callers that solve many small questions
         self.solver = lia_solver(self.ctx)
         self.vars: dict[str, Var] = {}
         self.tracked: list[Tracked] = []
