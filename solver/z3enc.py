@@ -47,11 +47,20 @@ def _keep_freed_memory() -> None:
 _keep_freed_memory()
 
 
+RLIMIT = 50_000_000  # Z3 resource units one solver may spend; tasks here use under 60,000
+
+
 def lia_solver(ctx: z3.Context) -> z3.Solver:
     """A QF_LIA solver in `ctx`. (z3.SolverFor builds the logic's name in the global context,
-    and once that global context exists every new Context costs ~10x more to create.)"""
+    and once that global context exists every new Context costs ~10x more to create.)
+
+    Its work is capped by a resource limit, not a timeout: a check that would run away returns
+    'unknown' (the walk is skipped, with that reason) after the same amount of work on every
+    machine, so the dataset stays byte-identical however fast the machine is."""
     sym = z3.z3core.Z3_mk_string_symbol(ctx.ref(), "QF_LIA")
-    return z3.Solver(z3.z3core.Z3_mk_solver_for_logic(ctx.ref(), sym), ctx)
+    s = z3.Solver(z3.z3core.Z3_mk_solver_for_logic(ctx.ref(), sym), ctx)
+    s.set("rlimit", RLIMIT)
+    return s
 
 
 class Unsupported(Exception):
