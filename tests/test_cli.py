@@ -128,3 +128,50 @@ def test_show_puts_instructions_next_to_gold_actions(tmp_path):
     assert r.exit_code == 0 and tasks[3]["id"] in r.output and tasks[0]["id"] not in r.output
     r = runner.invoke(app, ["show", str(tmp_path), "--id", "nope"])
     assert r.exit_code == 1 and "no task matches" in r.output
+
+
+# ---------------------------------------------------------------------------- output paths
+
+
+def test_an_output_path_that_is_a_file_gets_a_plain_message(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder")
+    r = runner.invoke(app, ["generate", "airline", "-n", "2", "-o", str(blocker), "-q"])
+    assert r.exit_code == 1
+    assert str(blocker) in r.output and "a file is in the way" in r.output
+    assert "internal error" not in r.output and "Traceback" not in r.output
+
+
+def test_a_read_only_output_folder_gets_a_plain_message(tmp_path, monkeypatch):
+    """(Tests run as root here, where chmod does not stop writes: the OS error is raised as a
+    read-only file system would raise it.)"""
+    import errno
+    from pathlib import Path
+
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *a, **k):
+        if str(self).startswith(str(tmp_path)):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    r = runner.invoke(app, ["generate", "airline", "-n", "2", "-o", str(tmp_path / "x"), "-q"])
+    assert r.exit_code == 1 and "read-only" in r.output and str(tmp_path / "x") in r.output
+    assert "internal error" not in r.output
+
+
+def test_a_full_disk_names_the_file_being_written(tmp_path):
+    """A real write failure from the OS: the file size limit stands in for a full disk."""
+    import subprocess
+    import sys
+
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+            "sys.argv = ['envsynth', 'generate', 'airline', '-n', '40', '-o', sys.argv[1], '-q']\n"
+            "from envsynth.cli import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert "tasks.jsonl.partial" in r.stderr and "File too large" in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
