@@ -137,7 +137,8 @@ def enumerate_walks(
     stats: Optional[WalkStats] = None,
     clingo_args: Optional[list[str]] = None,
 ) -> Iterator[Walk]:
-    """Yield every walk of length min_len..max_len (shortest first), up to `limit` in total."""
+    """Yield every walk of length min_len..max_len (shortest first, then in a fixed order that
+    does not depend on clingo's search), up to `limit` in total."""
     import time
 
     prog = AspProgram(domain, options)
@@ -162,16 +163,23 @@ def enumerate_walks(
         ctl.assign_external(clingo.Function("query", [clingo.Number(t)]), True)
         if t < min_len:
             continue
+        # models come in the order of clingo's search, which any change to the program (or a
+        # clingo upgrade) reshuffles; walks of one length are yielded sorted instead, so what a
+        # dataset is made of depends on the walk space alone
+        found = []
         with ctl.solve(yield_=True) as handle:
             for model in handle:
-                stats.models += 1
-                stats.per_length[t] += 1
-                yield _walk_from_model(model.symbols(shown=True), t, actor, object_entity)
-                produced += 1
-                if limit is not None and produced >= limit:
-                    stats.seconds += time.perf_counter() - start
-                    return
+                w = _walk_from_model(model.symbols(shown=True), t, actor, object_entity)
+                found.append((json.dumps(w.model_dump(), sort_keys=True), w))
+        found.sort(key=lambda kw: kw[0])
         stats.seconds += time.perf_counter() - start
+        for _key, w in found:
+            stats.models += 1
+            stats.per_length[t] += 1
+            yield w
+            produced += 1
+            if limit is not None and produced >= limit:
+                return
 
 
 SHOW = """
