@@ -21,13 +21,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from envsynth.aspenc import AspOptions
-from envsynth.canonical import canonical_key
+from envsynth.plan.facts import AspOptions
+from envsynth.plan.canonical import canonical_key
 from envsynth.coverage import Coverage, reachable_within
 from envsynth.generate import GenerateOptions, generate, summarize
-from envsynth.loader import load_domain
+from envsynth.spec.loader import load_domain
 from envsynth.verify import iter_tasks, verify_dir
-from envsynth.walks import WalkStats, check_walk, enumerate_walks, sample_walk
+from envsynth.plan.planner import WalkStats, check_walk, enumerate_walks, sample_walk
 
 STAGES = ["walks", "solve", "fill", "replay", "proofs", "render", "verify"]
 AGENTS = [("oracle", 1), ("noop", 1), ("random", 3), ("distractor-blind", 1)]
@@ -60,7 +60,7 @@ def variety(directory: Path, domain) -> dict:
 
 
 def gen_run(name: str, n: int, workers: int, seed: int, agents: bool = False, **opts) -> dict:
-    from envsynth.agents import evaluate, load_agent
+    from envsynth.play.agents import evaluate, load_agent
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -175,9 +175,9 @@ def section_walks(domains, seed):
 def section_learning(domains, seed, proposals=300):
     """Propose merged walks (the ones that can be numerically impossible) and solve them, with
     and without learning nogoods from unsat cores - same proposals, one run."""
-    from envsynth.learning import Learner, learn
-    from envsynth.merge import merge
-    from envsynth.synth import Infeasible, synthesize
+    from envsynth.plan.learning import Learner, learn
+    from envsynth.plan.merge import merge
+    from envsynth.state.synth import Infeasible, synthesize
 
     print(f"## Feasibility learning ({proposals} merged-walk proposals per row)\n")
     print("| domain | learning | proposed | solved by Z3 | feasible | pruned | nogoods | feasible per solve |")

@@ -20,11 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from envsynth.domain import Domain
-from envsynth.fuzz import CATEGORIES, FuzzReport, fuzz_tasks
+from envsynth.spec.model import Domain
+from envsynth.play.fuzz import CATEGORIES, FuzzReport, fuzz_tasks
 from envsynth.generate import generate_tasks
-from envsynth.loader import load_domain
-from envsynth.tasks import Task
+from envsynth.spec.loader import load_domain
+from envsynth.tasks.derive import Task
 from envsynth.verify import dataset_spec, iter_tasks
 
 DOMAINS = ["airline", "retail", "hr", "itsm", "calendar", "banking"]

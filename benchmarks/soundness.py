@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envsynth.agents import evaluate, load_agent
+from envsynth.play.agents import evaluate, load_agent
 from envsynth.generate import GenerateOptions, generate
 from envsynth.verify import dataset_spec, iter_tasks
 

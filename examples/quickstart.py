@@ -4,7 +4,7 @@
 """
 
 from envsynth import load_domain
-from envsynth.environment import Environment
+from envsynth.play.environment import Environment
 from envsynth.generate import generate_tasks
 
 domain = load_domain("airline")  # a shipped spec by name, or a path to your own YAML

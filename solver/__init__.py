@@ -9,6 +9,6 @@
 __version__ = "0.1.0"
 
 from .errors import EnvsynthError, SpecError, SpecErrors  # noqa: E402
-from .loader import load_domain, parse_spec_text  # noqa: E402
+from .spec.loader import load_domain, parse_spec_text  # noqa: E402
 
 __all__ = ["__version__", "load_domain", "parse_spec_text", "EnvsynthError", "SpecError", "SpecErrors"]

@@ -12,15 +12,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .aspenc import AspOptions
-from .domain import Domain
+from .plan.facts import AspOptions
+from .spec.model import Domain
 from .errors import EnvsynthError, SpecError, SpecErrors
-from .graph import build_graph, lint_graph
-from .synth import Infeasible, ReplayMismatch, synthesize
-from .z3enc import Obj
-from .phrases import Templates
-from .tasks import derive_task
-from .walks import WalkStats, enumerate_walks
+from .plan.graph import build_graph, lint_graph
+from .state.synth import Infeasible, ReplayMismatch, synthesize
+from .state.world import Obj
+from .tasks.phrases import Templates
+from .tasks.derive import derive_task
+from .plan.planner import WalkStats, enumerate_walks
 
 
 @dataclass
@@ -164,7 +164,7 @@ def why_unreachable(domain: Domain, tool_name: str) -> str:
 def _record_world(domain: Domain, tool, symbols, ctx=None):
     """A Z3 world with a free record for each of the tool's record variables (and the records they
     link to, two levels deep), its arguments and lets: what a requirement can read."""
-    from .z3enc import World
+    from .state.world import World
 
     w = World(domain, symbols, ctx)
     env = {}
@@ -191,7 +191,7 @@ def policy_findings(domain: Domain) -> list[Finding]:
     requirement or invariant says: the agent would read a rule the runtime never enforces. A
     sentence counts as enforced when at least half of its key terms occur in the requirements of
     one tool (their error messages and conditions) or in an entity's invariants."""
-    from . import scoring as S
+    from .play import scoring as S
 
     texts = []
     for tool in domain.tools.values():
@@ -265,7 +265,7 @@ def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
     unsat core, in the spec's words, at the line of the first invariant in it."""
     import z3
 
-    from .z3enc import Symbols, Unsupported, World
+    from .state.world import Symbols, Unsupported, World
 
     out = []
     symbols = Symbols(domain)
@@ -326,11 +326,11 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
     those that can never fail (no refusal task can be built on them)."""
     import z3
 
-    from .z3enc import Symbols, Unsupported
+    from .state.world import Symbols, Unsupported
 
     out = []
     symbols = Symbols(domain)
-    from . import expr as E
+    from .spec import grammar as E
 
     for tool in domain.tools.values():
         for i, req in enumerate(tool.requires):
@@ -365,8 +365,8 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
 
 
 def _bounds(domain: Domain, node) -> str:
-    from . import expr as E
-    from .types import to_text
+    from .spec import grammar as E
+    from .spec.types import to_text
 
     parts = []
     for n in E.walk(node):
@@ -378,7 +378,7 @@ def _bounds(domain: Domain, node) -> str:
 
 def reference_findings(domain: Domain) -> list[Finding]:
     """References no tool can resolve, and ones that can only be unique by luck."""
-    from .aspenc import hidden_fields, selectable_references
+    from .plan.selection import hidden_fields, selectable_references
 
     usable: set[tuple[str, str]] = set()
     for tool in domain.tools.values():

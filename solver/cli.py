@@ -92,7 +92,7 @@ def check(
 
     Exit status: 0 clean, 1 errors, 3 warnings only."""
     from .check import check_domain
-    from .loader import load_domain
+    from .spec.loader import load_domain
 
     domain = load_domain(spec)
     report = check_domain(domain, max_len=max_len)
@@ -135,8 +135,8 @@ def graph(
     output: Path = typer.Option(..., "-o", "--output", help="Output path; writes .dot, .json and .png (when possible)."),
 ):
     """Write the tool dependency graph (DOT, JSON and a picture when graphviz or matplotlib is present)."""
-    from .graph import build_graph, write_graph
-    from .loader import load_domain
+    from .plan.graph import build_graph, write_graph
+    from .spec.loader import load_domain
 
     g = build_graph(load_domain(spec))
     for p in write_graph(g, output):
@@ -162,15 +162,16 @@ def walks(
     import random as _random
     import time as _time
 
-    from .aspenc import AspOptions, AspProgram
-    from .canonical import canonical_key
-    from .loader import load_domain
-    from .walks import WalkStats, enumerate_walks, sample_walk
+    from .plan.facts import AspOptions
+    from .plan.planner import program_text
+    from .plan.canonical import canonical_key
+    from .spec.loader import load_domain
+    from .plan.planner import WalkStats, enumerate_walks, sample_walk
 
     domain = load_domain(spec)
     asp = AspOptions(max_goals=goals)
     if show_asp:
-        print(AspProgram(domain, asp).text(max_len))
+        print(program_text(domain, asp))
         return
     seen: set[str] = set()
     per_length: dict[int, int] = {}
@@ -224,9 +225,9 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
-    from .distractors import KINDS
+    from .state.distractors import KINDS
     from .generate import GenerateOptions, generate as run
-    from .loader import resolve_spec_path
+    from .spec.loader import resolve_spec_path
 
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
     mix = None
@@ -413,7 +414,7 @@ def eval_(
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ):
     """Run an agent on every task (same scoring as verify): mean reward by length and near-miss kind."""
-    from .agents import evaluate, load_agent
+    from .play.agents import evaluate, load_agent
     from .verify import dataset_spec, iter_tasks, tasks_file
 
     path = tasks_file(directory)
@@ -498,7 +499,7 @@ def yaml_domain(spec_text: str) -> str:
 @friendly
 def schema(output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to a file instead of stdout.")):
     """Print the JSON Schema of the spec format (point your editor's YAML plugin at it)."""
-    from .spec import Spec
+    from .spec.shape import Spec
 
     text = json.dumps(Spec.model_json_schema(), indent=2) + "\n"
     if output:

@@ -13,12 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from . import expr as E
-from .canonical import step_footprint
-from .domain import Domain
-from .graph import build_graph
-from .runtime import Runtime
-from .walks import Walk
+from .spec import grammar as E
+from .plan.canonical import step_footprint
+from .spec.model import Domain
+from .plan.graph import build_graph
+from .runtime.execute import Runtime
+from .plan.walk import Walk
 
 
 def domain_branches(domain: Domain) -> list[str]:
@@ -186,7 +186,7 @@ EXAMPLES = 4  # walks kept per tool and per edge, to explain what no task covers
 def reachable_from(domain: Domain, walks: Iterable[Walk], max_len: int) -> dict:
     """Tools and edges the given walks exercise, their canonical keys, and a few example walks
     per tool and per edge (in the walks' order, so explanations are deterministic)."""
-    from .canonical import canonical_key
+    from .plan.canonical import canonical_key
 
     allowed = graph_edges(domain)
     tools, edges, keys = set(), set(), set()
@@ -210,8 +210,8 @@ def reachable_from(domain: Domain, walks: Iterable[Walk], max_len: int) -> dict:
 def reachable_within(domain: Domain, max_len: int, refusals: bool = False) -> dict:
     """`reachable_from` every single-intent walk of up to `max_len` steps; with `refusals`, also
     the requirements some refusal walk within the bound fails (the reasons a dataset can hold)."""
-    from .aspenc import AspOptions
-    from .walks import enumerate_walks
+    from .plan.facts import AspOptions
+    from .plan.planner import enumerate_walks
 
     out = reachable_from(domain, enumerate_walks(domain, max_len=max_len), max_len)
     if refusals:
@@ -234,10 +234,11 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
     import random
 
     from .check import why_unreachable
-    from .merge import merge
-    from .synth import Infeasible, ReplayMismatch, synthesize
-    from .walks import check_walk
+    from .plan.merge import merge
+    from .state.synth import Infeasible, ReplayMismatch, synthesize
+    from .plan.planner import Checker
 
+    checker = Checker(domain)
     n = reachable["max_len"]
     examples = reachable["examples"]
     allowed = graph_edges(domain)
@@ -277,7 +278,7 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
                     tried += 1
                     m = merge(domain, a, b, random.Random(seed + tried))
                     if m is not None and edge in {"|".join(e) for e in walk_edges(domain, m, allowed)} \
-                            and check_walk(domain, m):
+                            and checker.accepts(m):
                         found.append(m)
                         if len(found) == EXAMPLES:
                             return found, tried

@@ -22,21 +22,22 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from . import __version__
-from .aspenc import AspOptions
-from .distractors import KINDS, DistractorOptions
-from .domain import Domain
+from .plan.facts import AspOptions
+from .state.distractors import KINDS, DistractorOptions
+from .spec.model import Domain
 from .check import static_findings
 from .errors import EnvsynthError, SpecErrors
-from .loader import load_domain
-from .synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
-from .phrases import Templates
-from .tasks import Task, derive_task, tool_schemas
+from .spec.loader import load_domain
+from .state.synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
+from .tasks.phrases import Templates
+from .tasks.derive import Task, derive_task, tool_schemas
 from .verify import check_task
-from .canonical import canonical_key
+from .plan.canonical import canonical_key
 from .coverage import Coverage, reachable_from, task_coverage
-from .learning import Learner, learn
-from .merge import merge
-from .walks import Walk, WalkStats, check_walk, enumerate_walks, sample_walk
+from .plan.learning import Learner, learn
+from .plan.merge import merge
+from .plan.walk import Walk
+from .plan.planner import Checker, WalkStats, enumerate_walks, sample_walk
 
 
 @dataclass
@@ -179,6 +180,7 @@ class Generator:
             distractors=DistractorOptions(options.distractors, tuple(options.distractor_kinds)))
         self.learner = Learner()
         self.checked: dict[str, bool] = {}  # merged walk -> accepted by the planner
+        self.checker = Checker(domain)  # grounds once per shape of walk, decides each by assumptions
 
     def _strata(self, walks: list[Walk]) -> list[list[list[Walk]]]:
         goals: dict[tuple, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
@@ -233,7 +235,7 @@ class Generator:
                 return None
         key = canonical_key(self.domain, walk)
         if key not in self.checked:
-            self.checked[key] = check_walk(self.domain, walk)
+            self.checked[key] = self.checker.accepts(walk)
         if not self.checked[key]:
             counts["merge_rejected"] += 1
             return None
@@ -423,7 +425,7 @@ class _Stats:
 def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 1,
              progress: Optional[Callable[[int, int], None]] = None) -> Report:
     """Generate `options.n` verified tasks into `out_dir` (tasks.jsonl, manifest.json, spec.yaml)."""
-    from .loader import resolve_spec_path
+    from .spec.loader import resolve_spec_path
 
     if workers < 1:
         raise EnvsynthError("workers (-j) must be at least 1")

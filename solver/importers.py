@@ -350,7 +350,7 @@ def read_document(path: Path) -> Any:
     """An API description (JSON or YAML), read with the same limits as a spec: size, encoding,
     and YAML aliases that would expand without bound."""
     from .errors import SpecError
-    from .yamlsrc import load as load_yaml, read_text
+    from .spec.source import load as load_yaml, read_text
 
     text = read_text(path, "API description")
     try:

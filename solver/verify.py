@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
-from . import references as R
-from .domain import Domain
-from .environment import Environment
+from .runtime import references as R
+from .spec.model import Domain
+from .play.environment import Environment
 from .errors import EnvsynthError
-from .loader import load_domain
-from .runtime import Runtime, copy_db
-from .tasks import Task, requests
+from .spec.loader import load_domain
+from .runtime.execute import Runtime, copy_db
+from .tasks.derive import Task, requests
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _unsourced_ids(domain: Domain, task: Task, env: Environment) -> list[str]:
 def distractor_problems(domain: Domain, task: Task) -> list[str]:
     """Swap each near miss in for the record it imitates and play the task's plan: the result
     must not pass (a precondition fails, or the final state or the answers differ)."""
-    from .agents import play_walk
+    from .play.agents import play_walk
 
     out = []
     certificate = task.certificate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envsynth.generate import generate_tasks
-from envsynth.loader import load_domain
+from envsynth.spec.loader import load_domain
 
 DOMAINS = ["airline", "retail"]
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from envsynth.domain import Domain
+from envsynth.spec.model import Domain
 from envsynth.errors import SpecErrors
-from envsynth.loader import load_domain, parse_spec_text
+from envsynth.spec.loader import load_domain, parse_spec_text
 
 CORPUS = Path(__file__).parent / "bad_specs"
 FILES = sorted(CORPUS.glob("*.yaml"))

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from envsynth.check import check_domain
 from envsynth.cli import app
-from envsynth.loader import parse_spec_text
+from envsynth.spec.loader import parse_spec_text
 
 runner = CliRunner()
 
@@ -171,7 +171,7 @@ def test_a_description_through_a_link_the_list_does_not_show_is_not_used_and_che
     """The user says "my latest Naproxen prescription"; a list showing each prescription's
     medication only as an id cannot be searched for it, so no walk relies on it and check names
     the `expand` that makes it work."""
-    from envsynth.walks import enumerate_walks
+    from envsynth.plan.planner import enumerate_walks
 
     hidden = parse_spec_text(RX.replace("EXPAND\n", ""), "rx.yaml")
     assert not any(s.select for w in enumerate_walks(hidden, max_len=2) for s in w.steps)

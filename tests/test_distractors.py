@@ -2,18 +2,18 @@
 
 import pytest
 
-from envsynth import references as R
-from envsynth.agents import DistractorBlind, Noop, Oracle, RandomAgent, evaluate, play_walk
-from envsynth.distractors import KINDS
-from envsynth.environment import Environment
+from envsynth.runtime import references as R
+from envsynth.play.agents import DistractorBlind, Noop, Oracle, RandomAgent, evaluate, play_walk
+from envsynth.state.distractors import KINDS
+from envsynth.play.environment import Environment
 from envsynth.generate import generate_tasks
-from envsynth.runtime import db_hash
+from envsynth.runtime.execute import db_hash
 from envsynth.verify import check_task, distractor_problems
 
 
 @pytest.fixture(scope="module", params=["airline", "retail"])
 def dataset(request):
-    from envsynth.loader import load_domain
+    from envsynth.spec.loader import load_domain
 
     d = load_domain(request.param)
     return d, generate_tasks(d, n=40, seed=11)
@@ -28,7 +28,7 @@ def _ref(domain, task, rec):
 def test_each_kind_is_the_near_miss_it_claims(kind, request):
     """For every near miss of a kind, a plain-Python reading of the description confirms it:
     which part it breaks, that it ranks as claimed, and that it is not an answer."""
-    from envsynth.loader import load_domain
+    from envsynth.spec.loader import load_domain
 
     seen = 0
     for name in ("airline", "retail"):
@@ -138,10 +138,10 @@ def test_a_near_miss_of_a_copied_record_changes_what_the_write_copies():
     source that agrees on all of them would produce the same follow-up and pass in its place.
     The solver must keep near misses that change the outcome (this failed ~9% of tasks before)."""
     from envsynth.generate import Generator, GenerateOptions
-    from envsynth.loader import load_domain
-    from envsynth.synth import Infeasible, synthesize
-    from envsynth.tasks import derive_task
-    from envsynth.walks import enumerate_walks
+    from envsynth.spec.loader import load_domain
+    from envsynth.state.synth import Infeasible, synthesize
+    from envsynth.tasks.derive import derive_task
+    from envsynth.plan.planner import enumerate_walks
 
     d = load_domain("calendar")
     g = Generator(d, GenerateOptions(n=1, seed=1))

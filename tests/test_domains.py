@@ -2,11 +2,11 @@
 
 import pytest
 
-from envsynth.agents import DistractorBlind, Noop, Oracle, evaluate
+from envsynth.play.agents import DistractorBlind, Noop, Oracle, evaluate
 from envsynth.generate import generate_tasks
-from envsynth.loader import load_domain
+from envsynth.spec.loader import load_domain
 from envsynth.registry import shipped_names
-from envsynth.phrases import Templates
+from envsynth.tasks.phrases import Templates
 from envsynth.verify import check_task
 
 SHIPPED = shipped_names()

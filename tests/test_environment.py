@@ -2,7 +2,7 @@
 
 import json
 
-from envsynth.environment import Environment
+from envsynth.play.environment import Environment
 
 
 def test_oracle_scores_one_and_noop_zero(airline, airline_tasks):

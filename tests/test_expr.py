@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from envsynth import expr as E
+from envsynth.spec import grammar as E
 
 
 def test_precedence_and_unparse():

@@ -9,13 +9,13 @@ from functools import lru_cache
 
 import pytest
 
-from envsynth import types as T
-from envsynth.domain import Domain
-from envsynth.environment import Environment
-from envsynth.fuzz import DEEP_LIST, HUGE_INT, LONG_TEXT, FuzzReport, fuzz_tasks, safe_repr
+from envsynth.spec import types as T
+from envsynth.spec.model import Domain
+from envsynth.play.environment import Environment
+from envsynth.play.fuzz import DEEP_LIST, HUGE_INT, LONG_TEXT, FuzzReport, fuzz_tasks, safe_repr
 from envsynth.generate import generate_tasks
-from envsynth.loader import load_domain
-from envsynth.tasks import Task
+from envsynth.spec.loader import load_domain
+from envsynth.tasks.derive import Task
 
 DOMAINS = ["airline", "retail", "hr", "itsm", "calendar", "banking"]
 N_TASKS, CALLS, SEED = 3, 30, 11
@@ -222,7 +222,7 @@ def test_planted_failing_score_is_reported(monkeypatch):
 
 def test_value_checks_follow_the_declared_bounds():
     """The out-of-bounds judge itself: bounds in JSON form, booleans are no numbers."""
-    from envsynth.fuzz import value_problem
+    from envsynth.play.fuzz import value_problem
 
     money = T.VType("money", places=2, lo=500, hi=2_000_000)
     assert value_problem(money, 5) is None and value_problem(money, 20000) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from envsynth.environment import Environment
+from envsynth.play.environment import Environment
 from envsynth.generate import GenerateOptions, generate, generate_tasks
 from envsynth.verify import check_task, verify_dir
 
@@ -106,10 +106,10 @@ def test_a_record_found_on_the_way_is_described_by_the_user():
     user names the room through the meeting ("the next booking of Orion") and says which room
     that is, so every selection the plan makes is one the instruction accounts for."""
     from envsynth.generate import Generator, GenerateOptions
-    from envsynth.loader import load_domain
-    from envsynth.synth import Infeasible, synthesize
-    from envsynth.tasks import derive_task
-    from envsynth.walks import enumerate_walks
+    from envsynth.spec.loader import load_domain
+    from envsynth.state.synth import Infeasible, synthesize
+    from envsynth.tasks.derive import derive_task
+    from envsynth.plan.planner import enumerate_walks
 
     d = load_domain("calendar")
     g = Generator(d, GenerateOptions(n=1, seed=1))

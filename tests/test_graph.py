@@ -2,8 +2,8 @@
 
 import json
 
-from envsynth.graph import build_graph, lint_graph, write_graph
-from envsynth.loader import parse_spec_text
+from envsynth.plan.graph import build_graph, lint_graph, write_graph
+from envsynth.spec.loader import parse_spec_text
 
 
 def edges(g, u, v):

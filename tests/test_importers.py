@@ -10,7 +10,7 @@ from envsynth.cli import app
 from envsynth.errors import SpecErrors
 from envsynth.generate import GenerateOptions, generate
 from envsynth.importers import import_functions, import_mcp, import_openapi, scaffold
-from envsynth.loader import load_domain, parse_spec_text
+from envsynth.spec.loader import load_domain, parse_spec_text
 from envsynth.verify import verify_dir
 
 ROOT = Path(__file__).resolve().parents[1]

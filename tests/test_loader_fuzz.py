@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envsynth.domain import Domain
+from envsynth.spec.model import Domain
 from envsynth.errors import SpecErrors
-from envsynth.loader import parse_spec_text
+from envsynth.spec.loader import parse_spec_text
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SOURCES = {name: (SPECS / f"{name}.yaml").read_text(encoding="utf-8") for name in ("airline", "retail")}

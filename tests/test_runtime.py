@@ -5,8 +5,8 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from envsynth.loader import parse_spec_text
-from envsynth.runtime import Runtime
+from envsynth.spec.loader import parse_spec_text
+from envsynth.runtime.execute import Runtime
 
 
 def small_airline_db():
@@ -164,7 +164,7 @@ def test_a_refused_create_leaves_later_ids_as_they_were():
     """calendar: a weekly series on a date far out of range used to raise half-way and move the id
     counter, so the correct trajectory replayed afterwards created other ids and scored 0."""
     from envsynth import load_domain
-    from envsynth.environment import Environment
+    from envsynth.play.environment import Environment
     from envsynth.generate import generate_tasks
 
     calendar = load_domain("calendar")

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import envsynth
-from envsynth import scoring as S
-from envsynth.environment import tool_rules
+from envsynth.play import scoring as S
+from envsynth.play.environment import tool_rules
 
 CORPUS = sorted((Path(__file__).parent / "data" / "replies").glob("*.yaml"))
 

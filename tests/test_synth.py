@@ -7,12 +7,12 @@ import statistics
 import pytest
 import z3
 
-from envsynth import references as R
-from envsynth.loader import load_domain
-from envsynth.runtime import Runtime
-from envsynth.synth import Infeasible, SynthOptions, prove_unique, solve_walk, synthesize
-from envsynth.walks import enumerate_walks
-from envsynth.z3enc import Symbols
+from envsynth.runtime import references as R
+from envsynth.spec.loader import load_domain
+from envsynth.runtime.execute import Runtime
+from envsynth.state.synth import Infeasible, SynthOptions, prove_unique, solve_walk, synthesize
+from envsynth.plan.planner import enumerate_walks
+from envsynth.state.world import Symbols
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data"
 def test_runtime_and_solver_agree_on_every_precondition(name):
     """Along every gold walk, each precondition is true in the Z3 model and true when the
     runtime evaluates it on the replayed database."""
-    from envsynth.loader import load_domain
+    from envsynth.spec.loader import load_domain
 
     d = load_domain(name)
     checked = 0
@@ -104,8 +104,8 @@ def test_rare_branches_are_steered_to():
     `day: if utc_hour < 0 ...`); steering half the tasks to a random branch side does."""
     from envsynth.coverage import task_coverage
     from envsynth.generate import Generator, GenerateOptions
-    from envsynth.loader import load_domain
-    from envsynth.tasks import derive_task
+    from envsynth.spec.loader import load_domain
+    from envsynth.tasks.derive import derive_task
 
     d = load_domain("calendar")
     g = Generator(d, GenerateOptions(n=1, seed=1))

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from envsynth import types as T
+from envsynth.spec import types as T
 
 
 @given(st.integers(min_value=0, max_value=10**9))

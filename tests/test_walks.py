@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from envsynth.walks import enumerate_walks
+from envsynth.plan.planner import enumerate_walks
 
 
 def knowledge_ok(domain, walk):
@@ -43,7 +43,7 @@ def knowledge_ok(domain, walk):
 
 @pytest.fixture(scope="module", params=["airline", "retail"])
 def walks(request):
-    from envsynth.loader import load_domain
+    from envsynth.spec.loader import load_domain
 
     d = load_domain(request.param)
     return d, list(enumerate_walks(d, max_len=4))
@@ -89,8 +89,8 @@ def test_walks_are_lifted(airline):
 def test_a_list_searched_by_a_record_needs_a_description_through_that_record():
     """Listing a room's meetings finds "the next booking of Orion", never "my next meeting
     titled Standup" (which nothing ties to the room: the user's own list finds it)."""
-    from envsynth.aspenc import selectable_references
-    from envsynth.loader import load_domain
+    from envsynth.plan.selection import selectable_references
+    from envsynth.spec.loader import load_domain
 
     d = load_domain("calendar")
     assert selectable_references(d, d.tools["list_room_meetings"]) == ["next_in_room", "next_booking_in_room"]
@@ -104,8 +104,8 @@ VET = (Path(__file__).parent / "data" / "vet.yaml").read_text()
 def test_an_included_list_reached_through_a_chain_of_links():
     """get_owner includes the appointments of the owner's pets (appointment.pet.owner == owner):
     "my pet's next appointment" (scope pet.owner) is resolved there."""
-    from envsynth.aspenc import selectable_references
-    from envsynth.loader import parse_spec_text
+    from envsynth.plan.selection import selectable_references
+    from envsynth.spec.loader import parse_spec_text
 
     d = parse_spec_text(VET, "vet.yaml")
     assert selectable_references(d, d.tools["get_owner"]) == ["my_pets_next"]
@@ -116,8 +116,8 @@ def test_an_included_list_reached_through_a_chain_of_links():
 def test_a_scope_that_only_passes_through_the_listed_record_does_not_pick_it():
     """"The largest transfer I sent on May 3" does not say which of my accounts to list;
     "the largest transfer out of my Travel account" does."""
-    from envsynth.aspenc import selectable_references
-    from envsynth.loader import load_domain
+    from envsynth.plan.selection import selectable_references
+    from envsynth.spec.loader import load_domain
 
     d = load_domain("banking")
     assert selectable_references(d, d.tools["list_account_transfers"]) == ["largest_from_account"]

@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from envsynth.aspenc import AspOptions
-from envsynth.canonical import canonical_key, dependencies
+from envsynth.plan.facts import AspOptions
+from envsynth.plan.canonical import canonical_key, dependencies
 from envsynth.coverage import Coverage, explain_uncovered, reachable_within
 from envsynth.generate import GenerateOptions, generate, summarize
-from envsynth.loader import load_domain
-from envsynth.learning import Learner, learn
-from envsynth.merge import merge
-from envsynth.synth import Infeasible, synthesize
+from envsynth.spec.loader import load_domain
+from envsynth.plan.learning import Learner, learn
+from envsynth.plan.merge import merge
+from envsynth.state.synth import Infeasible, synthesize
 from envsynth.verify import verify_dir
-from envsynth.walks import Selection, Walk, WalkStep, check_walk, enumerate_walks, renumber, sample_walk
+from envsynth.plan.walk import Selection, Walk, WalkStep, renumber
+from envsynth.plan.planner import check_walk, enumerate_walks, sample_walk
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,7 +35,7 @@ def _rename(walk: Walk, perm: dict) -> Walk:
 
 @pytest.fixture(scope="module")
 def merged(request):
-    from envsynth.loader import load_domain
+    from envsynth.spec.loader import load_domain
 
     d = load_domain("retail")
     ws = list(enumerate_walks(d, max_len=4))
@@ -141,7 +142,7 @@ tools:
 
 
 def test_learning_prunes_impossible_patterns_without_changing_output(tmp_path):
-    from envsynth.loader import parse_spec_text
+    from envsynth.spec.loader import parse_spec_text
 
     d = parse_spec_text(IMPOSSIBLE_TWICE, str(tmp_path / "wallet.yaml"))
     ws = list(enumerate_walks(d, max_len=1))

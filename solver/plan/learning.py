@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .aspenc import q
-from .canonical import _closure, _serialize
-from .walks import Walk
+from .facts import S, arg_symbol
+from .canonical import linked_closure, serialize
+from .walk import Walk
 
 PREFIX_KINDS = {"requires", "where", "change", "invariant", "range", "reference"}
 
@@ -37,7 +37,7 @@ def _prefix(walk: Walk, m: int) -> Walk:
     named = {walk.actor}
     for s in steps:
         named |= set(s.binds.values()) | set(s.creates.values())
-    named = _closure(walk, named)
+    named = linked_closure(walk, named)
     return Walk(steps=steps, objects={o: e for o, e in walk.objects.items() if o in named},
                 given=[o for o in walk.given if o in named],
                 links={k: v for k, v in walk.links.items() if k.split(".", 1)[0] in named},
@@ -45,7 +45,7 @@ def _prefix(walk: Walk, m: int) -> Walk:
 
 
 def prefix_key(walk: Walk, m: int) -> str:
-    return _serialize(_prefix(walk, m), list(range(m)))
+    return serialize(_prefix(walk, m), list(range(m)))
 
 
 def first_use(walk: Walk, obj: str) -> int:
@@ -86,26 +86,26 @@ def to_asp(prefix: Walk, whole: bool) -> str:
 
     body = []
     for i, s in enumerate(prefix.steps, 1):
-        body.append(f"call({i},{q(s.tool)})")
+        body.append(f"call({i},{S(s.tool)})")
         for name, o in sorted(s.binds.items()):
-            body.append(f"bind({i},{q(name)},{v(o)})")
+            body.append(f"bind({i},{S(name)},{v(o)})")
         for a, x in sorted(s.args.items()):
-            body.append(f"argval({i},{q(a)},{q(x)})")
+            body.append(f"argval({i},{S(a)},{arg_symbol(x)})")
         if s.select:
-            body.append(f"select({i},{v(s.select.object)},{q(s.select.reference)})")
+            body.append(f"select({i},{v(s.select.object)},{S(s.select.reference)})")
         body.append(f"ask({i})" if s.ask else f"not ask({i})")
     for o in prefix.given:
         body.append(f"given({v(o)})")
     for k, o2 in sorted(prefix.links.items()):
         o, f = k.split(".", 1)
         if o in var and o2 in var:
-            body.append(f"link({v(o)},{q(f)},{v(o2)})")
+            body.append(f"link({v(o)},{S(f)},{v(o2)})")
     by_entity: dict[str, list[str]] = {}
     for o in var:
         by_entity.setdefault(prefix.objects[o], []).append(var[o])
     for ent, vs in sorted(by_entity.items()):
         for x in vs:
-            body.append(f"slot({q(ent)},{x},_)")
+            body.append(f"slot({S(ent)},{x},_)")
         for a in range(len(vs)):
             for b in range(a + 1, len(vs)):
                 body.append(f"{vs[a]} != {vs[b]}")

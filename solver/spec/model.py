@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
 
-from . import expr as E
+from . import grammar as E
 from . import types as T
-from .errors import SpecError
-from .spec import ArgSpec, Spec
+from ..errors import SpecError
+from .shape import ArgSpec, Spec
 from .types import VType
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -781,7 +781,7 @@ def _to_actor_hint(c: Checker, entity: str, want: str) -> str:
 
 def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") -> Domain:
     """Check meaning and build the typed Domain. Raises SpecErrors with every problem found."""
-    from .errors import SpecErrors
+    from ..errors import SpecErrors
 
     c = Checker(spec, smap, file)
     if not NAME_RE.match(spec.domain or ""):

@@ -25,12 +25,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from . import references as R
-from .domain import Domain
+from ..runtime import references as R
+from ..spec.model import Domain
 from .environment import Environment
-from .errors import EnvsynthError
-from .runtime import listed_ids
-from .tasks import Task, requests
+from ..errors import EnvsynthError
+from ..runtime.execute import listed_ids
+from ..tasks.derive import Task, requests
 
 
 class Agent(Protocol):
@@ -161,8 +161,8 @@ class RandomAgent:
         self.calls = calls
 
     def run(self, env: Environment, task: Task, rng: random.Random) -> None:
-        from .synth import sample_value
-        from . import types as T
+        from ..state.synth import sample_value
+        from ..spec import types as T
 
         domain = env.domain
         n = self.calls or max(1, len(task.gold_actions))

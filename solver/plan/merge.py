@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-from .domain import Domain
-from . import expr as E
-from .walks import Selection, Walk, WalkStep, renumber
+from ..spec.model import Domain
+from ..spec import grammar as E
+from .walk import Selection, Walk, WalkStep, renumber
 
 
 def _rename(walk: Walk, mapping: dict[str, str]) -> Walk:

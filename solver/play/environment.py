@@ -13,12 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from . import types as T
-from .domain import Domain
+from ..spec import types as T
+from ..spec.model import Domain
 from . import scoring as S
-from .errors import ToolError
-from .runtime import CallRecord, Runtime, db_hash
-from .tasks import Task
+from ..errors import ToolError
+from ..runtime.execute import CallRecord, Runtime, db_hash
+from ..tasks.derive import Task
 
 
 @dataclass

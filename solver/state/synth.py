@@ -19,15 +19,15 @@ from typing import Any, Optional
 import z3
 from pydantic import BaseModel, Field
 
-from . import expr as E
-from . import references as R
-from . import types as T
-from .domain import CreateEffect, Domain, Reference, SetEffect
-from .runtime import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
+from ..spec import grammar as E
+from ..runtime import references as R
+from ..spec import types as T
+from ..spec.model import CreateEffect, Domain, Reference, SetEffect
+from ..runtime.execute import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
 from . import distractors as D
 from .distractors import DistractorOptions
-from .walks import Walk
-from .z3enc import SYMBOL_BASE, Obj, Symbols, Unsupported, World, lia_solver
+from ..plan.walk import Walk
+from .world import SYMBOL_BASE, Obj, Symbols, Unsupported, World, lia_solver
 
 
 # ----------------------------------------------------------------------------- artefacts

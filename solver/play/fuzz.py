@@ -22,11 +22,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from . import types as T
-from .domain import Domain, Tool
+from ..spec import types as T
+from ..spec.model import Domain, Tool
 from .environment import Environment
-from .runtime import Evaluator, Ref, db_hash
-from .tasks import Task
+from ..runtime.execute import Evaluator, Ref, db_hash
+from ..tasks.derive import Task
 
 CATEGORIES = (
     "exception",  # env.call raised

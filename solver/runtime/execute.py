@@ -18,10 +18,10 @@ import string
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import expr as E
-from . import types as T
-from .domain import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
-from .errors import ToolError
+from ..spec import grammar as E
+from ..spec import types as T
+from ..spec.model import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
+from ..errors import ToolError
 
 MAX_NAME = 200  # longest tool name echoed back in an error
 

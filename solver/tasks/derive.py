@@ -18,15 +18,15 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from . import __version__
-from . import types as T
-from .domain import Domain
-from .errors import EnvsynthError
+from .. import __version__
+from ..spec import types as T
+from ..spec.model import Domain
+from ..errors import EnvsynthError
 from .phrases import Templates, human_date as _human_date, nest as _nest
-from . import expr as E
-from .runtime import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
-from .synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
-from .walks import Walk
+from ..spec import grammar as E
+from ..runtime.execute import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
+from ..state.synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
+from ..plan.walk import Walk
 
 
 # ----------------------------------------------------------------------------- task model

@@ -25,10 +25,10 @@ from typing import Any, Optional
 
 import z3
 
-from . import expr as E
-from .domain import Domain, Reference
-from .walks import Walk
-from .z3enc import Obj, World
+from ..spec import grammar as E
+from ..spec.model import Domain, Reference
+from ..plan.walk import Walk
+from .world import Obj, World
 
 KINDS = ("outranked", "state_trap", "off_by_one", "look_alike")
 

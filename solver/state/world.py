@@ -17,9 +17,9 @@ from typing import Optional, Union
 
 import z3
 
-from . import expr as E
-from .domain import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
-from .types import VType
+from ..spec import grammar as E
+from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
+from ..spec.types import VType
 
 SYMBOL_BASE = 1_000_000  # codes of generated strings start here
 

@@ -14,11 +14,11 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ValidationError
 
-from . import registry
-from .domain import Domain, build_domain, did_you_mean
-from .errors import EnvsynthError, SpecError, SpecErrors
-from .spec import Spec
-from .yamlsrc import SourceMap, load as load_yaml, read_text
+from .. import registry
+from .model import Domain, build_domain, did_you_mean
+from ..errors import EnvsynthError, SpecError, SpecErrors
+from .shape import Spec
+from .source import SourceMap, load as load_yaml, read_text
 
 KEY_HINTS = {
     "domain": "name the domain, e.g. 'domain: airline'",
@@ -103,7 +103,7 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
     explained = set()
     for parent, key in extra:
         model = _model_at(parent)
-        from .domain import suggest
+        from .model import suggest
 
         s = suggest(key, _keys_of(model)) if model else ""
         if s:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import types as T
-from .domain import Domain, Reference
-from .runtime import Evaluator, Ref
+from ..spec import types as T
+from ..spec.model import Domain, Reference
+from .execute import Evaluator, Ref
 
 
 def path_str(path: list[str]) -> str:

@@ -64,7 +64,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Iterable, Optional
 
-from . import types as T
+from ..spec import types as T
 
 HEDGE_SMALL = 5  # distinct whole numbers a reply may state before it is a list of guesses
 HEDGE_LARGE = 10  # distinct amounts, dates or times likewise

@@ -15,11 +15,11 @@ import itertools
 import json
 from typing import Iterator
 
-from .domain import Domain
-from .walks import Walk, WalkStep
+from ..spec.model import Domain
+from .walk import Walk, WalkStep
 
 
-def _closure(walk: Walk, objs: set[str]) -> set[str]:
+def linked_closure(walk: Walk, objs: set[str]) -> set[str]:
     """Objects reachable from `objs` through the walk's links (a reservation's user and flight)."""
     out = set(objs)
     changed = True
@@ -36,15 +36,15 @@ def step_footprint(domain: Domain, walk: Walk, step: WalkStep) -> tuple[set[str]
     """(reads, writes, reveals): objects a step reads, may change, and makes known."""
     tool = domain.tools[step.tool]
     bound = set(step.binds.values())
-    reads = _closure(walk, bound) | ({walk.actor} if tool.actor_access else set())
-    writes = _closure(walk, bound) | set(step.creates.values()) if tool.is_write else set()
+    reads = linked_closure(walk, bound) | ({walk.actor} if tool.actor_access else set())
+    writes = linked_closure(walk, bound) | set(step.creates.values()) if tool.is_write else set()
     if tool.actor_access == "write":
         writes.add(walk.actor)
     reveals = set(step.creates.values())
     if step.select:
-        reveals |= _closure(walk, {step.select.object})
+        reveals |= linked_closure(walk, {step.select.object})
     if tool.returns.kind == "record" and tool.returns.var in step.binds:
-        reveals |= _closure(walk, {step.binds[tool.returns.var]})
+        reveals |= linked_closure(walk, {step.binds[tool.returns.var]})
     return reads, writes, reveals
 
 
@@ -78,7 +78,7 @@ def _orders(n: int, deps: set[tuple[int, int]]) -> Iterator[list[int]]:
     yield from rec([], set(range(n)))
 
 
-def _serialize(walk: Walk, order: list[int]) -> str:
+def serialize(walk: Walk, order: list[int]) -> str:
     names: dict[str, str] = {walk.actor: "A"}
     counters: dict[str, int] = {}
 
@@ -118,7 +118,7 @@ def canonical_key(domain: Domain, walk: Walk, max_orders: int = 5040) -> str:
     deps = dependencies(domain, walk)
     best = None
     for order in itertools.islice(_orders(len(walk.steps), deps), max_orders):
-        s = _serialize(walk, order)
+        s = serialize(walk, order)
         if best is None or s < best:
             best = s
     return hashlib.sha256(best.encode()).hexdigest()[:16]

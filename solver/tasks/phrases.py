@@ -18,11 +18,11 @@ from typing import Any, Optional
 import jinja2
 import jinja2.meta
 
-from . import types as T
-from .domain import Domain
-from .errors import EnvsynthError, SpecError, SpecErrors
-from .registry import template_dir_for
-from .yamlsrc import load as load_yaml, read_text
+from ..spec import types as T
+from ..spec.model import Domain
+from ..errors import EnvsynthError, SpecError, SpecErrors
+from ..registry import template_dir_for
+from ..spec.source import load as load_yaml, read_text
 
 
 def human_date(v: Any) -> str:
@@ -203,7 +203,7 @@ class Templates:
         out: list[SpecError] = []
         for section, body in self.raw.items():
             if section not in SECTIONS:
-                from .domain import did_you_mean
+                from ..spec.model import did_you_mean
 
                 out.append(self._at((section,), f"unknown section '{section}' in phrases.yaml",
                                     did_you_mean(str(section), SECTIONS, "sections"), key=True))
@@ -231,7 +231,7 @@ class Templates:
         except jinja2.TemplateSyntaxError as e:  # also an unknown filter (TemplateAssertionError)
             return self._locate(text, e, path)
         if unknown:
-            from .domain import suggest
+            from ..spec.model import suggest
 
             where = ".".join(str(p) for p in path if not isinstance(p, int))
             err = self._locate(text, jinja2.TemplateError(""), path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import EnvsynthError, SpecError, SpecErrors
+from ..errors import EnvsynthError, SpecError, SpecErrors
 
 Path = tuple
 MAX_FILE_BYTES = 5_000_000  # a spec or phrases file; anything larger is the wrong file

@@ -20,8 +20,8 @@ from typing import Optional
 
 import networkx as nx
 
-from . import expr as E
-from .domain import Domain, SetEffect, Tool
+from ..spec import grammar as E
+from ..spec.model import Domain, SetEffect, Tool
 
 
 def _reads(tool: Tool) -> set[tuple[str, str]]:

@@ -1,0 +1,331 @@
+"""A domain as facts for the planner's logic program (plan/encoding.lp).
+
+The program's rules are the same for every domain; what a spec contributes is data: its record
+slots, enum and bool fields, links, tools and arguments, and every condition the planner
+reasons about as an expression tree - one `e_*` fact per node - which the program's condition
+rules evaluate. Facts are built as clingo symbols (every name from the spec is a string
+symbol), so no spelling of a name or value - `S`, `not`, `call`, a quote - can change the
+program's meaning.
+
+What the planner cannot decide (numbers, dates, pooled text, quantifiers) compiles to an
+`e_unknown` node, which may be true and may be false: the plan over-approximates, and Z3 decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import clingo
+
+from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
+from ..spec import grammar as E
+from .selection import selectable_references
+
+F, S, N = clingo.Function, clingo.String, clingo.Number
+TRUE, FALSE, NONE = F("true"), F("false"), F("none")
+
+
+@dataclass
+class AspOptions:
+    slots: dict[str, int] = field(default_factory=dict)  # per entity; default below
+    default_slots: int = 2
+    max_goals: int = 1  # goal steps per walk; longer multi-intent walks come from merging
+    pinned: bool = False  # calls are given by `allow(t,T)` facts (checking one walk grounds little)
+    refusal: bool = False  # the walk's last step is a request one of whose requirements fails
+
+
+def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
+    out = {}
+    for name, ent in domain.entities.items():
+        if name in options.slots:
+            out[name] = options.slots[name]
+        elif ent.slots is not None:
+            out[name] = ent.slots
+        elif name == domain.actor:
+            out[name] = 1  # one person talks to the agent; their records are "my ..."
+        else:
+            out[name] = options.default_slots
+    return out
+
+
+def obj_name(entity: str, i: int) -> str:
+    return f"{entity}{i}"
+
+
+def arg_symbol(text: str) -> clingo.Symbol:
+    """An enum or bool argument value as a walk records it ("true", "economy") -> its symbol."""
+    return F(text) if text in ("true", "false") else S(text)
+
+
+def value_symbol(value) -> clingo.Symbol:
+    """An enum or bool value as the planner writes it."""
+    if isinstance(value, bool):
+        return TRUE if value else FALSE
+    return S(str(value))
+
+
+@dataclass
+class _Scope:
+    """How names resolve in one place a condition is written: the call's variables (record
+    variables, enum and bool arguments, lets), or a record under test (a reference's or an
+    invariant's record), and who is asking."""
+
+    variables: set = field(default_factory=set)  # names bound per call (bind/argval)
+    record: Optional[str] = None  # the name standing for the record under test
+    actor: str = "actor"  # the name standing for the asking user
+    lets: dict = field(default_factory=dict)
+
+
+class Facts:
+    """The facts of one domain under given planner options."""
+
+    def __init__(self, domain: Domain, options: Optional[AspOptions] = None):
+        self.d = domain
+        self.opt = options or AspOptions()
+        self.slots = slot_counts(domain, self.opt)
+        self.atoms: list[clingo.Symbol] = []
+        self._next = 0
+        self._consts: set = set()  # e_const nodes (the options of an `in` list must be constants)
+        self.selectable: dict[str, list[str]] = {}  # tool -> references it can resolve
+        self._build()
+
+    def text(self) -> str:
+        """The facts as program text (each symbol printed by clingo, so strings are quoted)."""
+        return "".join(f"{a}.\n" for a in self.atoms)
+
+    # ------------------------------------------------------------------ helpers
+    def fact(self, name: str, *args) -> None:
+        self.atoms.append(F(name, list(args)))
+
+    def node(self, kind: str, *args) -> clingo.Symbol:
+        self._next += 1
+        n = N(self._next)
+        self.fact(kind, n, *args)
+        return n
+
+    def child(self, parent: clingo.Symbol, *children: clingo.Symbol) -> None:
+        for c in children:
+            self.fact("child", parent, c)
+
+    # ------------------------------------------------------------------ expressions
+    def term(self, n: E.Node, scope: _Scope) -> Optional[clingo.Symbol]:
+        """The node of a value the planner tracks (a record, an enum or bool value), or None."""
+        if isinstance(n, E.Lit):
+            value = None
+            if n.kind == "str" and n.type is not None and n.type.kind == "enum":
+                value = S(str(n.value))
+            elif n.kind == "bool":
+                value = value_symbol(bool(n.value))
+            elif n.kind == "const" and n.type is not None and n.type.kind in ("enum", "bool"):
+                value = value_symbol(n.value) if n.type.kind == "bool" else S(str(n.value))
+            if value is None:
+                return None
+            out = self.node("e_const", value)
+            self._consts.add(out)
+            return out
+        if isinstance(n, E.Name):
+            if n.id == scope.record:
+                return self.node("e_record")
+            if n.id == scope.actor:
+                return self.node("e_actor")
+            if n.id in scope.variables:
+                return self.node("e_var", S(n.id))
+            if n.id in scope.lets:
+                return self.term(scope.lets[n.id], scope)
+            return None
+        if isinstance(n, E.Attr):
+            if n.type is None or n.type.kind not in ("enum", "bool", "ref"):
+                return None
+            base = self.term(n.obj, scope)
+            if base is None or n.name == "id":
+                return base
+            out = self.node("e_attr", base, S(n.name))
+            self.child(out, base)
+            return out
+        return None
+
+    def cond(self, n: E.Node, scope: _Scope) -> clingo.Symbol:
+        """The node of a condition: what may make it true or false is the program's to derive."""
+        if isinstance(n, E.Lit) and n.kind == "bool":
+            return self.node("e_true" if n.value else "e_false")
+        if isinstance(n, E.Compare) and n.op in ("==", "!="):
+            a, b = self.term(n.left, scope), self.term(n.right, scope)
+            if a is None or b is None:
+                return self.node("e_unknown")
+            out = self.node("e_cmp", F("eq" if n.op == "==" else "ne"), a, b)
+            self.child(out, a, b)
+            return out
+        if isinstance(n, E.InList):
+            a = self.term(n.item, scope)
+            opts = [self.term(o, scope) for o in n.options]
+            if a is None or any(o is None or o not in self._consts for o in opts):
+                return self.node("e_unknown")  # the options must be constants
+            out = self.node("e_in", a, F("neg" if n.negated else "pos"))
+            self.child(out, a)
+            for o in opts:
+                self.fact("e_opt", out, o)
+            return out
+        if isinstance(n, E.Attr) and n.type is not None and n.type.kind == "bool":
+            t = self.term(n, scope)
+            if t is None:
+                return self.node("e_unknown")
+            out = self.node("e_boolattr", t)
+            self.child(out, t)
+            return out
+        if isinstance(n, E.Not):
+            inner = self.cond(n.operand, scope)
+            out = self.node("e_not", inner)
+            self.child(out, inner)
+            return out
+        if isinstance(n, E.BoolOp):
+            parts = [self.cond(v, scope) for v in n.values]
+            out = self.node("e_and" if n.op == "and" else "e_or")
+            for p in parts:
+                self.fact("e_arg", out, p)
+                self.child(out, p)
+            return out
+        if isinstance(n, E.IfElse):
+            c, a, b = self.cond(n.cond, scope), self.cond(n.then, scope), self.cond(n.other, scope)
+            out = self.node("e_ite", c, a, b)
+            self.child(out, c, a, b)
+            return out
+        return self.node("e_unknown")  # numbers, dates, pooled text, quantifiers: Z3 decides
+
+    def tool_scope(self, tool: Tool, extra: tuple = ()) -> _Scope:
+        variables = {a.var for a in tool.args.values() if a.is_ref}
+        variables |= {c.var for c in tool.created()}
+        variables |= {a.name for a in tool.args.values() if not a.is_ref and a.type.kind in ("enum", "bool")}
+        variables |= set(extra)
+        return _Scope(variables=variables, lets={name: node for name, node, _t in tool.lets})
+
+    # ------------------------------------------------------------------ the domain
+    def _build(self) -> None:
+        d, opt = self.d, self.opt
+        for ent, n in self.slots.items():
+            for i in range(1, n + 1):
+                self.fact("slot", S(ent), S(obj_name(ent, i)), N(i))
+        self.fact("actor", S(obj_name(d.actor, 1)))
+        if opt.pinned:
+            self.fact("pinned")
+        if opt.refusal:
+            self.fact("refusal_mode")
+        self.fact("max_goals", N(opt.max_goals))
+        for ent in d.entities.values():
+            for f in ent.fields.values():
+                if f.type.kind == "enum":
+                    for v in f.type.values:
+                        self.fact("enumval", S(ent.name), S(f.name), S(v))
+                elif f.type.kind == "bool":
+                    self.fact("enumval", S(ent.name), S(f.name), TRUE)
+                    self.fact("enumval", S(ent.name), S(f.name), FALSE)
+                elif f.type.kind == "ref":
+                    self.fact("reffield", S(ent.name), S(f.name), S(f.type.entity))
+            if any(r.by_id for r in ent.refs.values()):
+                self.fact("idref", S(ent.name))
+            for node, _src in ent.invariants:
+                self.fact("inv", S(ent.name), self.cond(node, _Scope(record=ent.name)))
+        for tool in d.tools.values():
+            self._tool(tool)
+
+    def _tool(self, tool: Tool) -> None:
+        d, t = self.d, S(tool.name)
+        self.fact("tool", t)
+        if tool.is_write:
+            self.fact("write", t)
+        if tool.answer is not None:
+            self.fact("answers", t)
+        for a in tool.args.values():
+            if a.is_ref:
+                self.fact("refarg", t, S(a.var), S(a.type.entity))
+            elif a.type.kind == "enum":
+                for v in a.type.values:
+                    self.fact("enumarg", t, S(a.name), S(v))
+            elif a.type.kind == "bool":
+                self.fact("enumarg", t, S(a.name), TRUE)
+                self.fact("enumarg", t, S(a.name), FALSE)
+        for c in tool.created():
+            self.fact("creates", t, S(c.var), S(c.entity))
+        listing = tool.returns.lists()
+        if listing is not None:
+            required = tool.returns.kind in ("list", "find")
+            self.fact("lists", t, S(listing.entity), S(listing.item), F("must" if required else "may"))
+            refs = selectable_references(d, tool)
+            self.selectable[tool.name] = refs
+            for r in refs:
+                self.fact("selectable", t, S(r))
+        if tool.returns.kind == "record":
+            self.fact("returns_record", t, S(tool.returns.var))
+        scope = self.tool_scope(tool)
+        for j, req in enumerate(tool.requires, 1):
+            self.fact("req", t, N(j), self.cond(req.expr, scope))
+        if tool.is_write and tool.requires:
+            self.fact("has_reqs", t)
+        if listing is not None and listing.where is not None:
+            self.fact("lwhere", t, self.cond(listing.where, self.tool_scope(tool, (listing.item,))))
+        for k, eff in enumerate(tool.effects):
+            if isinstance(eff, SetEffect):
+                self._set_effect(tool, scope, k, eff)
+            elif isinstance(eff, CreateEffect):
+                for fname, node in eff.values.items():
+                    if not d.entities[eff.entity].fields[fname].symbolic:
+                        continue
+                    val = self.term(node, scope)
+                    if val is not None:
+                        self.fact("createval", t, S(eff.var), S(fname), val)
+            elif isinstance(eff, DeleteEffect):
+                self.fact("deleff", t, S(eff.var))
+        for rname in self.selectable.get(tool.name, []):
+            ref = d.entities[listing.entity].refs[rname]
+            rscope = _Scope(record=ref.entity, actor="__actor__")
+            if ref.where is not None:
+                self.fact("refcheck", t, S(rname), self.cond(ref.where, rscope))
+            if ref.scope is not None:
+                node: E.Node = E.Name(ref.entity, type=_ref_t(ref.entity))
+                ent = ref.entity
+                for step in ref.scope:
+                    ft = d.entities[ent].fields[step].type
+                    node = E.Attr(node, step, type=ft)
+                    ent = ft.entity
+                cmp = E.Compare("==", node, E.Name("__actor__", type=_ref_t(d.actor)), type=_bool_t())
+                self.fact("refcheck", t, S(rname), self.cond(cmp, rscope))
+
+    def _set_effect(self, tool: Tool, scope: _Scope, k: int, eff: SetEffect) -> None:
+        if eff.field_type.kind not in ("enum", "bool", "ref") or eff.op != "=":
+            return
+        target: E.Node = E.Name(eff.target[0], type=_var_type(self.d, tool, eff.target[0]))
+        for s in eff.target[1:-1]:
+            target = E.Attr(target, s, type=self.d.entities[target.type.entity].fields[s].type)
+        tgt = self.term(target, scope)
+        if tgt is None:
+            return
+        val = self.term(eff.value, scope)
+        when = self.cond(eff.when, scope) if eff.when is not None else NONE
+        self.fact("seteff", S(tool.name), N(k), tgt, S(eff.target[-1]), val if val is not None else NONE, when)
+
+
+def _var_type(domain: Domain, tool: Tool, var: str):
+    if var == "actor":
+        return _ref_t(domain.actor)
+    for a in tool.args.values():
+        if a.is_ref and a.var == var:
+            return a.type
+    for c in tool.created():
+        if c.var == var:
+            return _ref_t(c.entity)
+    for name, _node, t in tool.lets:
+        if name == var:
+            return t
+    raise KeyError(var)
+
+
+def _ref_t(entity: str):
+    from ..spec.types import VType
+
+    return VType("ref", entity=entity)
+
+
+def _bool_t():
+    from ..spec.types import BOOL
+
+    return BOOL

@@ -1,0 +1,239 @@
+"""Stage 3: walks - plans over abstract records - enumerated, sampled and checked by clingo.
+
+The program is plan/encoding.lp plus the domain's facts (plan/facts.py). It is grounded
+incrementally, one step at a time (clingo multi-shot): `enumerate_walks` solves for every walk
+of each length, `sample_walk` draws one with randomized decisions, and `Checker` grounds a
+program once per shape of walk and then decides any number of walks of that shape by solving
+under assumptions - how merged multi-intent walks are re-checked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Iterator, Optional
+
+import clingo
+
+from ..spec.model import Domain
+from .walk import Selection, Walk, WalkStep, renumber
+from .facts import AspOptions, Facts, S, N, F, arg_symbol, slot_counts
+
+SHOW = """
+#show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
+#show given/1. #show ask/1. #show link/3. #show refuse/2.
+"""
+RANDOM_DECISIONS = ["--sign-def=rnd", "--rand-freq=0.5"]
+
+
+def encoding() -> str:
+    """The domain-independent rules (plan/encoding.lp)."""
+    return resources.files(__package__).joinpath("encoding.lp").read_text(encoding="utf-8")
+
+
+@dataclass
+class WalkStats:
+    per_length: Counter = field(default_factory=Counter)
+    models: int = 0
+    seconds: float = 0.0
+
+
+def program_text(domain: Domain, options: Optional[AspOptions] = None) -> str:
+    """The whole program for reading (`envsynth walks --show-asp`): rules, then the facts."""
+    return encoding() + "\n% ---- the domain, as facts\n#program base.\n" + Facts(domain, options).text()
+
+
+def control(domain: Domain, options: Optional[AspOptions], args: list[str], extra: str = "") -> tuple[clingo.Control, Facts]:
+    facts = Facts(domain, options)
+    ctl = clingo.Control(args + ["--warn=none"])
+    ctl.add("base", [], facts.text() + extra)
+    ctl.add("base", [], SHOW)
+    ctl.add("base", [], encoding())
+    return ctl, facts
+
+
+def _sym(x: clingo.Symbol) -> str:
+    if x.type == clingo.SymbolType.String:
+        return x.string
+    if x.type == clingo.SymbolType.Number:
+        return str(x.number)
+    return str(x)
+
+
+def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, object_entity: dict[str, str]) -> Walk:
+    steps = [WalkStep(tool="") for _ in range(length)]
+    given, links = [], {}
+    for a in symbols:
+        name, args = a.name, a.arguments
+        if name == "call":
+            steps[args[0].number - 1].tool = _sym(args[1])
+        elif name == "bind":
+            steps[args[0].number - 1].binds[_sym(args[1])] = _sym(args[2])
+        elif name == "argval":
+            steps[args[0].number - 1].args[_sym(args[1])] = _sym(args[2])
+        elif name == "new":
+            steps[args[0].number - 1].creates[_sym(args[1])] = _sym(args[2])
+        elif name == "select":
+            steps[args[0].number - 1].select = Selection(object=_sym(args[1]), reference=_sym(args[2]))
+        elif name == "ask":
+            steps[args[0].number - 1].ask = True
+        elif name == "refuse":
+            steps[args[0].number - 1].refuse = args[1].number
+        elif name == "given":
+            given.append(_sym(args[0]))
+        elif name == "link":
+            links[f"{_sym(args[0])}.{_sym(args[1])}"] = _sym(args[2])
+    used: dict[str, None] = {actor: None}
+    for s in steps:
+        s.binds = dict(sorted(s.binds.items()))
+        s.args = dict(sorted(s.args.items()))
+        for o in list(s.binds.values()) + list(s.creates.values()):
+            used.setdefault(o, None)
+    for o in given:
+        used.setdefault(o, None)
+    changed = True
+    while changed:
+        changed = False
+        for k, v in links.items():
+            if k.split(".")[0] in used and v not in used:
+                used[v] = None
+                changed = True
+    links = {k: v for k, v in sorted(links.items()) if k.split(".")[0] in used}
+    objects = {o: object_entity[o] for o in sorted(used)}
+    return Walk(steps=steps, objects=objects, given=sorted(given), links=links, actor=actor)
+
+
+def _objects(facts: Facts) -> dict[str, str]:
+    return {f"{ent}{i}": ent for ent, n in facts.slots.items() for i in range(1, n + 1)}
+
+
+def enumerate_walks(
+    domain: Domain,
+    max_len: int = 3,
+    min_len: int = 1,
+    limit: Optional[int] = None,
+    options: Optional[AspOptions] = None,
+    stats: Optional[WalkStats] = None,
+    clingo_args: Optional[list[str]] = None,
+) -> Iterator[Walk]:
+    """Yield every walk of length min_len..max_len (shortest first, then in a fixed order that
+    does not depend on clingo's search), up to `limit` in total."""
+    ctl, facts = control(domain, options, ["0", "--project=show"] + (clingo_args or []))
+    ctl.ground([("base", [])])
+    object_entity = _objects(facts)
+    actor = f"{domain.actor}1"
+    produced = 0
+    stats = stats if stats is not None else WalkStats()
+    for t in range(1, max_len + 1):
+        start = time.perf_counter()
+        ctl.ground([("step", [N(t)]), ("check", [N(t)])])
+        if t > 1:
+            ctl.release_external(F("query", [N(t - 1)]))
+        ctl.assign_external(F("query", [N(t)]), True)
+        if t < min_len:
+            continue
+        # models come in the order of clingo's search, which any change to the program (or a
+        # clingo upgrade) reshuffles; walks of one length are yielded sorted instead, so what a
+        # dataset is made of depends on the walk space alone
+        found = []
+        with ctl.solve(yield_=True) as handle:
+            for model in handle:
+                w = walk_from_model(model.symbols(shown=True), t, actor, object_entity)
+                found.append((json.dumps(w.model_dump(), sort_keys=True), w))
+        found.sort(key=lambda kw: kw[0])
+        stats.seconds += time.perf_counter() - start
+        for _key, w in found:
+            stats.models += 1
+            stats.per_length[t] += 1
+            yield w
+            produced += 1
+            if limit is not None and produced >= limit:
+                return
+
+
+def sample_walk(domain: Domain, length: int, seed: int, options: Optional[AspOptions] = None,
+                randomize: bool = True, extra_rules: str = "") -> Optional[Walk]:
+    """One walk of exactly `length` steps, drawn by clingo with randomized decisions.
+
+    clingo's seed alone barely moves its first answer (1 distinct walk in 60 seeds on airline,
+    see benchmarks/bench.py); randomizing sign and variable choices gives near-uniform variety.
+    A fresh Control per draw keeps the result a function of (program, seed) only, so sampled
+    datasets stay deterministic whatever the worker count. `extra_rules` adds learned nogoods."""
+    args = ["1", "--project=show", f"--seed={seed}"] + (RANDOM_DECISIONS if randomize else [])
+    ctl, facts = control(domain, options, args, extra_rules)
+    ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, length + 1)]
+               + [("check", [N(length)])])
+    for t in range(1, length + 1):
+        ctl.assign_external(F("query", [N(t)]), t == length)
+    with ctl.solve(yield_=True) as handle:
+        for model in handle:
+            return walk_from_model(model.symbols(shown=True), length, f"{domain.actor}1", _objects(facts))
+    return None
+
+
+class Checker:
+    """Decides whether exact walks are plans the planner accepts (merged walks must satisfy every
+    rule a planned one does). One program is grounded per shape - slots, goals, refusal, length -
+    and each walk is a set of assumptions on its atoms: what the walk does is assumed true, every
+    other choice of the same kind false."""
+
+    def __init__(self, domain: Domain, extra_rules: str = ""):
+        self.domain = domain
+        self.extra_rules = extra_rules  # learned nogoods, say
+        self._controls: dict[tuple, tuple[clingo.Control, dict[str, list]]] = {}
+
+    def _shape(self, key: tuple) -> tuple[clingo.Control, dict[str, list]]:
+        if key not in self._controls:
+            slots, goals, refusal, n = key
+            options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal)
+            ctl, _facts = control(self.domain, options, ["1"], self.extra_rules)
+            ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
+            ctl.assign_external(F("query", [N(n)]), True)
+            for t in range(1, n):
+                ctl.assign_external(F("query", [N(t)]), False)
+            choices: dict[str, list] = {}
+            for name, arity in (("call", 2), ("bind", 3), ("argval", 3), ("new", 3), ("select", 3), ("ask", 1),
+                                ("refuse", 2), ("refuse_at", 1), ("given", 1), ("link", 3)):
+                choices[name] = [a.symbol for a in ctl.symbolic_atoms.by_signature(name, arity)]
+            self._controls[key] = (ctl, choices)
+        return self._controls[key]
+
+    def accepts(self, walk: Walk) -> bool:
+        domain = self.domain
+        w = renumber(walk)
+        # the planner's usual slots, or more where the walk needs them: few shapes, each
+        # grounded once (a walk does not have to use every slot)
+        slots = slot_counts(domain, AspOptions())
+        for o, ent in w.objects.items():
+            slots[ent] = max(slots[ent], int(o[len(ent):]))
+        goals = len(w.goal_steps(domain))
+        refusal = any(s.refuse is not None for s in w.steps)
+        ctl, choices = self._shape((tuple(sorted(slots.items())), max(goals, 1), refusal, len(w.steps)))
+        want: set = set()
+        for i, s in enumerate(w.steps, 1):
+            want.add(F("call", [N(i), S(s.tool)]))
+            want |= {F("bind", [N(i), S(v), S(o)]) for v, o in s.binds.items()}
+            want |= {F("argval", [N(i), S(a), arg_symbol(x)]) for a, x in s.args.items()}
+            want |= {F("new", [N(i), S(v), S(o)]) for v, o in s.creates.items()}
+            if s.select:
+                want.add(F("select", [N(i), S(s.select.object), S(s.select.reference)]))
+            if s.ask:
+                want.add(F("ask", [N(i)]))
+            if s.refuse is not None:
+                want |= {F("refuse", [N(i), N(s.refuse)]), F("refuse_at", [N(i)])}
+        want |= {F("given", [S(o)]) for o in w.given}
+        want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) for k, v in w.links.items()}
+        known = {a for atoms in choices.values() for a in atoms}
+        if not want <= known:
+            return False  # the walk uses an atom the program cannot even derive
+        assumptions = [(a, a in want) for name, atoms in choices.items() if name != "link" for a in atoms]
+        assumptions += [(a, True) for a in want if a.name == "link"]
+        return ctl.solve(assumptions=assumptions).satisfiable
+
+
+def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:
+    """Is this exact walk a plan the planner accepts? (One walk; `Checker` for many.)"""
+    return Checker(domain, extra_rules).accepts(walk)
