@@ -20,6 +20,7 @@ import clingo
 
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
 from ..spec import grammar as E
+from ..spec.walker import Walker
 from .selection import selectable_references
 
 F, S, N = clingo.Function, clingo.String, clingo.Number
@@ -87,6 +88,7 @@ class Facts:
         self.atoms: list[clingo.Symbol] = []
         self._next = 0
         self._consts: set = set()  # e_const nodes (the options of an `in` list must be constants)
+        self._terms, self._conds = _Terms(self), _Conds(self)
         self.selectable: dict[str, list[str]] = {}  # tool -> references it can resolve
         self._build()
 
@@ -111,86 +113,11 @@ class Facts:
     # ------------------------------------------------------------------ expressions
     def term(self, n: E.Node, scope: _Scope) -> Optional[clingo.Symbol]:
         """The node of a value the planner tracks (a record, an enum or bool value), or None."""
-        if isinstance(n, E.Lit):
-            value = None
-            if n.kind == "str" and n.type is not None and n.type.kind == "enum":
-                value = S(str(n.value))
-            elif n.kind == "bool":
-                value = value_symbol(bool(n.value))
-            elif n.kind == "const" and n.type is not None and n.type.kind in ("enum", "bool"):
-                value = value_symbol(n.value) if n.type.kind == "bool" else S(str(n.value))
-            if value is None:
-                return None
-            out = self.node("e_const", value)
-            self._consts.add(out)
-            return out
-        if isinstance(n, E.Name):
-            if n.id == scope.record:
-                return self.node("e_record")
-            if n.id == scope.actor:
-                return self.node("e_actor")
-            if n.id in scope.variables:
-                return self.node("e_var", S(n.id))
-            if n.id in scope.lets:
-                return self.term(scope.lets[n.id], scope)
-            return None
-        if isinstance(n, E.Attr):
-            if n.type is None or n.type.kind not in ("enum", "bool", "ref"):
-                return None
-            base = self.term(n.obj, scope)
-            if base is None or n.name == "id":
-                return base
-            out = self.node("e_attr", base, S(n.name))
-            self.child(out, base)
-            return out
-        return None
+        return self._terms.walk(n, scope)
 
     def cond(self, n: E.Node, scope: _Scope) -> clingo.Symbol:
         """The node of a condition: what may make it true or false is the program's to derive."""
-        if isinstance(n, E.Lit) and n.kind == "bool":
-            return self.node("e_true" if n.value else "e_false")
-        if isinstance(n, E.Compare) and n.op in ("==", "!="):
-            a, b = self.term(n.left, scope), self.term(n.right, scope)
-            if a is None or b is None:
-                return self.node("e_unknown")
-            out = self.node("e_cmp", F("eq" if n.op == "==" else "ne"), a, b)
-            self.child(out, a, b)
-            return out
-        if isinstance(n, E.InList):
-            a = self.term(n.item, scope)
-            opts = [self.term(o, scope) for o in n.options]
-            if a is None or any(o is None or o not in self._consts for o in opts):
-                return self.node("e_unknown")  # the options must be constants
-            out = self.node("e_in", a, F("neg" if n.negated else "pos"))
-            self.child(out, a)
-            for o in opts:
-                self.fact("e_opt", out, o)
-            return out
-        if isinstance(n, E.Attr) and n.type is not None and n.type.kind == "bool":
-            t = self.term(n, scope)
-            if t is None:
-                return self.node("e_unknown")
-            out = self.node("e_boolattr", t)
-            self.child(out, t)
-            return out
-        if isinstance(n, E.Not):
-            inner = self.cond(n.operand, scope)
-            out = self.node("e_not", inner)
-            self.child(out, inner)
-            return out
-        if isinstance(n, E.BoolOp):
-            parts = [self.cond(v, scope) for v in n.values]
-            out = self.node("e_and" if n.op == "and" else "e_or")
-            for p in parts:
-                self.fact("e_arg", out, p)
-                self.child(out, p)
-            return out
-        if isinstance(n, E.IfElse):
-            c, a, b = self.cond(n.cond, scope), self.cond(n.then, scope), self.cond(n.other, scope)
-            out = self.node("e_ite", c, a, b)
-            self.child(out, c, a, b)
-            return out
-        return self.node("e_unknown")  # numbers, dates, pooled text, quantifiers: Z3 decides
+        return self._conds.walk(n, scope)
 
     def tool_scope(self, tool: Tool, extra: tuple = ()) -> _Scope:
         variables = {a.var for a in tool.args.values() if a.is_ref}
@@ -302,6 +229,120 @@ class Facts:
         val = self.term(eff.value, scope)
         when = self.cond(eff.when, scope) if eff.when is not None else NONE
         self.fact("seteff", S(tool.name), N(k), tgt, S(eff.target[-1]), val if val is not None else NONE, when)
+
+
+class _Terms(Walker):
+    """The planner back-end for values: records, enum and bool values become e_* nodes; any
+    other value (a number, a date, pooled text) is None - the planner does not track it."""
+
+    def __init__(self, facts: Facts):
+        super().__init__()
+        self.f = facts
+
+    def missing(self, n: E.Node, scope: _Scope) -> None:
+        return None
+
+    def lit(self, n: E.Lit, scope: _Scope) -> Optional[clingo.Symbol]:
+        value = None
+        if n.kind == "str" and n.type is not None and n.type.kind == "enum":
+            value = S(str(n.value))
+        elif n.kind == "bool":
+            value = value_symbol(bool(n.value))
+        elif n.kind == "const" and n.type is not None and n.type.kind in ("enum", "bool"):
+            value = value_symbol(n.value) if n.type.kind == "bool" else S(str(n.value))
+        if value is None:
+            return None
+        out = self.f.node("e_const", value)
+        self.f._consts.add(out)
+        return out
+
+    def name(self, n: E.Name, scope: _Scope) -> Optional[clingo.Symbol]:
+        if n.id == scope.record:
+            return self.f.node("e_record")
+        if n.id == scope.actor:
+            return self.f.node("e_actor")
+        if n.id in scope.variables:
+            return self.f.node("e_var", S(n.id))
+        if n.id in scope.lets:
+            return self.walk(scope.lets[n.id], scope)
+        return None
+
+    def attr(self, n: E.Attr, scope: _Scope) -> Optional[clingo.Symbol]:
+        if n.type is None or n.type.kind not in ("enum", "bool", "ref"):
+            return None
+        base = self.walk(n.obj, scope)
+        if base is None or n.name == "id":
+            return base
+        out = self.f.node("e_attr", base, S(n.name))
+        self.f.child(out, base)
+        return out
+
+
+class _Conds(Walker):
+    """The planner back-end for conditions: the symbolic part becomes an e_* tree; what the
+    planner cannot decide (numbers, dates, pooled text, quantifiers) is an `e_unknown` node,
+    which may be true and may be false - Z3 decides it."""
+
+    def __init__(self, facts: Facts):
+        super().__init__()
+        self.f = facts
+
+    def missing(self, n: E.Node, scope: _Scope) -> clingo.Symbol:
+        return self.f.node("e_unknown")
+
+    def lit(self, n: E.Lit, scope: _Scope) -> clingo.Symbol:
+        if n.kind != "bool":
+            return self.missing(n, scope)
+        return self.f.node("e_true" if n.value else "e_false")
+
+    def compare(self, n: E.Compare, scope: _Scope) -> clingo.Symbol:
+        if n.op not in ("==", "!="):
+            return self.missing(n, scope)
+        a, b = self.f.term(n.left, scope), self.f.term(n.right, scope)
+        if a is None or b is None:
+            return self.missing(n, scope)
+        out = self.f.node("e_cmp", F("eq" if n.op == "==" else "ne"), a, b)
+        self.f.child(out, a, b)
+        return out
+
+    def inlist(self, n: E.InList, scope: _Scope) -> clingo.Symbol:
+        a = self.f.term(n.item, scope)
+        opts = [self.f.term(o, scope) for o in n.options]
+        if a is None or any(o is None or o not in self.f._consts for o in opts):
+            return self.missing(n, scope)  # the options must be constants
+        out = self.f.node("e_in", a, F("neg" if n.negated else "pos"))
+        self.f.child(out, a)
+        for o in opts:
+            self.f.fact("e_opt", out, o)
+        return out
+
+    def attr(self, n: E.Attr, scope: _Scope) -> clingo.Symbol:
+        t = self.f.term(n, scope) if n.type is not None and n.type.kind == "bool" else None
+        if t is None:
+            return self.missing(n, scope)
+        out = self.f.node("e_boolattr", t)
+        self.f.child(out, t)
+        return out
+
+    def not_(self, n: E.Not, scope: _Scope) -> clingo.Symbol:
+        inner = self.walk(n.operand, scope)
+        out = self.f.node("e_not", inner)
+        self.f.child(out, inner)
+        return out
+
+    def boolop(self, n: E.BoolOp, scope: _Scope) -> clingo.Symbol:
+        parts = [self.walk(v, scope) for v in n.values]
+        out = self.f.node("e_and" if n.op == "and" else "e_or")
+        for p in parts:
+            self.f.fact("e_arg", out, p)
+            self.f.child(out, p)
+        return out
+
+    def ifelse(self, n: E.IfElse, scope: _Scope) -> clingo.Symbol:
+        c, a, b = self.walk(n.cond, scope), self.walk(n.then, scope), self.walk(n.other, scope)
+        out = self.f.node("e_ite", c, a, b)
+        self.f.child(out, c, a, b)
+        return out
 
 
 def _var_type(domain: Domain, tool: Tool, var: str):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..spec import grammar as E
+from ..spec.walker import ARITH, COMPARE, Walker
 from ..spec import types as T
 from ..spec.model import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
 from ..errors import ToolError
@@ -61,12 +62,14 @@ class Ref:
     id: str
 
 
-class Evaluator:
-    """Evaluates typed expressions on a database in JSON form."""
+class Evaluator(Walker):
+    """Evaluates typed expressions on a database in JSON form: the plain-Python back-end."""
 
     def __init__(self, domain: Domain, db: dict):
+        super().__init__()
         self.domain = domain
         self.db = db
+        self.eval = self.walk
 
     def record(self, ref: Ref) -> dict:
         rec = self.db.get(ref.entity, {}).get(ref.id)
@@ -83,78 +86,70 @@ class Evaluator:
             return Ref(f.type.entity, raw)
         return T.decode(f.type, raw)
 
-    def eval(self, n: E.Node, env: dict) -> Any:
-        if isinstance(n, E.Lit):
-            if n.kind == "const":
-                return n.value
-            return lit_value(n)
-        if isinstance(n, E.Name):
-            if n.id in env:
-                return env[n.id]
-            if n.id == "today":
-                return self.domain.today
-            if n.id == "now":
-                return self.domain.now
-            if n.id == "actor":
-                raise ToolError("this tool needs to know who is asking, and no user is signed in")
-            raise KeyError(n.id)
-        if isinstance(n, E.Attr):
-            return self.field(self.eval(n.obj, env), n.name)
-        if isinstance(n, E.Scale):
-            return self.eval(n.operand, env) * n.factor
-        if isinstance(n, E.Neg):
-            return -self.eval(n.operand, env)
-        if isinstance(n, E.Arith):
-            a, b = self.eval(n.left, env), self.eval(n.right, env)
-            if n.op == "+":
-                return a + b
-            if n.op == "-":
-                return a - b
-            return a * b
-        if isinstance(n, E.Compare):
-            a, b = self.eval(n.left, env), self.eval(n.right, env)
-            op = n.op
-            if op == "==":
-                return a == b
-            if op == "!=":
-                return a != b
-            if op == "<":
-                return a < b
-            if op == "<=":
-                return a <= b
-            if op == ">":
-                return a > b
-            return a >= b
-        if isinstance(n, E.InList):
-            v = self.eval(n.item, env)
-            found = any(v == self.eval(o, env) for o in n.options)
-            return not found if n.negated else found
-        if isinstance(n, E.BoolOp):
-            if n.op == "and":
-                return all(self.eval(v, env) for v in n.values)
-            return any(self.eval(v, env) for v in n.values)
-        if isinstance(n, E.Not):
-            return not self.eval(n.operand, env)
-        if isinstance(n, E.IfElse):
-            return self.eval(n.then, env) if self.eval(n.cond, env) else self.eval(n.other, env)
-        if isinstance(n, E.Quant):
-            hits = 0
-            for rid in sorted(self.db.get(n.entity, {})):
-                if self.eval(n.cond, {**env, n.var: Ref(n.entity, rid)}):
-                    hits += 1
-                    if n.kind != "count":
-                        break
-            return hits if n.kind == "count" else (hits > 0) == (n.kind == "any")
-        if isinstance(n, E.Call):
-            if n.func in ("date", "datetime"):
-                return n.const
-            vals = [self.eval(a, env) for a in n.args]
-            if n.func == "min":
-                return min(vals)
-            if n.func == "max":
-                return max(vals)
-            return abs(vals[0])
-        raise AssertionError(n)
+    # ------------------------------------------------------------------ one method per node kind
+    def lit(self, n: E.Lit, env: dict) -> Any:
+        return n.value if n.kind == "const" else lit_value(n)
+
+    def name(self, n: E.Name, env: dict) -> Any:
+        if n.id in env:
+            return env[n.id]
+        if n.id == "today":
+            return self.domain.today
+        if n.id == "now":
+            return self.domain.now
+        if n.id == "actor":
+            raise ToolError("this tool needs to know who is asking, and no user is signed in")
+        raise KeyError(n.id)
+
+    def attr(self, n: E.Attr, env: dict) -> Any:
+        return self.field(self.walk(n.obj, env), n.name)
+
+    def scale(self, n: E.Scale, env: dict) -> Any:
+        return self.walk(n.operand, env) * n.factor
+
+    def neg(self, n: E.Neg, env: dict) -> Any:
+        return -self.walk(n.operand, env)
+
+    def arith(self, n: E.Arith, env: dict) -> Any:
+        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))
+
+    def compare(self, n: E.Compare, env: dict) -> bool:
+        return COMPARE[n.op](self.walk(n.left, env), self.walk(n.right, env))
+
+    def inlist(self, n: E.InList, env: dict) -> bool:
+        v = self.walk(n.item, env)
+        found = any(v == self.walk(o, env) for o in n.options)
+        return not found if n.negated else found
+
+    def boolop(self, n: E.BoolOp, env: dict) -> bool:
+        if n.op == "and":
+            return all(self.walk(v, env) for v in n.values)
+        return any(self.walk(v, env) for v in n.values)
+
+    def not_(self, n: E.Not, env: dict) -> bool:
+        return not self.walk(n.operand, env)
+
+    def ifelse(self, n: E.IfElse, env: dict) -> Any:
+        return self.walk(n.then, env) if self.walk(n.cond, env) else self.walk(n.other, env)
+
+    def quant(self, n: E.Quant, env: dict) -> Any:
+        hits = 0
+        for rid in sorted(self.db.get(n.entity, {})):
+            if self.walk(n.cond, {**env, n.var: Ref(n.entity, rid)}):
+                hits += 1
+                if n.kind != "count":
+                    break
+        return hits if n.kind == "count" else (hits > 0) == (n.kind == "any")
+
+    def call(self, n: E.Call, env: dict) -> Any:
+        if n.func in ("date", "datetime"):
+            return n.const
+        vals = [self.walk(a, env) for a in n.args]
+        if n.func == "min":
+            return min(vals)
+        if n.func == "max":
+            return max(vals)
+        return abs(vals[0])
 
     def matches(self, listing: ListResult, env: dict) -> list[Ref]:
         """Records of the listed entity satisfying `where`, in id order."""

@@ -18,6 +18,7 @@ from typing import Optional, Union
 import z3
 
 from ..spec import grammar as E
+from ..spec.walker import ARITH, COMPARE, Walker
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
 from ..spec.types import VType
 
@@ -132,6 +133,7 @@ class World:
         self.step = -1  # the step being encoded (tracked constraints remember it)
         self.actor: Optional[str] = None  # the walk's actor object
         self._presence: dict[str, z3.BoolRef] = {}
+        self.encoder = Z3Terms(self)
         self.object_group: dict[str, str] = {}  # near-miss object -> its group
 
     # ------------------------------------------------------------ basics
@@ -244,129 +246,8 @@ class World:
 
     # ------------------------------------------------------------ expressions
     def enc(self, n: E.Node, env: dict[str, Value]) -> Value:
-        if isinstance(n, E.Lit):
-            t = n.type
-            if n.kind == "bool":
-                return bool(n.value)
-            if n.kind == "const":
-                if t.kind in ("enum", "str"):
-                    return self.I(self.sym.of(n.value))
-                if t.kind == "bool":
-                    return bool(n.value)
-                return self.I(n.value)
-            if n.kind == "str":
-                return self.I(self.sym.of(n.value))
-            return self.I(lit_value(n))
-        if isinstance(n, E.Name):
-            if n.id in env:
-                return env[n.id]
-            if n.id == "today":
-                return self.I(self.d.today)
-            if n.id == "now":
-                return self.I(self.d.now)
-            raise Unsupported(f"unknown name {n.id}")
-        if isinstance(n, E.Attr):
-            base = self.enc(n.obj, env)
-            if not isinstance(base, Obj):
-                raise Unsupported(f"{E.unparse(n)}: the record is not fixed by the walk")
-            return self.field(base, n.name)
-        if isinstance(n, E.Scale):
-            return self.enc(n.operand, env) * n.factor
-        if isinstance(n, E.Neg):
-            return -self.enc(n.operand, env)
-        if isinstance(n, E.Arith):
-            a, b = self.enc(n.left, env), self.enc(n.right, env)
-            if n.op == "+":
-                return a + b
-            if n.op == "-":
-                return a - b
-            return a * b
-        if isinstance(n, E.Compare):
-            a, b = self.enc(n.left, env), self.enc(n.right, env)
-            if isinstance(a, Obj) or isinstance(b, Obj):
-                same = isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
-                return same if n.op == "==" else not same
-            if isinstance(a, bool) and isinstance(b, bool):
-                return (a == b) if n.op == "==" else (a != b)
-            a, b = self._coerce_bool(a), self._coerce_bool(b)
-            op = n.op
-            if op == "==":
-                return a == b
-            if op == "!=":
-                return a != b
-            if op == "<":
-                return a < b
-            if op == "<=":
-                return a <= b
-            if op == ">":
-                return a > b
-            return a >= b
-        if isinstance(n, E.InList):
-            item = self.enc(n.item, env)
-            opts = [self.enc(o, env) for o in n.options]
-            if isinstance(item, Obj):
-                found = any(isinstance(o, Obj) and o.name == item.name for o in opts)
-                return not found if n.negated else found
-            disj = z3.Or([self._coerce_bool(item) == self._coerce_bool(o) for o in opts])
-            return z3.Not(disj) if n.negated else disj
-        if isinstance(n, E.BoolOp):
-            vals = [self.enc(v, env) for v in n.values]
-            if n.op == "and":
-                if any(v is False for v in vals):
-                    return False
-                rest = [v for v in vals if v is not True]
-                return True if not rest else (rest[0] if len(rest) == 1 else z3.And(rest))
-            if any(v is True for v in vals):
-                return True
-            rest = [v for v in vals if v is not False]
-            return False if not rest else (rest[0] if len(rest) == 1 else z3.Or(rest))
-        if isinstance(n, E.Not):
-            v = self.enc(n.operand, env)
-            return (not v) if isinstance(v, bool) else z3.Not(v)
-        if isinstance(n, E.IfElse):
-            c = self.enc(n.cond, env)
-            if isinstance(c, bool):
-                return self.enc(n.then if c else n.other, env)
-            a, b = self.enc(n.then, env), self.enc(n.other, env)
-            if isinstance(a, Obj) or isinstance(b, Obj):
-                if isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name:
-                    return a
-                raise Unsupported("a record chosen by a condition the solver decides")
-            return z3.If(c, self._coerce_bool(a), self._coerce_bool(b))
-        if isinstance(n, E.Quant):
-            # over the records in the model; background records are checked on replay
-            parts = []
-            for oname in sorted(self.exists):
-                if self.entity_of[oname] != n.entity:
-                    continue
-                v = self.enc(n.cond, {**env, n.var: self.obj(oname)})
-                if oname in self.object_group and v is not False:
-                    v = z3.And(self.presence(self.object_group[oname]), self.as_bool(v))
-                parts.append(v)
-            if n.kind == "count":
-                total = self.I(0)
-                for v in parts:
-                    if v is True:
-                        total = total + 1
-                    elif v is not False:
-                        total = total + z3.If(v, self.I(1), self.I(0))
-                return total
-            real = [v for v in parts if not isinstance(v, bool)]
-            some = any(v is True for v in parts)
-            if n.kind == "any":
-                return True if some else (z3.Or(real) if real else False)
-            return False if some else (z3.Not(z3.Or(real)) if real else True)
-        if isinstance(n, E.Call):
-            if n.func in ("date", "datetime"):
-                return self.I(n.const)
-            vals = [self.enc(a, env) for a in n.args]
-            if n.func == "abs":
-                return z3.If(vals[0] >= 0, vals[0], -vals[0])
-            out = vals[0]
-            for v in vals[1:]:
-                out = z3.If(v < out, v, out) if n.func == "min" else z3.If(v > out, v, out)
-            return out
-        raise Unsupported(f"cannot encode {type(n).__name__}")
+        """The Z3 term (or Python constant, or record) of an expression in `env`."""
+        return self.encoder.walk(n, env)
 
     def _coerce_bool(self, v: Value):
         if isinstance(v, bool):
@@ -477,3 +358,135 @@ class World:
 
     def snapshot(self) -> dict[tuple[str, str], Value]:
         return dict(self.state)
+
+
+class Z3Terms(Walker):
+    """The Z3 back-end of the expression tree. Records are Python-level objects (a walk fixes
+    which record every variable denotes), so conditions on them are decided here, as Python
+    booleans; everything else becomes a term. Constants fold as they go (`x and False` is False)."""
+
+    def __init__(self, world: "World"):
+        super().__init__()
+        self.w = world
+
+    def lit(self, n: E.Lit, env: dict) -> Value:
+        w, t = self.w, n.type
+        if n.kind == "bool":
+            return bool(n.value)
+        if n.kind == "const":
+            if t.kind in ("enum", "str"):
+                return w.I(w.sym.of(n.value))
+            if t.kind == "bool":
+                return bool(n.value)
+            return w.I(n.value)
+        if n.kind == "str":
+            return w.I(w.sym.of(n.value))
+        return w.I(lit_value(n))
+
+    def name(self, n: E.Name, env: dict) -> Value:
+        if n.id in env:
+            return env[n.id]
+        if n.id == "today":
+            return self.w.I(self.w.d.today)
+        if n.id == "now":
+            return self.w.I(self.w.d.now)
+        raise Unsupported(f"unknown name {n.id}")
+
+    def attr(self, n: E.Attr, env: dict) -> Value:
+        base = self.walk(n.obj, env)
+        if not isinstance(base, Obj):
+            raise Unsupported(f"{E.unparse(n)}: the record is not fixed by the walk")
+        return self.w.field(base, n.name)
+
+    def scale(self, n: E.Scale, env: dict) -> Value:
+        return self.walk(n.operand, env) * n.factor
+
+    def neg(self, n: E.Neg, env: dict) -> Value:
+        return -self.walk(n.operand, env)
+
+    def arith(self, n: E.Arith, env: dict) -> Value:
+        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))
+
+    def compare(self, n: E.Compare, env: dict) -> Value:
+        a, b = self.walk(n.left, env), self.walk(n.right, env)
+        if isinstance(a, Obj) or isinstance(b, Obj):
+            same = isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
+            return same if n.op == "==" else not same
+        if isinstance(a, bool) and isinstance(b, bool):
+            return (a == b) if n.op == "==" else (a != b)
+        coerce = self.w._coerce_bool
+        return COMPARE[n.op](coerce(a), coerce(b))
+
+    def inlist(self, n: E.InList, env: dict) -> Value:
+        item = self.walk(n.item, env)
+        opts = [self.walk(o, env) for o in n.options]
+        if isinstance(item, Obj):
+            found = any(isinstance(o, Obj) and o.name == item.name for o in opts)
+            return not found if n.negated else found
+        coerce = self.w._coerce_bool
+        disj = z3.Or([coerce(item) == coerce(o) for o in opts])
+        return z3.Not(disj) if n.negated else disj
+
+    def boolop(self, n: E.BoolOp, env: dict) -> Value:
+        vals = [self.walk(v, env) for v in n.values]
+        if n.op == "and":
+            if any(v is False for v in vals):
+                return False
+            rest = [v for v in vals if v is not True]
+            return True if not rest else (rest[0] if len(rest) == 1 else z3.And(rest))
+        if any(v is True for v in vals):
+            return True
+        rest = [v for v in vals if v is not False]
+        return False if not rest else (rest[0] if len(rest) == 1 else z3.Or(rest))
+
+    def not_(self, n: E.Not, env: dict) -> Value:
+        v = self.walk(n.operand, env)
+        return (not v) if isinstance(v, bool) else z3.Not(v)
+
+    def ifelse(self, n: E.IfElse, env: dict) -> Value:
+        c = self.walk(n.cond, env)
+        if isinstance(c, bool):
+            return self.walk(n.then if c else n.other, env)
+        a, b = self.walk(n.then, env), self.walk(n.other, env)
+        if isinstance(a, Obj) or isinstance(b, Obj):
+            if isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name:
+                return a
+            raise Unsupported("a record chosen by a condition the solver decides")
+        coerce = self.w._coerce_bool
+        return z3.If(c, coerce(a), coerce(b))
+
+    def quant(self, n: E.Quant, env: dict) -> Value:
+        # over the records in the model; background records are checked on replay
+        w = self.w
+        parts = []
+        for oname in sorted(w.exists):
+            if w.entity_of[oname] != n.entity:
+                continue
+            v = self.walk(n.cond, {**env, n.var: w.obj(oname)})
+            if oname in w.object_group and v is not False:
+                v = z3.And(w.presence(w.object_group[oname]), w.as_bool(v))
+            parts.append(v)
+        if n.kind == "count":
+            total = w.I(0)
+            for v in parts:
+                if v is True:
+                    total = total + 1
+                elif v is not False:
+                    total = total + z3.If(v, w.I(1), w.I(0))
+            return total
+        real = [v for v in parts if not isinstance(v, bool)]
+        some = any(v is True for v in parts)
+        if n.kind == "any":
+            return True if some else (z3.Or(real) if real else False)
+        return False if some else (z3.Not(z3.Or(real)) if real else True)
+
+    def call(self, n: E.Call, env: dict) -> Value:
+        if n.func in ("date", "datetime"):
+            return self.w.I(n.const)
+        vals = [self.walk(a, env) for a in n.args]
+        if n.func == "abs":
+            return z3.If(vals[0] >= 0, vals[0], -vals[0])
+        out = vals[0]
+        for v in vals[1:]:
+            out = z3.If(v < out, v, out) if n.func == "min" else z3.If(v > out, v, out)
+        return out

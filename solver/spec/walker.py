@@ -1,0 +1,46 @@
+"""One traversal of the expression tree, for every back-end.
+
+The spec language is parsed once into the tree of spec/grammar.py. Each back-end - the type
+checker, the plain-Python evaluator (runtime), the Z3 encoder (state), the planner's facts
+(plan) - is a `Walker` subclass with one method per kind of node; `walk` dispatches on the
+node's class. Adding a construct to the language means adding a node class and one method per
+back-end - and a back-end that lacks it fails loudly (`missing`) instead of quietly treating
+it as something else. The operator tables are shared: `a + b` and `a <= b` mean the same in
+Python and on Z3 terms, so both back-ends take them from here.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from . import grammar as E
+
+ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+# node class -> the method a walker implements for it
+METHODS: dict[type, str] = {
+    E.Lit: "lit", E.Name: "name", E.Attr: "attr", E.Scale: "scale", E.Neg: "neg", E.Arith: "arith",
+    E.Compare: "compare", E.InList: "inlist", E.BoolOp: "boolop", E.Not: "not_", E.IfElse: "ifelse",
+    E.Quant: "quant", E.Call: "call",
+}
+
+
+class Walker:
+    """Subclasses implement the methods of `METHODS` they support, each `(node, env) -> value`;
+    `walk(node, env)` calls the one for the node's class, `missing` for any other."""
+
+    def __init__(self) -> None:
+        self._dispatch = {cls: getattr(self, name, None) or self._missing_for(cls) for cls, name in METHODS.items()}
+
+    def walk(self, n: E.Node, env: Any = None) -> Any:
+        return self._dispatch[n.__class__](n, env)
+
+    def _missing_for(self, cls: type) -> Callable:
+        return lambda n, env: self.missing(n, env)
+
+    def missing(self, n: E.Node, env: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no rule for {type(n).__name__}")
