@@ -19,7 +19,7 @@ from .spec.model import Domain
 from .play.environment import Environment
 from .errors import EnvsynthError
 from .spec.loader import load_domain
-from .runtime.execute import Runtime, copy_db
+from .runtime.execute import copy_db
 from .tasks.derive import Task, requests
 
 

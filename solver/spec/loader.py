@@ -15,7 +15,9 @@ from typing import Any, Optional, Union
 from pydantic import BaseModel, ValidationError
 
 from .. import registry
-from .model import Domain, build_domain, did_you_mean
+from .build import build_domain
+from .model import Domain
+from .typecheck import did_you_mean, suggest
 from ..errors import EnvsynthError, SpecError, SpecErrors
 from .shape import Spec
 from .source import SourceMap, load as load_yaml, read_text
@@ -103,7 +105,7 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
     explained = set()
     for parent, key in extra:
         model = _model_at(parent)
-        from .model import suggest
+
 
         s = suggest(key, _keys_of(model)) if model else ""
         if s:

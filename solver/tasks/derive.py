@@ -13,7 +13,6 @@ import hashlib
 import random
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, Field

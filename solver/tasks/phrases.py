@@ -203,7 +203,7 @@ class Templates:
         out: list[SpecError] = []
         for section, body in self.raw.items():
             if section not in SECTIONS:
-                from ..spec.model import did_you_mean
+                from ..spec.typecheck import did_you_mean
 
                 out.append(self._at((section,), f"unknown section '{section}' in phrases.yaml",
                                     did_you_mean(str(section), SECTIONS, "sections"), key=True))
@@ -231,7 +231,7 @@ class Templates:
         except jinja2.TemplateSyntaxError as e:  # also an unknown filter (TemplateAssertionError)
             return self._locate(text, e, path)
         if unknown:
-            from ..spec.model import suggest
+            from ..spec.typecheck import suggest
 
             where = ".".join(str(p) for p in path if not isinstance(p, int))
             err = self._locate(text, jinja2.TemplateError(""), path)
