@@ -20,6 +20,7 @@ import clingo
 
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
 from ..spec import grammar as E
+from ..spec.meaning import ACTOR, describe
 from ..spec.walker import Walker
 from .selection import selectable_references
 
@@ -203,19 +204,13 @@ class Facts:
             elif isinstance(eff, DeleteEffect):
                 self.fact("deleff", t, S(eff.var))
         for rname in self.selectable.get(tool.name, []):
-            ref = d.entities[listing.entity].refs[rname]
-            rscope = _Scope(record=ref.entity, actor="__actor__")
-            if ref.where is not None:
-                self.fact("refcheck", t, S(rname), self.cond(ref.where, rscope))
-            if ref.scope is not None:
-                node: E.Node = E.Name(ref.entity, type=_ref_t(ref.entity))
-                ent = ref.entity
-                for step in ref.scope:
-                    ft = d.entities[ent].fields[step].type
-                    node = E.Attr(node, step, type=ft)
-                    ent = ft.entity
-                cmp = E.Compare("==", node, E.Name("__actor__", type=_ref_t(d.actor)), type=_bool_t())
-                self.fact("refcheck", t, S(rname), self.cond(cmp, rscope))
+            # the selected record fits the description's scope and fixed condition (the stated
+            # values are numbers, dates and text, Z3's to decide)
+            meaning = describe(d, d.entities[listing.entity].refs[rname])
+            rscope = _Scope(record=meaning.record, actor=ACTOR)
+            for part in meaning.parts:
+                if part.kind in ("scope", "where"):
+                    self.fact("refcheck", t, S(rname), self.cond(part.node, rscope))
 
     def _set_effect(self, tool: Tool, scope: _Scope, k: int, eff: SetEffect) -> None:
         if eff.field_type.kind not in ("enum", "bool", "ref") or eff.op != "=":
@@ -364,9 +359,3 @@ def _ref_t(entity: str):
     from ..spec.types import VType
 
     return VType("ref", entity=entity)
-
-
-def _bool_t():
-    from ..spec.types import BOOL
-
-    return BOOL

@@ -1,10 +1,8 @@
-"""What a user's description of a record means, in plain Python.
+"""Descriptions of records, resolved in plain Python over a database.
 
-A reference ("the cheapest flight from SFO to LAX on Dec 3 that is not cancelled") is: the
-records of one entity whose stated fields equal what the user said, that satisfy the fixed
-condition and belong to the user (scope), ordered by the rank field. The described record is
-the single best one. This module is the solver-independent reading used by the runtime checks,
-`verify` and the baseline agents; `synth` encodes the same meaning in Z3.
+What a description means is defined once in spec/meaning.py; this module evaluates those
+trees with the runtime's evaluator - for the generator's ambiguity checks, `verify`, and the
+baseline agents. The described record is the single best one that fits.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..spec import types as T
+from ..spec.meaning import ACTOR, Description, describe, stated_name
 from ..spec.model import Domain, Reference
 from .execute import Evaluator, Ref
 
@@ -27,23 +26,28 @@ def path_value(ev: Evaluator, ref: Ref, path: list[str]) -> Any:
     return v
 
 
-def path_type(domain: Domain, entity: str, path: list[str]) -> T.VType:
-    return domain.path_type(entity, path)
-
-
 def to_json(domain: Domain, entity: str, path: list[str], value: Any) -> Any:
     if isinstance(value, Ref):
         return value.id
-    return T.encode(path_type(domain, entity, path), value)
+    return T.encode(domain.path_type(entity, path), value)
 
 
 def stated_values(domain: Domain, reference: Reference, db: dict, target_id: str) -> dict[str, Any]:
     """The field values a user states to describe `target_id` (JSON form, keyed by path)."""
     ev = Evaluator(domain, db)
     target = Ref(reference.entity, target_id)
-    return {
-        path_str(p): to_json(domain, reference.entity, p, path_value(ev, target, p)) for p in reference.filter
-    }
+    return {path_str(p): to_json(domain, reference.entity, p, path_value(ev, target, p)) for p in reference.filter}
+
+
+def bindings(domain: Domain, d: Description, rid: str, stated: dict[str, Any], actor_id: str) -> dict[str, Any]:
+    """The names of a description bound for the runtime: the candidate, the user, and what the
+    user states (decoded from its JSON form)."""
+    env: dict[str, Any] = {d.record: Ref(d.ref.entity, rid), ACTOR: Ref(domain.actor, actor_id)}
+    for i, part in enumerate(d.filters):
+        t = domain.path_type(d.ref.entity, list(part.path))
+        raw = stated[part.name]
+        env[stated_name(i)] = Ref(t.entity, raw) if t.kind == "ref" else T.decode(t, raw)
+    return env
 
 
 def satisfies(domain: Domain, reference: Reference, db: dict, rid: str, stated: dict[str, Any],
@@ -51,22 +55,10 @@ def satisfies(domain: Domain, reference: Reference, db: dict, rid: str, stated: 
     """Does record `rid` fit the description (ignoring the rank)? `skip` leaves parts out
     (path strings, 'where', 'scope') - that is how a careless reader resolves it."""
     skip = skip or set()
+    d = describe(domain, reference)
     ev = Evaluator(domain, db)
-    rec = Ref(reference.entity, rid)
-    if reference.scope is not None and "scope" not in skip:
-        owner = path_value(ev, rec, reference.scope)
-        if not (isinstance(owner, Ref) and owner.id == actor_id):
-            return False
-    for p in reference.filter:
-        key = path_str(p)
-        if key in skip:
-            continue
-        if to_json(domain, reference.entity, p, path_value(ev, rec, p)) != stated[key]:
-            return False
-    if reference.where is not None and "where" not in skip:
-        if not ev.eval(reference.where, {reference.entity: rec}):
-            return False
-    return True
+    env = bindings(domain, d, rid, stated, actor_id)
+    return all(ev.eval(part.node, env) for part in d.parts if part.name not in skip)
 
 
 def rank_value(domain: Domain, reference: Reference, db: dict, rid: str) -> Any:

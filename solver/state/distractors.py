@@ -26,6 +26,7 @@ from typing import Any, Optional
 import z3
 
 from ..spec import grammar as E
+from ..spec.meaning import describe
 from ..spec.model import Domain, Reference
 from ..plan.walk import Walk
 from .world import Obj, World
@@ -229,14 +230,18 @@ def _near(w: World, t, a, b):
 
 
 def _parts(w: World, domain: Domain, ref: Reference, o: Obj, target: Obj, actor: Obj) -> list[tuple[Any, Any]]:
+    """The description's parts (spec/meaning.py) as Z3 conditions on `o`, the fixed condition
+    split at its 'and's: a near miss breaks exactly one of them."""
+    d = describe(domain, ref)
+    env = w.description_env(ref, o, target, actor)
     parts: list[tuple[Any, Any]] = []
-    if ref.scope is not None:
-        parts.append(("scope", w.same(w.path(o, ref.scope), actor)))
-    for p in ref.filter:
-        parts.append((("filter", tuple(p)), w.same(w.path(o, p), w.path(target, p))))
-    if ref.where is not None:
-        for i, c in enumerate(E.conjuncts(ref.where)):
-            parts.append((("where", i), w.enc(c, {ref.entity: o})))
+    for part in d.parts:
+        if part.kind == "scope":
+            parts.append(("scope", w.enc(part.node, env)))
+        elif part.kind == "filter":
+            parts.append((("filter", part.path), w.enc(part.node, env)))
+    for i, c in enumerate(d.where_conjuncts()):
+        parts.append((("where", i), w.enc(c, {ref.entity: o})))
     return parts
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from ..spec import grammar as E
 from ..runtime import references as R
 from ..spec import types as T
+from ..spec.meaning import TARGET, describe
 from ..spec.model import CreateEffect, Domain, Reference, SetEffect
 from ..runtime.execute import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
 from . import distractors as D
@@ -164,13 +165,8 @@ class Plan:
 
 def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
     """Z3 condition: object `o` fits the description the user gives of `target`."""
-    parts = []
-    if ref.scope is not None:
-        parts.append(w.same(w.path(o, ref.scope), actor))
-    for p in ref.filter:
-        parts.append(w.same(w.path(o, p), w.path(target, p)))
-    if ref.where is not None:
-        parts.append(w.enc(ref.where, {ref.entity: o}))
+    env = w.description_env(ref, o, target, actor)
+    parts = [w.enc(p.node, env) for p in describe(w.d, ref).parts]
     if any(x is False for x in parts):
         return False
     parts = [x for x in parts if x is not True]
@@ -179,8 +175,8 @@ def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
 
 def beats(w: World, ref: Reference, target: Obj, o: Obj):
     """Z3 condition: `target` ranks strictly before `o`."""
-    a, b = w.path(target, ref.rank[0]), w.path(o, ref.rank[0])
-    return a < b if ref.rank[1] == "asc" else a > b
+    d = describe(w.d, ref)
+    return w.enc(d.rank, {d.record: o, TARGET: target})
 
 
 def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None) -> Plan:
@@ -1039,35 +1035,14 @@ def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor
     rows = sorted(db.get(ent, {}))
     idx = z3.Int("row", ctx=ctx)
 
-    def const(value: Any, t: T.VType):
-        if isinstance(value, Ref):
-            return z3.IntVal(symbols.of("#" + value.id), ctx=ctx)
-        if t.kind == "bool":
-            return z3.BoolVal(bool(value), ctx=ctx)
-        if t.kind in ("enum", "str"):
-            return z3.IntVal(symbols.of(value), ctx=ctx)
-        return z3.IntVal(int(value), ctx=ctx)
+    d = describe(domain, ref)
 
     def row_fits(rid: str):
         rec = Ref(ent, rid)
-        conds = []
-        if ref.scope is not None:
-            owner = R.path_value(ev, rec, ref.scope)
-            conds.append(const(owner, T.VType("ref")) == const(Ref(domain.actor, actor_id), T.VType("ref")))
-        for p in ref.filter:
-            t = domain.path_type(ent, p)
-            v = R.path_value(ev, rec, p)
-            want = stated[R.path_str(p)]
-            want_internal = Ref(t.entity, want) if t.kind == "ref" else T.decode(t, want)
-            conds.append(const(v, t) == const(want_internal, t))
-        if ref.where is not None:
-            conds.append(z3.BoolVal(bool(ev.eval(ref.where, {ent: rec})), ctx=ctx))
-        if ref.rank is not None:
-            t = domain.path_type(ent, ref.rank[0])
-            mine = const(R.path_value(ev, rec, ref.rank[0]), t)
-            best = const(R.path_value(ev, Ref(ent, target_id), ref.rank[0]), t)
-            conds.append(mine <= best if ref.rank[1] == "asc" else mine >= best)
-        return z3.And(conds) if conds else z3.BoolVal(True, ctx=ctx)
+        conds = [bool(ev.eval(p.node, R.bindings(domain, d, rid, stated, actor_id))) for p in d.parts]
+        if d.rank is not None:  # at least as good as the target: the target does not rank before it
+            conds.append(not ev.eval(d.rank, {d.record: rec, TARGET: Ref(ent, target_id)}))
+        return z3.BoolVal(all(conds), ctx=ctx)
 
     others = [i for i, rid in enumerate(rows) if rid != target_id]
     s.add(z3.Or([z3.And(idx == i, row_fits(rows[i])) for i in others]) if others else z3.BoolVal(False, ctx=ctx))

@@ -18,6 +18,7 @@ from typing import Optional, Union
 import z3
 
 from ..spec import grammar as E
+from ..spec.meaning import ACTOR, TARGET, describe, stated_name
 from ..spec.walker import ARITH, COMPARE, Walker
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
 from ..spec.types import VType
@@ -355,6 +356,15 @@ class World:
                     self.track(f"{label}: {ent.name}.{f.name} stays within its range", ok, "range")
                 elif bounds:
                     self.track(f"{label}: {ent.name}.{f.name} stays within its range", z3.And(bounds), "range")
+
+    def description_env(self, ref, o: Obj, target: Obj, actor: Obj) -> dict:
+        """The names of a description (spec/meaning.py) bound for Z3: the candidate `o`, the
+        user, the target, and as stated values the target's own fields (the user describes it)."""
+        d = describe(self.d, ref)
+        env: dict = {d.record: o, ACTOR: actor, TARGET: target}
+        for i, part in enumerate(d.filters):
+            env[stated_name(i)] = self.path(target, list(part.path))
+        return env
 
     def snapshot(self) -> dict[tuple[str, str], Value]:
         return dict(self.state)
