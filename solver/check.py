@@ -14,20 +14,13 @@ from dataclasses import dataclass, field
 
 from .plan.facts import AspOptions
 from .spec.model import Domain
-from .errors import EnvsynthError, SpecError, SpecErrors
-from .plan.graph import build_graph, lint_graph
+from .errors import EnvsynthError, Finding, SpecError, SpecErrors
+from .plan.graph import build_graph, lint_graph, why_unreachable
+from .state.analysis import static_findings
 from .state.synth import Infeasible, ReplayMismatch, synthesize
-from .state.world import Obj
 from .tasks.phrases import Templates
 from .tasks.derive import derive_task
 from .plan.planner import WalkStats, enumerate_walks
-
-
-@dataclass
-class Finding:
-    severity: str  # error | warning | info
-    message: str
-    where: str = ""
 
 
 @dataclass
@@ -148,40 +141,6 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
                 "rather than fixed words", goal))
 
 
-def why_unreachable(domain: Domain, tool_name: str) -> str:
-    """The likeliest reason no walk calls a tool, in the author's terms."""
-    tool = domain.tools[tool_name]
-    given = {e.name for e in domain.entities.values() if any(r.by_id for r in e.refs.values())}
-    for a in tool.args.values():
-        if a.is_ref and a.type.entity not in given:
-            return (f"its argument '{a.name}' needs a {a.type.entity} id, which the user cannot state and "
-                    "no tool within reach returns")
-    if not tool.is_goal:
-        return "it is a read tool with no 'answer' and its results feed no other tool"
-    return "its preconditions cannot hold together with the ways to reach it (see the ASP program: envsynth walks --show-asp)"
-
-
-def _record_world(domain: Domain, tool, symbols, ctx=None):
-    """A Z3 world with a free record for each of the tool's record variables (and the records they
-    link to, two levels deep), its arguments and lets: what a requirement can read."""
-    from .state.world import World
-
-    w = World(domain, symbols, ctx)
-    env = {}
-    w.actor = _linked_records(w, domain, domain.actor)
-    env["actor"] = Obj(w.actor, domain.actor)
-    for a in tool.args.values():
-        if a.is_ref:
-            env[a.var] = Obj(_linked_records(w, domain, a.type.entity), a.type.entity)
-        else:
-            env[a.name] = w.new_var(f"arg.{a.name}", a.type)
-    for lname, node, _t in tool.lets:
-        env[lname] = w.enc(node, env)
-    for oname in list(w.entity_of):
-        w.check_invariants([oname], "")
-    return w, env
-
-
 RULE_LIKE = re.compile(r"\b(only|must|cannot|can ?not|can't|never|not allowed|may not|at most|at least|"
                        r"no more than|within \d+|up to \d+|neither|nor)\b", re.I)
 
@@ -247,133 +206,6 @@ def located(e: SpecError) -> Finding:
     """A located problem (file:line:col: message - hint) as a check finding."""
     hint = f" (hint: {e.hint})" if e.hint else ""
     return Finding(e.severity, f"{e.file}:{e.line}:{e.col}: {e.message}{hint}")
-
-
-def static_findings(domain: Domain) -> list[Finding]:
-    """What the value ranges alone decide, without planning: invariants no record can meet and
-    requirements no call can meet are errors (no task could ever use them - and `generate` would
-    only find that out by failing every attempt); requirements that can never fail are info."""
-    import z3
-
-    ctx = z3.Context()  # one context for all these small questions: a context costs megabytes
-    broken = invariant_findings(domain, ctx)
-    return broken + requirement_findings(domain, skip={f.where for f in broken}, ctx=ctx)
-
-
-def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
-    """Entities whose invariants cannot all hold together with the fields' value ranges: the
-    unsat core, in the spec's words, at the line of the first invariant in it."""
-    import z3
-
-    from .state.world import Symbols, Unsupported, World
-
-    out = []
-    symbols = Symbols(domain)
-    for ent in domain.entities.values():
-        if not ent.invariants:
-            continue
-        w = World(domain, symbols, ctx)
-        try:
-            made = _linked_records(w, domain, ent.name)
-        except Unsupported:
-            continue
-        named = {}
-        for i, (node, src) in enumerate(ent.invariants):
-            try:
-                cond = w.enc(node, {ent.name: Obj(made, ent.name)})
-            except Unsupported:
-                continue
-            lit = z3.Bool(f"inv{i}", ctx=w.ctx)
-            w.add(z3.Implies(lit, w.as_bool(cond)))
-            named[f"inv{i}"] = i
-        lits = [z3.Bool(n, ctx=w.ctx) for n in named]
-        if not lits or w.check(lits) != z3.unsat:
-            continue
-        core = sorted(named[c.decl().name()] for c in w.solver.unsat_core() if c.decl().name() in named)
-        first = core[0] if core else 0
-        line = ent.invariant_lines[first] if first < len(ent.invariant_lines) else 0
-        rules = " and ".join(f"'{ent.invariants[i][1]}'" + (f" (line {ent.invariant_lines[i]})"
-                                                            if ent.invariant_lines[i] else "") for i in core)
-        where = f"{domain.source}:{line}: " if line else f"{domain.source}: "
-        out.append(Finding("error", f"{where}no {ent.name} can exist: {rules} cannot hold together with the "
-                           f"fields' value ranges ({_bounds(domain, ent.invariants[first][0])}) (hint: loosen the "
-                           "rule or widen the field's min/max)", ent.name))
-    return out
-
-
-def _linked_records(w, domain: Domain, entity: str) -> str:
-    """A free record of `entity` in `w`, with the records its ref fields point to (two deep)."""
-    counter = [len(w.entity_of)]
-
-    def make(ename: str, depth: int) -> str:
-        counter[0] += 1
-        name = f"{ename}_{counter[0]}"
-        links = {}
-        for f in domain.entities[ename].ref_fields():
-            if depth < 2:
-                links[f.name] = make(f.type.entity, depth + 1)
-            else:
-                same = [o for o, e in w.entity_of.items() if e == f.type.entity]
-                links[f.name] = same[0] if same else (name if f.type.entity == ename else make(f.type.entity, depth + 1))
-        w.add_object(name, ename, links)
-        return name
-
-    return make(entity, 0)
-
-
-def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None) -> list[Finding]:
-    """Requirements the value ranges make impossible (always false) - and, for information,
-    those that can never fail (no refusal task can be built on them)."""
-    import z3
-
-    from .state.world import Symbols, Unsupported
-
-    out = []
-    symbols = Symbols(domain)
-    from .spec import grammar as E
-
-    for tool in domain.tools.values():
-        for i, req in enumerate(tool.requires):
-            # conditions on links between records or over all records depend on which records
-            # the plan connects - the planner and solver judge those; value ranges decide the rest
-            if any(isinstance(n, E.Quant) or (isinstance(n, E.Compare) and n.left.type is not None
-                                              and n.left.type.kind == "ref") for n in E.walk(req.expr)):
-                continue
-            try:
-                w, env = _record_world(domain, tool, symbols, ctx)
-                cond = w.enc(req.expr, env)
-            except Unsupported:
-                continue
-            if skip & set(w.entity_of.values()):  # a record no invariant allows: reported once, above
-                continue
-            assume = [t.literal for t in w.tracked]
-            if isinstance(cond, bool):
-                sat_true, sat_false = cond, not cond
-            else:
-                sat_true = w.solver.check(*assume, cond) == z3.sat
-                sat_false = w.solver.check(*assume, z3.Not(cond)) == z3.sat
-            where = f"{domain.source}:{req.line}" if req.line else domain.source
-            if not sat_true:
-                out.append(Finding("error", f"{where}: requirement '{req.src}' of {tool.name} can never hold "
-                                   f"with the fields' value ranges, so the tool always refuses "
-                                   f"({_bounds(domain, req.expr)}) (hint: fix the condition, or the min/max "
-                                   "of the fields it reads)", tool.name))
-            elif not sat_false:
-                out.append(Finding("info", f"{where}: requirement '{req.src}' of {tool.name} always holds: "
-                                   "no refusal task can be built on it", tool.name))
-    return out
-
-
-def _bounds(domain: Domain, node) -> str:
-    from .spec import grammar as E
-    from .spec.types import to_text
-
-    parts = []
-    for n in E.walk(node):
-        if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("int", "money", "date", "datetime") \
-                and n.type.lo is not None:
-            parts.append(f"{E.unparse(n)} is between {to_text(n.type, n.type.lo)} and {to_text(n.type, n.type.hi)}")
-    return "; ".join(dict.fromkeys(parts)) or "see the field bounds"
 
 
 def reference_findings(domain: Domain) -> list[Finding]:

@@ -233,7 +233,7 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
     re-checking the merge with the planner."""
     import random
 
-    from .check import why_unreachable
+    from .plan.graph import why_unreachable
     from .plan.merge import merge
     from .state.synth import Infeasible, ReplayMismatch, synthesize
     from .plan.planner import Checker

@@ -55,3 +55,12 @@ class SpecInfeasible(EnvsynthError):
 
 class ToolError(Exception):
     """A tool call failed; the message is returned to the agent as 'Error: ...'."""
+
+
+@dataclass
+class Finding:
+    """One thing `check` (or an analysis it runs) has to say about a spec."""
+
+    severity: str  # error | warning | info
+    message: str
+    where: str = ""

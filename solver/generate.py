@@ -25,7 +25,7 @@ from . import __version__
 from .plan.facts import AspOptions
 from .state.distractors import KINDS, DistractorOptions
 from .spec.model import Domain
-from .check import static_findings
+from .state.analysis import static_findings
 from .errors import EnvsynthError, SpecErrors
 from .spec.loader import load_domain
 from .state.synth import Infeasible, ReplayMismatch, SynthOptions, synthesize

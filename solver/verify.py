@@ -17,6 +17,7 @@ from typing import Iterator, Optional
 from .runtime import references as R
 from .spec.model import Domain
 from .play.environment import Environment
+from .play.playback import play_walk
 from .errors import EnvsynthError
 from .spec.loader import load_domain
 from .runtime.execute import copy_db
@@ -121,7 +122,6 @@ def _unsourced_ids(domain: Domain, task: Task, env: Environment) -> list[str]:
 def distractor_problems(domain: Domain, task: Task) -> list[str]:
     """Swap each near miss in for the record it imitates and play the task's plan: the result
     must not pass (a precondition fails, or the final state or the answers differ)."""
-    from .play.agents import play_walk
 
     out = []
     certificate = task.certificate

@@ -3,7 +3,8 @@
 import pytest
 
 from envsynth.runtime import references as R
-from envsynth.play.agents import DistractorBlind, Noop, Oracle, RandomAgent, evaluate, play_walk
+from envsynth.play.agents import DistractorBlind, Noop, Oracle, RandomAgent, evaluate
+from envsynth.play.playback import play_walk
 from envsynth.state.distractors import KINDS
 from envsynth.play.environment import Environment
 from envsynth.generate import generate_tasks

@@ -229,3 +229,16 @@ def write_graph(g: nx.MultiDiGraph, out: Path) -> list[Path]:
     except ImportError:
         pass
     return written
+
+
+def why_unreachable(domain: Domain, tool_name: str) -> str:
+    """The likeliest reason no walk calls a tool, in the author's terms."""
+    tool = domain.tools[tool_name]
+    given = {e.name for e in domain.entities.values() if any(r.by_id for r in e.refs.values())}
+    for a in tool.args.values():
+        if a.is_ref and a.type.entity not in given:
+            return (f"its argument '{a.name}' needs a {a.type.entity} id, which the user cannot state and "
+                    "no tool within reach returns")
+    if not tool.is_goal:
+        return "it is a read tool with no 'answer' and its results feed no other tool"
+    return "its preconditions cannot hold together with the ways to reach it (see the ASP program: envsynth walks --show-asp)"

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Optional, Protocol
 from ..runtime import references as R
 from ..spec.model import Domain
 from .environment import Environment
+from .playback import play_walk
 from ..errors import EnvsynthError
-from ..runtime.execute import listed_ids
 from ..tasks.derive import Task, requests
 
 
@@ -39,89 +39,6 @@ class Agent(Protocol):
 
     def run(self, env: Environment, task: Task, rng: random.Random) -> None:
         ...
-
-
-# ----------------------------------------------------------------------------- walk playback
-
-
-Chooser = Callable[[int, list[str], Any], Optional[str]]
-UNKNOWN = "<unknown>"  # an id the agent could not resolve: any call using it fails
-
-
-def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Chooser] = None,
-              override: Optional[dict[str, str]] = None, picks: Optional[dict[int, str]] = None) -> list[str]:
-    """Follow the task's plan (its certificate walk) in `env`, resolving each record from what
-    the agent has seen: ids the user states (`override` replaces some), records picked from
-    lists by `choose(step, listed ids, proof)` - by default the records that fit the user's
-    description exactly; `picks` forces the pick at given steps - records linked from those,
-    and records created on the way. Returns
-    the answers obtained at the steps the user asked about (and says them)."""
-    walk = task.certificate.walk
-    ids: dict[str, str] = dict(override or {})
-    for obj in walk.given:
-        ids.setdefault(obj, task.certificate.objects[obj])
-    ids.setdefault(walk.actor, task.certificate.actor)
-    links: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for k, v in walk.links.items():
-        obj, f = k.split(".", 1)
-        links[obj].append((f, v))
-
-    def derive(obj: str) -> None:
-        rec = env.runtime.db.get(walk.objects[obj], {}).get(ids[obj])
-        if rec is None:
-            return
-        for f, other in links.get(obj, []):
-            if other not in ids and isinstance(rec.get(f), str):
-                ids[other] = rec[f]
-                derive(other)
-
-    def careful(step: int, shown: list[str], proof) -> Optional[str]:
-        if proof is None:
-            return None
-        ref = domain.entities[proof.entity].refs[proof.reference]
-        db = env.runtime.db
-        visible = {e: ({i: r for i, r in t.items() if i in shown} if e == proof.entity else t) for e, t in db.items()}
-        return R.resolve(domain, ref, visible, proof.stated, ids.get(walk.actor, UNKNOWN))
-
-    choose = choose or careful
-    for obj in list(ids):
-        if obj in walk.objects:
-            derive(obj)
-    proofs = {p.step: p for p in task.certificate.selections}
-    answers = []
-    refusals = {r.step: r for r in task.expected.refusals}
-    for i, step in enumerate(walk.steps):
-        tool = domain.tools[step.tool]
-        gold_args = refusals[i + 1].arguments if (i + 1) in refusals else task.gold_actions[i].arguments
-        args = {}
-        for a in tool.args.values():
-            if a.is_ref:
-                args[a.name] = ids.get(step.binds[a.var], UNKNOWN)
-            else:
-                args[a.name] = gold_args[a.name]
-        env.call(step.tool, args)
-        rec = env.runtime.log[-1]
-        if not rec.ok:
-            if (i + 1) in refusals:  # the request is refused: tell the user why
-                env.say(rec.output.removeprefix("Error: "))
-            continue
-        if step.select is not None:
-            shown = listed_ids(rec.output) or ([rec.output.get("id")] if isinstance(rec.output, dict) else [])
-            pick = (picks or {}).get(i + 1) or choose(i + 1, shown, proofs.get(i + 1))
-            if pick is not None:
-                ids[step.select.object] = pick
-                derive(step.select.object)
-        for var, new_id in (rec.created or {}).items():
-            if var in step.creates:  # (a refused request creates nothing in the plan)
-                ids[step.creates[var]] = new_id
-        if tool.returns.kind == "record":
-            obj = step.binds.get(tool.returns.var)
-            if obj is not None and obj in ids:
-                derive(obj)
-        if step.ask and rec.answer is not None:
-            answers.append(rec.answer)
-            env.say(f"The answer is {rec.answer}.")
-    return answers
 
 
 # ----------------------------------------------------------------------------- built-in agents
@@ -161,7 +78,6 @@ class RandomAgent:
         self.calls = calls
 
     def run(self, env: Environment, task: Task, rng: random.Random) -> None:
-        from ..state.synth import sample_value
         from ..spec import types as T
 
         domain = env.domain
@@ -179,7 +95,7 @@ class RandomAgent:
                     t = a.type
                     if t.kind in ("int", "money", "date", "datetime") and (t.lo is None or t.hi is None):
                         t = T.VType(t.kind, places=t.places, lo=0, hi=10 * max(1, t.scale))
-                    args[a.name] = T.encode(t, sample_value(t, rng))
+                    args[a.name] = T.encode(t, T.sample(t, rng))
             env.call(tool.name, args)
 
 

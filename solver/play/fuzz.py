@@ -180,7 +180,7 @@ def describe_exception(exc: BaseException) -> str:
     """'TypeError: unhashable type: list at runtime.py:197 in _call' (innermost envsynth frame)."""
     try:
         message = str(exc)
-    except Exception:  # str() of an exception carrying a huge int raises too
+    except Exception:  # noqa: BLE001 - str() of an exception carrying a huge int raises too
         message = "<message cannot be printed>"
     frames = traceback.extract_tb(exc.__traceback__)
     package = str(Path(__file__).parent)
@@ -245,7 +245,7 @@ def value_problem(t: T.VType, value: Any) -> Optional[str]:
     try:
         internal = T.decode(t, value)
         outside = t.ordered and t.lo is not None and t.hi is not None and not (t.lo <= internal <= t.hi)
-    except Exception as e:  # decode raising anything but ValueError_ still means "not a value"
+    except Exception as e:  # noqa: BLE001 - decode raising anything but ValueError_ still means "not a value"
         return f"{safe_repr(value)} is not a {t.describe()} ({type(e).__name__})"
     if outside:
         return f"{safe_repr(value)} is outside [{T.encode(t, t.lo)}, {T.encode(t, t.hi)}]"
@@ -263,7 +263,7 @@ def effective_arguments(arguments: Any) -> tuple[Any, Optional[str]]:
             return {}, None
         try:
             return json.loads(arguments), None
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
             return None, f"arguments are not valid JSON ({type(e).__name__})"
     return arguments, None
 
@@ -309,7 +309,7 @@ def _unique_key(value: Any) -> Optional[str]:
     """How a unique field's value is compared (its JSON), None when it is no JSON."""
     try:
         return json.dumps(value, sort_keys=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
         return None  # not JSON: already reported as a field that does not decode
 
 
@@ -353,7 +353,7 @@ def record_problems(domain: Domain, db: dict) -> tuple[set[str], list[str]]:
             for node, src in ent.invariants:
                 try:
                     holds = ev.eval(node, {ename: Ref(ename, rid)})
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
                     checker_errors.append(f"invariant '{src}' on {at}: {describe_exception(e)}")
                     continue
                 if not holds:
@@ -365,7 +365,7 @@ def snapshot(db: Any) -> Any:
     """A copy of the database deep enough to notice any change (records are flat JSON objects)."""
     try:
         return {e: {i: dict(r) if isinstance(r, dict) else r for i, r in t.items()} for e, t in db.items()}
-    except Exception:
+    except Exception:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
         return None  # not a table of records: compared as "changed"
 
 
@@ -373,7 +373,7 @@ def same(a: Any, b: Any) -> bool:
     """Equal snapshots; never raises (comparing values nested thousands deep can)."""
     try:
         return a is not None and a == b
-    except Exception:
+    except Exception:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
         return False
 
 
@@ -590,7 +590,7 @@ class Probe:
         try:
             result: Any = self.env.call(name, arguments)
             raised = None
-        except Exception as e:  # exactly the bug class looked for: it must not escape
+        except Exception as e:  # noqa: BLE001 - exactly the bug class looked for: it must not escape
             result, raised = None, e
         changed_db, moved = not same(before, runtime.db), counter_moves(before_created, runtime.created)
         self.changed = changed_db or bool(moved)
@@ -627,7 +627,7 @@ class Probe:
         """After a write: problems of the database that were not there before it."""
         try:
             problems, errors = record_problems(self.domain, self.db)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
             self.find(name, arguments, "checker_error", "record check failed: " + describe_exception(e))
             return
         new = sorted(problems - self.known)
@@ -644,13 +644,13 @@ class Probe:
                              ("json.dumps", "db", lambda: json.dumps(self.db, allow_nan=False))):
             try:
                 fn()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
                 self.find(what, None, "score_raises", describe_exception(e), shown=on)
 
     def hash(self) -> Optional[str]:
         try:
             return db_hash(self.db)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the fuzzer records whatever fails, it must not fail itself
             return None  # reported by check_score
 
 

@@ -9,6 +9,7 @@ runtime and Z3 agree to the cent.
 from __future__ import annotations
 
 import datetime as _dt
+import random
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -303,3 +304,27 @@ def json_schema(t: VType) -> dict:
     elif k in ("date", "datetime") and t.lo is not None and t.hi is not None:
         s["description"] += f", from {encode(t, t.lo)} to {encode(t, t.hi)}"
     return s
+
+
+def sample(t: VType, rng: random.Random, typical=None) -> Any:
+    """A realistic value of a type (internal form)."""
+    k = t.kind
+    if k in ("int", "date"):
+        lo, hi = typical or (t.lo, t.hi)
+        return rng.randint(lo, hi)
+    if k == "datetime":
+        lo, hi = typical or (t.lo, t.hi)
+        v = rng.randint(lo, hi)
+        return max(t.lo, min(t.hi, v - v % 15))
+    if k == "money":
+        lo, hi = typical or (t.lo, t.hi)
+        scale = t.scale
+        units = rng.randint(lo // scale, max(lo // scale, hi // scale))
+        cents = rng.choice([0, 0, 0, 0, 99, 99, 50, 49, 95]) if scale > 1 else 0
+        v = units * scale + (cents if scale >= 100 else 0)
+        return max(t.lo, min(t.hi, v))
+    if k == "bool":
+        return rng.random() < 0.5
+    if k in ("enum", "str"):
+        return rng.choice(t.values)
+    raise AssertionError(k)

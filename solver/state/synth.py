@@ -24,6 +24,7 @@ from ..runtime import references as R
 from ..spec import types as T
 from ..spec.meaning import TARGET, describe
 from ..spec.model import CreateEffect, Domain, Reference, SetEffect
+from ..errors import ToolError
 from ..runtime.execute import Evaluator, Ref, Runtime, copy_db, format_field, listed_ids, make_id
 from . import distractors as D
 from .distractors import DistractorOptions
@@ -117,33 +118,6 @@ class Infeasible(Exception):
         self.core_steps = core_steps or []
         self.core_kinds = core_kinds or []
         self.core_objects = core_objects or []
-
-
-# ----------------------------------------------------------------------------- sampling
-
-
-def sample_value(t: T.VType, rng: random.Random, typical=None) -> Any:
-    """A realistic value of a type (internal form)."""
-    k = t.kind
-    if k in ("int", "date"):
-        lo, hi = typical or (t.lo, t.hi)
-        return rng.randint(lo, hi)
-    if k == "datetime":
-        lo, hi = typical or (t.lo, t.hi)
-        v = rng.randint(lo, hi)
-        return max(t.lo, min(t.hi, v - v % 15))
-    if k == "money":
-        lo, hi = typical or (t.lo, t.hi)
-        scale = t.scale
-        units = rng.randint(lo // scale, max(lo // scale, hi // scale))
-        cents = rng.choice([0, 0, 0, 0, 99, 99, 50, 49, 95]) if scale > 1 else 0
-        v = units * scale + (cents if scale >= 100 else 0)
-        return max(t.lo, min(t.hi, v))
-    if k == "bool":
-        return rng.random() < 0.5
-    if k in ("enum", "str"):
-        return rng.choice(t.values)
-    raise AssertionError(k)
 
 
 # ----------------------------------------------------------------------------- the solver part
@@ -506,7 +480,7 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         src = templates.get(obj) if (obj, fname) in tied else None
         value = first.get(f"{src}.{fname}") if src else None
         if value is None:
-            value = sample_value(var.type, rng, var.typical)
+            value = T.sample(var.type, rng, var.typical)
         first[var.label] = value
         add_hint(var, value)
     order = list(hints)
@@ -557,7 +531,7 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         fresh = []
         for var in redo:
             before = set(hints)
-            add_hint(var, sample_value(var.type, rng, var.typical))
+            add_hint(var, T.sample(var.type, rng, var.typical))
             fresh.extend(h for h in hints if h not in before)
         active.extend(fresh)
     model = w.solver.model()
@@ -841,7 +815,7 @@ def _add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, r
                     elif f.type.kind == "str" and not f.type.values:
                         rec[f.name] = None
                     else:
-                        rec[f.name] = T.encode(f.type, sample_value(f.type, rng, f.typical))
+                        rec[f.name] = T.encode(f.type, T.sample(f.type, rng, f.typical))
                 if not ok:
                     break
                 for f in ent.fields.values():
@@ -952,7 +926,7 @@ def _quantifier_blockers(domain: Domain, walk: Walk, err: StepFailed, walk_ids: 
     try:
         env = rt.bind_arguments(tool, err.arguments)
         rt.eval_lets(tool, env)
-    except Exception:  # noqa: BLE001 - the step could not even bind: not a quantifier problem
+    except ToolError:  # the step could not even bind: not a quantifier problem
         return []
     out = []
     nodes = [r.expr for r in tool.requires] + [n for _l, n, _t in tool.lets]
@@ -965,7 +939,7 @@ def _quantifier_blockers(domain: Domain, walk: Walk, err: StepFailed, walk_ids: 
                     try:
                         if rt.ev.eval(q.cond, {**env, q.var: Ref(q.entity, rid)}):
                             out.append((q.entity, rid))
-                    except Exception:  # noqa: BLE001
+                    except ToolError:  # a record the condition reads is gone
                         continue
     return out
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..spec import types as T
 from ..spec.model import Domain
-from ..errors import EnvsynthError
+from ..errors import EnvsynthError, ToolError
 from .phrases import Templates, human_date as _human_date, nest as _nest
 from ..spec import grammar as E
 from ..runtime.execute import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
@@ -283,14 +283,17 @@ def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]
     try:
         env = rt.bind_arguments(tool, sc.gold[k].arguments)
         rt.eval_lets(tool, env)
-    except Exception:  # noqa: BLE001
+    except ToolError:  # the request cannot even be bound: no values to state
         return []
     out = []
     for n in E.walk(req.expr):
         if isinstance(n, E.Attr) and n.type is not None and n.type.kind in ("enum", "str", "money", "int", "date"):
+            root = E.path_of(n)
+            if root is None or root[0] not in env:
+                continue  # read through a quantifier's variable, bound only inside it
             try:
                 v = rt.ev.eval(n, env)
-            except Exception:  # noqa: BLE001
+            except ToolError:  # a link the request does not reach
                 continue
             if isinstance(v, Ref):
                 continue

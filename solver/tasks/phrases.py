@@ -266,7 +266,7 @@ class _Record:
         return "the record"
 
 
-def sample_value(t: T.VType) -> Any:
+def example_value(t: T.VType) -> Any:
     """A JSON value of the type, for rendering phrasings in `check`."""
     if t.kind == "ref":
         return "X123"
@@ -282,7 +282,7 @@ def sample_value(t: T.VType) -> Any:
 
 def _record(domain: Domain, entity: str) -> dict:
     ent = domain.entities[entity]
-    return {"id": "X123", **{f.name: sample_value(f.type) for f in ent.fields.values()}}
+    return {"id": "X123", **{f.name: example_value(f.type) for f in ent.fields.values()}}
 
 
 def _contexts(domain: Domain, section: str, body: Any):
@@ -316,19 +316,19 @@ def _contexts(domain: Domain, section: str, body: Any):
                 ref = domain.entities[ent].refs.get(rname)
                 if ref is None:
                     continue
-                stated = {".".join(p): sample_value(domain.path_type(ent, p)) for p in ref.filter}
+                stated = {".".join(p): example_value(domain.path_type(ent, p)) for p in ref.filter}
                 yield (section, ent, rname), nest(stated)
     elif section == "identify":
         for rname in body:
             ref = domain.entities[domain.actor].refs.get(rname)
-            stated = {".".join(p): sample_value(domain.path_type(domain.actor, p)) for p in ref.filter} if ref else {}
+            stated = {".".join(p): example_value(domain.path_type(domain.actor, p)) for p in ref.filter} if ref else {}
             yield (section, rname), {"phrase": "the user", **nest(stated)}
     elif section == "intents":
         for tname in body:
             tool = domain.tools.get(tname)
             if tool is None:
                 continue
-            ctx: dict[str, Any] = {"me": me, "args": {a.name: sample_value(a.type) for a in tool.args.values()
+            ctx: dict[str, Any] = {"me": me, "args": {a.name: example_value(a.type) for a in tool.args.values()
                                                      if not a.is_ref}}
             created = {e.var for e in tool.created()}
             for var in tool.record_vars():
