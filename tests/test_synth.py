@@ -10,7 +10,9 @@ import z3
 from envsynth.runtime import references as R
 from envsynth.spec.loader import load_domain
 from envsynth.runtime.execute import Runtime
-from envsynth.state.synth import Infeasible, SynthOptions, prove_unique, solve_walk, synthesize
+from envsynth.state.replay import prove_unique
+from envsynth.state.solve import solve_walk
+from envsynth.state.synth import Infeasible, SynthOptions, synthesize
 from envsynth.plan.planner import enumerate_walks
 from envsynth.state.world import Symbols
 

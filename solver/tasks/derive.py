@@ -24,7 +24,7 @@ from ..errors import EnvsynthError, ToolError
 from .phrases import Templates, human_date as _human_date, nest as _nest
 from ..spec import grammar as E
 from ..runtime.execute import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
-from ..state.synth import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
+from ..state.scenario import DistractorRecord, GoldCall, Scenario, SelectionProof, SolveRecord
 from ..plan.walk import Walk
 
 
