@@ -30,7 +30,8 @@ from .errors import EnvsynthError, SpecErrors
 from .spec.loader import load_domain
 from .state.synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks.phrases import Templates
-from .tasks.derive import Task, derive_task, tool_schemas
+from .tasks.derive import derive_task, tool_schemas
+from .tasks.model import Task
 from .verify import check_task
 from .plan.canonical import canonical_key
 from .coverage import Coverage, reachable_from, task_coverage

@@ -21,7 +21,7 @@ from .play.playback import play_walk
 from .errors import EnvsynthError
 from .spec.loader import load_domain
 from .runtime.execute import copy_db
-from .tasks.derive import Task, requests
+from .tasks.model import Task, requests
 
 
 @dataclass

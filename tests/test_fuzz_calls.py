@@ -15,7 +15,7 @@ from envsynth.play.environment import Environment
 from envsynth.play.fuzz import DEEP_LIST, HUGE_INT, LONG_TEXT, FuzzReport, fuzz_tasks, safe_repr
 from envsynth.generate import generate_tasks
 from envsynth.spec.loader import load_domain
-from envsynth.tasks.derive import Task
+from envsynth.tasks.model import Task
 
 DOMAINS = ["airline", "retail", "hr", "itsm", "calendar", "banking"]
 N_TASKS, CALLS, SEED = 3, 30, 11

@@ -30,7 +30,7 @@ from ..spec.model import Domain
 from .environment import Environment
 from .playback import play_walk
 from ..errors import EnvsynthError
-from ..tasks.derive import Task, requests
+from ..tasks.model import Task, requests
 
 
 class Agent(Protocol):

@@ -18,7 +18,7 @@ from ..spec.model import Domain
 from . import scoring as S
 from ..errors import ToolError
 from ..runtime.execute import CallRecord, Runtime, db_hash
-from ..tasks.derive import Task
+from ..tasks.model import Task
 
 
 @dataclass

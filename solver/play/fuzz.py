@@ -26,7 +26,7 @@ from ..spec import types as T
 from ..spec.model import Domain, Tool
 from .environment import Environment
 from ..runtime.execute import Evaluator, Ref, db_hash
-from ..tasks.derive import Task
+from ..tasks.model import Task
 
 CATEGORIES = (
     "exception",  # env.call raised

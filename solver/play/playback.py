@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from ..runtime import references as R
 from ..runtime.execute import listed_ids
 from ..spec.model import Domain
-from ..tasks.derive import Task
+from ..tasks.model import Task
 from .environment import Environment
 
 Chooser = Callable[[int, list[str], Any], Optional[str]]

@@ -18,7 +18,7 @@ from . import types as T
 from .model import (Arg, CreateEffect, DeleteEffect, Domain, Entity, FieldInfo, ListResult, Reference,
                     Requirement, Returns, SetEffect, Tool)
 from .shape import ArgSpec, Spec
-from .typecheck import NAME_RE, RESERVED, Checker, _Env, _TypeCheck, _TypeErr, did_you_mean
+from .typecheck import NAME_RE, RESERVED, Checker, Names, TypeChecker, TypeMistake, did_you_mean
 from .types import VType
 
 
@@ -263,7 +263,7 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
             continue
         ent = c.entities[ename]
         p = ("entities", ename)
-        env = _Env({ename: VType("ref", entity=ename)}, implicit=ename)
+        env = Names({ename: VType("ref", entity=ename)}, implicit=ename)
         for i, inv in enumerate(es.invariants):
             node = c.check_bool(inv, p + ("invariants", i), env)
             if node is not None:
@@ -327,7 +327,7 @@ def _qualify(node: E.Node, var: str, ent: Entity) -> None:
         pass
 
 
-def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: _Env, actor: str) -> Optional[Reference]:
+def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: Names, actor: str) -> Optional[Reference]:
     if not NAME_RE.match(rname):
         c.err(rp, f"'{rname}' cannot be a reference name", "use a plain identifier", key=True)
         return None
@@ -436,7 +436,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
             continue
         names[key] = arg.type
         args[aname] = arg
-    env = _Env(names)
+    env = Names(names)
     lets = []
     for lname, lsrc in ts.let.items():
         lp = tp + ("let", lname)
@@ -449,7 +449,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         if node is not None:
             lets.append((lname, node, lt))
             names[lname] = lt
-            env = _Env(names)
+            env = Names(names)
     requires = []
     for i, r in enumerate(ts.requires):
         # a plain-string item has no 'check' key in the source map; pos() falls back to the item
@@ -485,7 +485,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
                 effects.append(eff)
                 created_vars[eff.var] = eff.entity
                 names[eff.var] = VType("ref", entity=eff.entity)
-                env = _Env(names)
+                env = Names(names)
         else:
             if ef.delete not in names or names[ef.delete].kind != "ref":
                 c.err(ep + ("delete",), f"'{ef.delete}' is not a record variable of this tool",
@@ -501,7 +501,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         else:
             aenv = env
             if returns and returns.kind == "find" and returns.listing:
-                aenv = _Env({**names, returns.listing.item: VType("ref", entity=returns.listing.entity)})
+                aenv = Names({**names, returns.listing.item: VType("ref", entity=returns.listing.entity)})
             answer, answer_t = c.check_value(ts.answer, tp + ("answer",), aenv)
     if len(c.errors) > n_err or returns is None:
         return None
@@ -509,7 +509,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
                 answer, ts.answer, answer_t)
 
 
-def _set_effect(c: Checker, src: str, ep, env: _Env) -> Optional[SetEffect]:
+def _set_effect(c: Checker, src: str, ep, env: Names) -> Optional[SetEffect]:
     ep = ep + ("set",)  # a plain-string effect has no 'set' key; positions fall back to the item
     node = c.parse(src, ep, effect=True)
     if node is None:
@@ -519,14 +519,14 @@ def _set_effect(c: Checker, src: str, ep, env: _Env) -> Optional[SetEffect]:
         c.err_at(ep, node.offset, "the target of an effect must be 'record.field'")
         return None
     try:
-        tt = _TypeCheck(c, env).tc(node.target)
-        vt = _TypeCheck(c, env).tc(node.value)
+        tt = TypeChecker(c, env).tc(node.target)
+        vt = TypeChecker(c, env).tc(node.value)
         if node.when is not None:
-            wt = _TypeCheck(c, env).tc(node.when)
+            wt = TypeChecker(c, env).tc(node.when)
             if wt.kind != "bool":
                 c.err_at(ep, node.when.offset, "'when' needs a condition")
                 return None
-    except _TypeErr as e:
+    except TypeMistake as e:
         c.err_at(ep, e.offset, e.message, e.hint)
         return None
     if target[-1] == "id":
@@ -546,20 +546,20 @@ def _set_effect(c: Checker, src: str, ep, env: _Env) -> Optional[SetEffect]:
     holder = _Holder(node.value)
     try:
         if node.op == "=":
-            tc = _TypeCheck(c, env)
+            tc = TypeChecker(c, env)
             _, _, holder.v = tc._unify_nodes(node.value, node.target, holder.v, tt, vt)
         else:
             if tt.kind in ("date", "datetime"):
                 if vt.kind != "int":
-                    raise _TypeErr(node.value.offset, f"add a whole number of {'days' if tt.kind == 'date' else 'minutes'} to a {tt.kind}")
+                    raise TypeMistake(node.value.offset, f"add a whole number of {'days' if tt.kind == 'date' else 'minutes'} to a {tt.kind}")
             else:
-                tc = _TypeCheck(c, env)
+                tc = TypeChecker(c, env)
                 if vt.kind not in T.NUMERIC_KINDS:
-                    raise _TypeErr(node.value.offset, f"cannot add {vt.describe()} to {tt.describe()}")
+                    raise TypeMistake(node.value.offset, f"cannot add {vt.describe()} to {tt.describe()}")
                 if tt.kind == "int" and vt.kind == "money":
-                    raise _TypeErr(node.value.offset, f"{'.'.join(target)} is a whole number but the value is money")
+                    raise TypeMistake(node.value.offset, f"{'.'.join(target)} is a whole number but the value is money")
                 _, _, holder.v = tc._unify_nodes(node.value, node.target, holder.v, tt, vt)
-    except _TypeErr as e:
+    except TypeMistake as e:
         c.err_at(ep, e.offset, e.message, e.hint)
         return None
     return SetEffect(target, node.op, holder.v, node.when, src, tt)
@@ -570,7 +570,7 @@ class _Holder:
         self.v = v
 
 
-def _create_effect(c: Checker, ef, ep, env: _Env, names) -> Optional[CreateEffect]:
+def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffect]:
     ename = ef.create
     if ename not in c.entities:
         c.err(ep + ("create",), f"unknown entity '{ename}'", did_you_mean(str(ename), c.entities, "entities"))
@@ -606,10 +606,10 @@ def _create_effect(c: Checker, ef, ep, env: _Env, names) -> Optional[CreateEffec
             # a bare value: status: booked, title: Dune
             node = E.Lit(node.id, "str", offset=node.offset)
         try:
-            vt = _TypeCheck(c, env).tc(node)
+            vt = TypeChecker(c, env).tc(node)
             target = E.Name(f"{ename}.{fname}", type=ft)
-            _, _, node = _TypeCheck(c, env)._unify_nodes(node, target, node, ft, vt)
-        except _TypeErr as e:
+            _, _, node = TypeChecker(c, env)._unify_nodes(node, target, node, ft, vt)
+        except TypeMistake as e:
             c.err_at(vp, e.offset, f"{ename}.{fname}: {e.message}", e.hint)
             values[fname] = None
             continue
@@ -646,7 +646,7 @@ def _listing(c: Checker, ls_entity: str, where_src, as_, expand, lp, env_names: 
     names = {**env_names, item: VType("ref", entity=ls_entity)}
     where = None
     if where_src is not None:
-        where = c.check_bool(where_src, lp[:-1] + ("where",), _Env(names))
+        where = c.check_bool(where_src, lp[:-1] + ("where",), Names(names))
         if where is None:
             return None
     exp = []
@@ -660,7 +660,7 @@ def _listing(c: Checker, ls_entity: str, where_src, as_, expand, lp, env_names: 
     return ListResult(ls_entity, where, where_src, item, exp)
 
 
-def _returns(c: Checker, rs, rp, env: _Env, names: dict) -> Optional[Returns]:
+def _returns(c: Checker, rs, rp, env: Names, names: dict) -> Optional[Returns]:
     if rs is None:
         return Returns("none")
     kinds = [k for k in ("record", "list", "find", "value") if getattr(rs, k) is not None]

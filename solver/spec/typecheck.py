@@ -1,7 +1,7 @@
 """The type checker of the expression language: every name, field and operand gets a type, and
 every mistake a located message with what to write instead.
 
-A `Checker` holds the errors of one spec; `_TypeCheck` is the type-checking back-end of the
+A `Checker` holds the errors of one spec; `TypeChecker` is the type-checking back-end of the
 expression tree (a `Walker`): it annotates each node with its type, inserts `Scale` nodes where
 a whole number meets money, and fixes the type of string literals from what they are compared
 with.
@@ -40,7 +40,7 @@ def did_you_mean(word: str, options, what: str) -> str:
     return f"{what}: {listed}" if opts else ""
 
 
-class _Env:
+class Names:
     """Names visible in one expression: record variables and typed values."""
 
     def __init__(self, names: dict[str, VType], implicit: Optional[str] = None):
@@ -92,7 +92,7 @@ class Checker:
             self.err_at(path, e.offset, e.message, e.hint)
             return None
 
-    def check_bool(self, src: Any, path, env: _Env) -> Optional[E.Node]:
+    def check_bool(self, src: Any, path, env: Names) -> Optional[E.Node]:
         node = self.parse(src, path)
         if node is None:
             return None
@@ -105,7 +105,7 @@ class Checker:
             return None
         return node
 
-    def check_value(self, src: Any, path, env: _Env) -> tuple[Optional[E.Node], Optional[VType]]:
+    def check_value(self, src: Any, path, env: Names) -> tuple[Optional[E.Node], Optional[VType]]:
         node = self.parse(src, path)
         if node is None:
             return None, None
@@ -118,29 +118,29 @@ class Checker:
             return None, None
         return node, t
 
-    def typecheck(self, node: E.Node, env: _Env, path) -> Optional[VType]:
+    def typecheck(self, node: E.Node, env: Names, path) -> Optional[VType]:
         try:
-            return _TypeCheck(self, env).tc(node)
-        except _TypeErr as e:
+            return TypeChecker(self, env).tc(node)
+        except TypeMistake as e:
             self.err_at(path, e.offset, e.message, e.hint)
             return None
 
 
-class _TypeErr(Exception):
+class TypeMistake(Exception):
     def __init__(self, offset: int, message: str, hint: str = ""):
         self.offset, self.message, self.hint = offset, message, hint
 
 
-class _TypeCheck(Walker):
+class TypeChecker(Walker):
     """The typing back-end of the expression tree: `tc(node)` types a node and its children."""
 
-    def __init__(self, checker: Checker, env: _Env):
+    def __init__(self, checker: Checker, env: Names):
         super().__init__()
         self.c = checker
         self.env = env
 
     def fail(self, node: E.Node, message: str, hint: str = ""):
-        raise _TypeErr(node.offset, message, hint)
+        raise TypeMistake(node.offset, message, hint)
 
     def tc(self, n: E.Node) -> VType:
         t = self.walk(n)
@@ -249,7 +249,7 @@ class _TypeCheck(Walker):
                       did_you_mean(n.entity, self.c.entities, "entities"))
         if n.var in self.env.names or n.var in RESERVED:
             self.fail(n, f"'{n.var}' is already a name here", f"pick another name, e.g. {n.var}2")
-        inner = _TypeCheck(self.c, _Env({**self.env.names, n.var: VType("ref", entity=n.entity)},
+        inner = TypeChecker(self.c, Names({**self.env.names, n.var: VType("ref", entity=n.entity)},
                                         implicit=self.env.implicit))
         ct = inner.tc(n.cond)
         if ct.kind != "bool":
