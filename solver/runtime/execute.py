@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..spec import grammar as E
-from ..spec.walker import ARITH, COMPARE, Walker
+from ..spec.walker import COMPARE, Arithmetic
 from ..spec import types as T
 from ..spec.model import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
 from ..errors import ToolError
@@ -62,7 +62,7 @@ class Ref:
     id: str
 
 
-class Evaluator(Walker):
+class Evaluator(Arithmetic):
     """Evaluates typed expressions on a database in JSON form: the plain-Python back-end."""
 
     def __init__(self, domain: Domain, db: dict):
@@ -103,15 +103,6 @@ class Evaluator(Walker):
 
     def attr(self, n: E.Attr, env: dict) -> Any:
         return self.field(self.walk(n.obj, env), n.name)
-
-    def scale(self, n: E.Scale, env: dict) -> Any:
-        return self.walk(n.operand, env) * n.factor
-
-    def neg(self, n: E.Neg, env: dict) -> Any:
-        return -self.walk(n.operand, env)
-
-    def arith(self, n: E.Arith, env: dict) -> Any:
-        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))
 
     def compare(self, n: E.Compare, env: dict) -> bool:
         return COMPARE[n.op](self.walk(n.left, env), self.walk(n.right, env))

@@ -16,7 +16,7 @@ from typing import Any, Optional
 from . import grammar as E
 from . import types as T
 from .model import (Arg, CreateEffect, DeleteEffect, Domain, Entity, FieldInfo, ListResult, Reference,
-                    Requirement, Returns, SetEffect, Tool)
+                    Requirement, Returns, SetEffect, Tool, path_type)
 from .shape import ArgSpec, Spec
 from .typecheck import NAME_RE, RESERVED, Checker, Names, TypeChecker, TypeMistake, did_you_mean
 from .types import VType
@@ -405,12 +405,7 @@ def _arg(c: Checker, tname: str, aname: str, a: ArgSpec, ap, pools) -> Optional[
 
 
 def c_path_type(c: Checker, entity: str, path: list[str]) -> VType:
-    t = VType("ref", entity=entity)
-    for s in path:
-        if s == "id":
-            continue
-        t = c.entities[t.entity].fields[s].type
-    return t
+    return path_type(c.entities, entity, path)
 
 
 def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:

@@ -224,12 +224,7 @@ class Domain:
 
     def path_type(self, entity: str, path: list[str]) -> VType:
         """Type of `record.path` for a record of `entity`."""
-        t = VType("ref", entity=entity)
-        for step in path:
-            if step == "id":
-                continue
-            t = self.entities[t.entity].fields[step].type
-        return t
+        return path_type(self.entities, entity, path)
 
     def symbols(self) -> list[str]:
         """Every enum value and pool value: the Z3 encoding numbers strings by this table."""
@@ -254,3 +249,13 @@ def lit_value(n: E.Lit) -> Any:
     if n.kind == "dec":
         return int(Decimal(str(n.value)) * t.scale)
     return n.value
+
+
+def path_type(entities: dict[str, Entity], entity: str, path: list[str]) -> VType:
+    """Type of `record.path` for a record of `entity` (`id` steps stay on the record)."""
+    t = VType("ref", entity=entity)
+    for step in path:
+        if step == "id":
+            continue
+        t = entities[t.entity].fields[step].type
+    return t

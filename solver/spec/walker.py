@@ -44,3 +44,17 @@ class Walker:
 
     def missing(self, n: E.Node, env: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no rule for {type(n).__name__}")
+
+
+class Arithmetic(Walker):
+    """Numbers mean the same on every back-end that computes with them: Python ints (the runtime)
+    and Z3 integer terms (the solver) share these rules - money is whole minor units on both."""
+
+    def scale(self, n: E.Scale, env: Any) -> Any:
+        return self.walk(n.operand, env) * n.factor
+
+    def neg(self, n: E.Neg, env: Any) -> Any:
+        return -self.walk(n.operand, env)
+
+    def arith(self, n: E.Arith, env: Any) -> Any:
+        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))

@@ -19,7 +19,7 @@ import z3
 
 from ..spec import grammar as E
 from ..spec.meaning import ACTOR, TARGET, describe, stated_name
-from ..spec.walker import ARITH, COMPARE, Walker
+from ..spec.walker import COMPARE, Arithmetic
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
 from ..spec.types import VType
 
@@ -370,7 +370,7 @@ class World:
         return dict(self.state)
 
 
-class Z3Terms(Walker):
+class Z3Terms(Arithmetic):
     """The Z3 back-end of the expression tree. Records are Python-level objects (a walk fixes
     which record every variable denotes), so conditions on them are decided here, as Python
     booleans; everything else becomes a term. Constants fold as they go (`x and False` is False)."""
@@ -407,15 +407,6 @@ class Z3Terms(Walker):
         if not isinstance(base, Obj):
             raise Unsupported(f"{E.unparse(n)}: the record is not fixed by the walk")
         return self.w.field(base, n.name)
-
-    def scale(self, n: E.Scale, env: dict) -> Value:
-        return self.walk(n.operand, env) * n.factor
-
-    def neg(self, n: E.Neg, env: dict) -> Value:
-        return -self.walk(n.operand, env)
-
-    def arith(self, n: E.Arith, env: dict) -> Value:
-        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))
 
     def compare(self, n: E.Compare, env: dict) -> Value:
         a, b = self.walk(n.left, env), self.walk(n.right, env)
