@@ -155,7 +155,7 @@ def walks(
     goals: int = typer.Option(1, "--goals", min=1, help="Goal steps per walk (more: multi-intent plans)."),
     allow_repeats: bool = typer.Option(False, "--allow-repeats",
                                        help="Also print walks equal to an earlier one up to renaming/reordering."),
-    show_asp: bool = typer.Option(False, "--show-asp", help="Print the generated ASP program instead."),
+    show_asp: bool = typer.Option(False, "--show-asp", help="Print the planner's program (its rules, then the spec as facts) instead."),
 ):
     """Enumerate walks (plans over abstract objects) as JSON lines, shortest first, one per
     canonical form; or draw a random sample of them."""
