@@ -24,7 +24,7 @@ from envsynth.spec.model import Domain
 from envsynth.play.fuzz import CATEGORIES, FuzzReport, fuzz_tasks
 from envsynth.generate import generate_tasks
 from envsynth.spec.loader import load_domain
-from envsynth.tasks.derive import Task
+from envsynth.tasks.model import Task
 from envsynth.verify import dataset_spec, iter_tasks
 
 DOMAINS = ["airline", "retail", "hr", "itsm", "calendar", "banking"]

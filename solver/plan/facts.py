@@ -231,7 +231,6 @@ class _Terms(Walker):
     other value (a number, a date, pooled text) is None - the planner does not track it."""
 
     def __init__(self, facts: Facts):
-        super().__init__()
         self.f = facts
 
     def missing(self, n: E.Node, scope: _Scope) -> None:
@@ -279,7 +278,6 @@ class _Conds(Walker):
     which may be true and may be false - Z3 decides it."""
 
     def __init__(self, facts: Facts):
-        super().__init__()
         self.f = facts
 
     def missing(self, n: E.Node, scope: _Scope) -> clingo.Symbol:

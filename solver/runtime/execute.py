@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..spec import grammar as E
-from ..spec.walker import COMPARE, Arithmetic
+from ..spec.walker import COMPARE, Arithmetic, Walker
 from ..spec import types as T
 from ..spec.model import CreateEffect, DeleteEffect, Domain, Entity, ListResult, SetEffect, Tool, lit_value
 from ..errors import ToolError
@@ -66,10 +66,10 @@ class Evaluator(Arithmetic):
     """Evaluates typed expressions on a database in JSON form: the plain-Python back-end."""
 
     def __init__(self, domain: Domain, db: dict):
-        super().__init__()
         self.domain = domain
         self.db = db
-        self.eval = self.walk
+
+    eval = Walker.walk  # (a class attribute: a bound method kept on the instance would be a cycle)
 
     def record(self, ref: Ref) -> dict:
         rec = self.db.get(ref.entity, {}).get(ref.id)

@@ -42,7 +42,13 @@ def stated_values(domain: Domain, reference: Reference, db: dict, target_id: str
 def bindings(domain: Domain, d: Description, rid: str, stated: dict[str, Any], actor_id: str) -> dict[str, Any]:
     """The names of a description bound for the runtime: the candidate, the user, and what the
     user states (decoded from its JSON form)."""
-    env: dict[str, Any] = {d.record: Ref(d.ref.entity, rid), ACTOR: Ref(domain.actor, actor_id)}
+    env = _stated_env(domain, d, stated, actor_id)
+    env[d.record] = Ref(d.ref.entity, rid)
+    return env
+
+
+def _stated_env(domain: Domain, d: Description, stated: dict[str, Any], actor_id: str) -> dict[str, Any]:
+    env: dict[str, Any] = {ACTOR: Ref(domain.actor, actor_id)}
     for i, part in enumerate(d.filters):
         t = domain.path_type(d.ref.entity, list(part.path))
         raw = stated[part.name]
@@ -50,15 +56,17 @@ def bindings(domain: Domain, d: Description, rid: str, stated: dict[str, Any], a
     return env
 
 
+def _fits(ev: Evaluator, d: Description, env: dict[str, Any], rid: str, skip: set[str]) -> bool:
+    env[d.record] = Ref(d.ref.entity, rid)
+    return all(ev.eval(part.node, env) for part in d.parts if part.name not in skip)
+
+
 def satisfies(domain: Domain, reference: Reference, db: dict, rid: str, stated: dict[str, Any],
               actor_id: str, skip: Optional[set[str]] = None) -> bool:
     """Does record `rid` fit the description (ignoring the rank)? `skip` leaves parts out
     (path strings, 'where', 'scope') - that is how a careless reader resolves it."""
-    skip = skip or set()
     d = describe(domain, reference)
-    ev = Evaluator(domain, db)
-    env = bindings(domain, d, rid, stated, actor_id)
-    return all(ev.eval(part.node, env) for part in d.parts if part.name not in skip)
+    return _fits(Evaluator(domain, db), d, _stated_env(domain, d, stated, actor_id), rid, skip or set())
 
 
 def rank_value(domain: Domain, reference: Reference, db: dict, rid: str) -> Any:
@@ -69,8 +77,9 @@ def rank_value(domain: Domain, reference: Reference, db: dict, rid: str) -> Any:
 def candidates(domain: Domain, reference: Reference, db: dict, stated: dict[str, Any], actor_id: str,
                skip: Optional[set[str]] = None) -> list[str]:
     """Ids of records fitting the description, best first (then by id)."""
-    ids = [rid for rid in sorted(db.get(reference.entity, {}))
-           if satisfies(domain, reference, db, rid, stated, actor_id, skip)]
+    d = describe(domain, reference)
+    ev, env = Evaluator(domain, db), _stated_env(domain, d, stated, actor_id)
+    ids = [rid for rid in sorted(db.get(reference.entity, {})) if _fits(ev, d, env, rid, skip or set())]
     if reference.rank is not None and "rank" not in (skip or set()):
         desc = reference.rank[1] == "desc"
         ids.sort(key=lambda rid: rank_value(domain, reference, db, rid), reverse=desc)

@@ -135,7 +135,6 @@ class TypeChecker(Walker):
     """The typing back-end of the expression tree: `tc(node)` types a node and its children."""
 
     def __init__(self, checker: Checker, env: Names):
-        super().__init__()
         self.c = checker
         self.env = env
 

@@ -31,16 +31,20 @@ METHODS: dict[type, str] = {
 
 class Walker:
     """Subclasses implement the methods of `METHODS` they support, each `(node, env) -> value`;
-    `walk(node, env)` calls the one for the node's class, `missing` for any other."""
+    `walk(node, env)` calls the one for the node's class, `missing` for any other. The dispatch
+    table is built once per class (walkers are created per database or per task, often)."""
 
-    def __init__(self) -> None:
-        self._dispatch = {cls: getattr(self, name, None) or self._missing_for(cls) for cls, name in METHODS.items()}
+    _dispatch: dict[type, Callable] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {node: getattr(cls, name, None) or Walker._missing for node, name in METHODS.items()}
 
     def walk(self, n: E.Node, env: Any = None) -> Any:
-        return self._dispatch[n.__class__](n, env)
+        return self._dispatch[n.__class__](self, n, env)
 
-    def _missing_for(self, cls: type) -> Callable:
-        return lambda n, env: self.missing(n, env)
+    def _missing(self, n: E.Node, env: Any) -> Any:
+        return self.missing(n, env)
 
     def missing(self, n: E.Node, env: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no rule for {type(n).__name__}")

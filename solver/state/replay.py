@@ -149,7 +149,8 @@ def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor
 
     def row_fits(rid: str):
         rec = Ref(ent, rid)
-        conds = [bool(ev.eval(p.node, R.bindings(domain, d, rid, stated, actor_id))) for p in d.parts]
+        env = R.bindings(domain, d, rid, stated, actor_id)
+        conds = [bool(ev.eval(p.node, env)) for p in d.parts]
         if d.rank is not None:  # at least as good as the target: the target does not rank before it
             conds.append(not ev.eval(d.rank, {d.record: rec, TARGET: Ref(ent, target_id)}))
         return z3.BoolVal(all(conds), ctx=ctx)

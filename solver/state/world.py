@@ -12,6 +12,7 @@ record every variable and ref field denotes.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -376,8 +377,9 @@ class Z3Terms(Arithmetic):
     booleans; everything else becomes a term. Constants fold as they go (`x and False` is False)."""
 
     def __init__(self, world: "World"):
-        super().__init__()
-        self.w = world
+        # a proxy, not the world itself: world -> encoder -> world would be a cycle, and every
+        # task's Z3 context would then wait for the garbage collector instead of going at once
+        self.w = weakref.proxy(world)
 
     def lit(self, n: E.Lit, env: dict) -> Value:
         w, t = self.w, n.type
