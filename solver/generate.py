@@ -287,7 +287,8 @@ class Generator:
                 continue
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
             t0 = time.perf_counter()
-            check = check_task(self.domain, task)  # the same check `envsynth verify` runs
+            # the checks `envsynth verify` runs, but its second engine: that stays independent of generation
+            check = check_task(self.domain, task, second_engine=False)
             timings["verify"] = timings.get("verify", 0.0) + time.perf_counter() - t0
             if not check.ok:
                 failures.append(f"failed its own verification: {check.problems[0]}")

@@ -3,17 +3,26 @@
 For every task: the spec is the one it was generated from; the gold actions replay on the
 plain-Python runtime without error and score 1.0 (final-state hash and answers); an agent that
 does nothing scores 0; every description in the certificate picks out exactly its target, by a
-plain scan of the database at that step.
+plain scan of the database at that step; no shorter prefix of the gold succeeds; every near miss
+fails in its target's place.
+
+Those checks read the spec through the same code the generator used (the runtime and the one
+meaning of descriptions), and `generate` runs them on every task it writes - so on a fresh
+dataset they confirm the files, not the generator. `verify` therefore adds a second engine
+(`sqlcheck`) that shares none of that code: every description's target and every precondition
+of every request, re-derived in SQL on SQLite and compared with the certificate.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
+from . import sqlcheck
 from .runtime import references as R
 from .spec.model import Domain
 from .play.environment import Environment
@@ -29,20 +38,23 @@ class TaskCheck:
     id: str
     ok: bool
     problems: list[str] = field(default_factory=list)
+    sql_descriptions: int = 0  # descriptions the second engine resolved (and agreed on, when ok)
+    sql_requirements: int = 0  # preconditions the second engine evaluated
 
 
-def check_task(domain: Domain, task: Task) -> TaskCheck:
+def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCheck:
+    """Every check of the module docstring; `second_engine=False` leaves out the SQL re-derivation
+    (what `generate` runs on each task before writing it - the second engine stays `verify`'s)."""
     problems: list[str] = []
     if task.meta.spec_hash != domain.spec_hash:
         problems.append(f"generated from spec {task.meta.spec_hash}, checked against {domain.spec_hash}")
         return TaskCheck(task.id, False, problems)
     # 1) gold replays without error and scores 1
     env = Environment(domain, task)
-    snapshots = []  # the database before each gold action
+    snapshots = []  # the database before each request (refused ones included)
     replayed = True
     for i, (name, arguments, refusal) in enumerate(requests(task)):
-        if refusal is None:
-            snapshots.append(copy_db(env.runtime.db))
+        snapshots.append(copy_db(env.runtime.db))
         out = env.call(name, arguments)
         if refusal is not None:  # the request the policy forbids: it must fail, for its rule
             if not out.startswith("Error:"):
@@ -100,7 +112,63 @@ def check_task(domain: Domain, task: Task) -> TaskCheck:
     # 5) every near miss, put in place of its target, fails a precondition or the verifier
     if not problems:
         problems += distractor_problems(domain, task)
-    return TaskCheck(task.id, not problems, problems)
+    result = TaskCheck(task.id, not problems, problems)
+    # 6) the second engine: descriptions and preconditions re-derived in SQL
+    if second_engine and replayed:
+        sql_problems, result.sql_descriptions, result.sql_requirements = second_engine_problems(domain, task, snapshots)
+        result.problems += sql_problems
+        result.ok = not result.problems
+    return result
+
+
+def second_engine_problems(domain: Domain, task: Task, snapshots: list[dict]) -> tuple[list[str], int, int]:
+    """Compare the certificate with SQLite's reading of the spec: each description's target (and
+    the record counts it states), each gold request's preconditions (all hold), each refused
+    request's (the rule it is refused for is the first that fails). Returns the problems and how
+    many descriptions and preconditions were checked."""
+    out: list[str] = []
+    n_desc = n_req = 0
+    actor_id = task.certificate.actor
+    bases: dict[int, sqlcheck.Database] = {}
+
+    def base(step: int) -> sqlcheck.Database:
+        if step not in bases:
+            bases[step] = sqlcheck.Database(domain, snapshots[step - 1])
+        return bases[step]
+
+    try:
+        for k, (name, arguments, refusal) in enumerate(requests(task), 1):
+            tool = domain.tools[name]
+            holds = sqlcheck.requirements(domain, base(k), tool, arguments, actor_id)
+            n_req += len(holds)
+            if refusal is None:
+                for req, ok in zip(tool.requires, holds):
+                    if not ok:
+                        out.append(f"second engine: step {k} ({name}) breaks '{req.src}' in SQL")
+                continue
+            first = next((req for req, ok in zip(tool.requires, holds) if not ok), None)
+            if first is None or first.src != refusal.requirement:
+                found = f"'{first.src}'" if first is not None else "nothing"
+                out.append(f"second engine: the refused request at step {k} ({name}) fails on {found} "
+                           f"in SQL, not on '{refusal.requirement}'")
+        for proof in task.certificate.selections:
+            n_desc += 1
+            ref = domain.entities[proof.entity].refs[proof.reference]
+            got = sqlcheck.resolve(domain, base(proof.step), ref, proof.stated, actor_id)
+            if got.target != proof.target:
+                picks = f"ties {', '.join(got.best)}" if len(got.best) > 1 else (got.best[0] if got.best else "nothing")
+                out.append(f"second engine: at step {proof.step} '{proof.reference}' picks {picks} in SQL, "
+                           f"the certificate says {proof.target}")
+            elif (got.rows, got.fit_stated, len(got.fits)) != (proof.candidates, proof.fit_stated, proof.fits):
+                out.append(f"second engine: at step {proof.step} '{proof.reference}' counts {got.rows} records, "
+                           f"{got.fit_stated} with the stated values and {len(got.fits)} fitting in SQL; the "
+                           f"certificate says {proof.candidates}, {proof.fit_stated}, {proof.fits}")
+    except (sqlcheck.SqlCheckError, sqlite3.Error) as e:
+        out.append(f"second engine could not check the task: {e}")
+    finally:
+        for b in bases.values():
+            b.close()
+    return out, n_desc, n_req
 
 
 def _unsourced_ids(domain: Domain, task: Task, env: Environment) -> list[str]:

@@ -8,7 +8,7 @@ from envsynth.play.playback import play_walk
 from envsynth.state.distractors import KINDS
 from envsynth.play.environment import Environment
 from envsynth.generate import generate_tasks
-from envsynth.runtime.execute import db_hash
+from envsynth.runtime.execute import Evaluator, Ref, db_hash
 from envsynth.verify import check_task, distractor_problems
 
 
@@ -53,7 +53,8 @@ def test_each_kind_is_the_near_miss_it_claims(kind, request):
                     assert len(wrong) == 1
                 elif kind == "outranked":
                     assert full
-                    mine, best = R.rank_value(d, ref, db, rec.id), R.rank_value(d, ref, db, rec.target)
+                    ev = Evaluator(d, db)
+                    mine, best = (R.path_value(ev, Ref(ref.entity, i), ref.rank[0]) for i in (rec.id, rec.target))
                     assert (mine > best) if ref.rank[1] == "asc" else (mine < best)
                 elif kind == "state_trap":
                     assert not full and R.satisfies(d, ref, db, rec.id, stated, actor, skip={"where"})

@@ -1,6 +1,6 @@
 """The package's layout follows the pipeline: a stage imports only stages before it.
 
-spec -> runtime -> plan -> state -> tasks -> play -> verify/coverage -> check/generate/importers
+spec -> runtime (and sqlcheck, verify's second engine) -> plan -> state -> tasks -> play -> verify/coverage -> check/generate/importers
 -> cli. (The runtime comes before planning because it is the plain-Python meaning of a spec that
 synthesis replays on.) Every import in every module, function-level ones included, is read from
 the source; one against the direction - an evaluator importing an agent, a stage reaching into a
@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "solver"
 LAYERS = [
     {"errors", "registry"},
     {"spec"},
-    {"runtime"},
+    {"runtime", "sqlcheck"},  # the plain-Python meaning; verify's second engine (SQL), which reads only the spec
     {"plan"},
     {"state"},
     {"tasks"},

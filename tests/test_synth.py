@@ -10,7 +10,7 @@ import z3
 from envsynth.runtime import references as R
 from envsynth.spec.loader import load_domain
 from envsynth.runtime.execute import Runtime
-from envsynth.state.replay import prove_unique
+from envsynth.state.replay import check_unique
 from envsynth.state.solve import solve_walk
 from envsynth.state.synth import Infeasible, SynthOptions, synthesize
 from envsynth.plan.planner import enumerate_walks
@@ -77,11 +77,11 @@ def test_infeasible_walk_reports_the_clash_in_spec_words():
     assert any("customer.credit >= 20000" in c for c in e.value.core)
 
 
-def test_uniqueness_proof_catches_a_planted_twin(airline):
+def test_uniqueness_check_catches_a_planted_twin(airline):
     walk = next(w for w in enumerate_walks(airline, max_len=2) if any(s.select for s in w.steps))
     sc = synthesize(airline, walk, 3)
     proof = sc.selections[0]
-    assert proof.solver == "unsat"
+    assert proof.check == "exhaustive" and proof.rivals == 0 and 1 <= proof.fits <= proof.fit_stated <= proof.candidates
     db = {e: {i: dict(r) for i, r in t.items()} for e, t in sc.initial_db.items()}
     ref = airline.entities[proof.entity].refs[proof.reference]
     twin = dict(db[proof.entity][proof.target], id="ZZ9999")
@@ -89,15 +89,15 @@ def test_uniqueness_proof_catches_a_planted_twin(airline):
     actor = sc.ids[walk.actor]
     assert R.resolve(airline, ref, db, proof.stated, actor) is None
     assert R.rivals(airline, ref, db, proof.target, proof.stated, actor) == ["ZZ9999"]
-    with pytest.raises(Exception, match="uniqueness proof failed"):
-        prove_unique(airline, db, ref, proof.target, actor, proof.step - 1, Symbols(airline))
+    with pytest.raises(Exception, match="uniqueness check failed.*ZZ9999 fits as well"):
+        check_unique(airline, db, ref, proof.target, actor, proof.step - 1)
 
 
 def test_background_fills_the_database(airline):
     walk = next(enumerate_walks(airline, max_len=1))
     small = synthesize(airline, walk, 1, SynthOptions(background=0.0))
     big = synthesize(airline, walk, 1, SynthOptions(background=2.0))
-    assert small.background == 0
+    assert small.replay.background_records == 0
     assert sum(len(t) for t in big.initial_db.values()) > sum(len(t) for t in small.initial_db.values()) + 40
 
 

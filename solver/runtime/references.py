@@ -7,10 +7,11 @@ baseline agents. The described record is the single best one that fits.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 from ..spec import types as T
-from ..spec.meaning import ACTOR, Description, describe, stated_name
+from ..spec.meaning import ACTOR, TARGET, Description, describe, stated_name
 from ..spec.model import Domain, Reference
 from .execute import Evaluator, Ref
 
@@ -69,9 +70,16 @@ def satisfies(domain: Domain, reference: Reference, db: dict, rid: str, stated: 
     return _fits(Evaluator(domain, db), d, _stated_env(domain, d, stated, actor_id), rid, skip or set())
 
 
-def rank_value(domain: Domain, reference: Reference, db: dict, rid: str) -> Any:
-    ev = Evaluator(domain, db)
-    return path_value(ev, Ref(reference.entity, rid), reference.rank[0])
+def _before(ev: Evaluator, d: Description, a: str, b: str) -> bool:
+    """Record `a` ranks strictly before record `b` (the description's rank tree)."""
+    return bool(ev.eval(d.rank, {TARGET: Ref(d.ref.entity, a), d.record: Ref(d.ref.entity, b)}))
+
+
+def _best_first(ev: Evaluator, d: Description, ids: list[str]) -> list[str]:
+    """`ids` (in id order) sorted best first by the rank; ties keep id order."""
+    def order(a: str, b: str) -> int:
+        return -1 if _before(ev, d, a, b) else (1 if _before(ev, d, b, a) else 0)
+    return sorted(ids, key=functools.cmp_to_key(order))
 
 
 def candidates(domain: Domain, reference: Reference, db: dict, stated: dict[str, Any], actor_id: str,
@@ -80,9 +88,8 @@ def candidates(domain: Domain, reference: Reference, db: dict, stated: dict[str,
     d = describe(domain, reference)
     ev, env = Evaluator(domain, db), _stated_env(domain, d, stated, actor_id)
     ids = [rid for rid in sorted(db.get(reference.entity, {})) if _fits(ev, d, env, rid, skip or set())]
-    if reference.rank is not None and "rank" not in (skip or set()):
-        desc = reference.rank[1] == "desc"
-        ids.sort(key=lambda rid: rank_value(domain, reference, db, rid), reverse=desc)
+    if d.rank is not None and "rank" not in (skip or set()):
+        ids = _best_first(ev, d, ids)
     return ids
 
 
@@ -91,10 +98,10 @@ def resolve(domain: Domain, reference: Reference, db: dict, stated: dict[str, An
     ids = candidates(domain, reference, db, stated, actor_id)
     if not ids:
         return None
-    if reference.rank is None:
+    d = describe(domain, reference)
+    if d.rank is None:
         return ids[0] if len(ids) == 1 else None
-    best = rank_value(domain, reference, db, ids[0])
-    if len(ids) > 1 and rank_value(domain, reference, db, ids[1]) == best:
+    if len(ids) > 1 and not _before(Evaluator(domain, db), d, ids[0], ids[1]):
         return None
     return ids[0]
 
@@ -103,12 +110,11 @@ def rivals(domain: Domain, reference: Reference, db: dict, target_id: str, state
            actor_id: str) -> list[str]:
     """Records other than the target that fit the description at least as well as the target."""
     ids = [rid for rid in candidates(domain, reference, db, stated, actor_id) if rid != target_id]
-    if reference.rank is None:
+    d = describe(domain, reference)
+    if d.rank is None:
         return ids
-    tv = rank_value(domain, reference, db, target_id)
-    desc = reference.rank[1] == "desc"
-    return [rid for rid in ids if (rank_value(domain, reference, db, rid) >= tv if desc
-                                   else rank_value(domain, reference, db, rid) <= tv)]
+    ev = Evaluator(domain, db)
+    return [rid for rid in ids if not _before(ev, d, target_id, rid)]
 
 
 def careless_fit(domain: Domain, reference: Reference, db: dict, rid: str, stated: dict[str, Any],

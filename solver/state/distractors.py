@@ -26,7 +26,7 @@ from typing import Any, Optional
 import z3
 
 from ..spec import grammar as E
-from ..spec.meaning import describe
+from ..spec.meaning import TARGET, describe
 from ..spec.model import Domain, Reference
 from ..plan.walk import Walk
 from .world import Obj, World
@@ -270,11 +270,11 @@ def constrain(w: World, domain: Domain, p: Planned, actor: Obj, label: str, visi
         conds.append(_near(w, t, w.path(d, p.part), w.path(target, p.part)))
     elif p.kind == "outranked":
         conds += [c for _k, c in parts]
-        rp, order = ref.rank
+        rp = ref.rank[0]
         t = domain.path_type(p.entity, rp)
         a, b = w.path(d, rp), w.path(target, rp)
         span = _rank_margin(t)
-        conds.append(z3.And(a > b, a - b <= span) if order == "asc" else z3.And(a < b, b - a <= span))
+        conds += [w.as_bool(_ranks_before(w, domain, ref, target, d)), a - b <= span, b - a <= span]
     elif p.kind == "state_trap":
         idx = next(i for i, c in enumerate(E.conjuncts(ref.where)) if c is p.part)
         conds += [c for k, c in parts if k != ("where", idx)]
@@ -284,11 +284,15 @@ def constrain(w: World, domain: Domain, p: Planned, actor: Obj, label: str, visi
         # named parents are shared by construction; it must not fit the description
         conds.append(z3.Not(w.as_bool(_and(w, [c for _k, c in parts]))))
     if p.kind in ("off_by_one", "state_trap") and ref.rank is not None:
-        rp, order = ref.rank
-        a, b = w.path(d, rp), w.path(target, rp)
-        conds.append(a < b if order == "asc" else a > b)  # tempting: it looks like the better pick
+        conds.append(w.as_bool(_ranks_before(w, domain, ref, d, target)))  # tempting: it looks like the better pick
     w.track(f"{label}: near miss {p.name} ({p.kind}: {p.breaks}) for '{p.reference}'", _and(w, conds),
             "distractor", group=p.name)
+
+
+def _ranks_before(w: World, domain: Domain, ref: Reference, a: Obj, b: Obj):
+    """Z3 condition: `a` ranks strictly before `b` (the description's rank, spec/meaning.py)."""
+    d = describe(domain, ref)
+    return w.enc(d.rank, {d.record: b, TARGET: a})
 
 
 def _rank_margin(t) -> int:

@@ -1,24 +1,21 @@
 """A solved walk replayed on the plain-Python runtime: the gold calls, the cross-check of every
 field the solver predicted, background records that would make a description ambiguous or block
-a step, and the uniqueness check of every description."""
+a step, and the uniqueness check of every description (every record checked)."""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-import z3
-
 from ..errors import ToolError
 from ..plan.walk import Walk
 from ..runtime import references as R
-from ..runtime.execute import Evaluator, Ref, Runtime, copy_db, listed_ids
+from ..runtime.execute import Ref, Runtime, copy_db, listed_ids
 from ..spec import grammar as E
 from ..spec import types as T
-from ..spec.meaning import TARGET, describe
 from ..spec.model import Domain, Reference
 from .scenario import GoldCall, ReplayMismatch, SelectionProof, StepFailed
 from .solve import model_value
-from .world import Symbols, World, lia_solver
+from .world import World
 
 
 def replay_walk(domain: Domain, walk: Walk, db: dict, ids: dict[str, str], arg_values: list[dict]):
@@ -112,8 +109,10 @@ def first_ambiguity(domain: Domain, walk: Walk, replay, ids: dict[str, str]) -> 
 
 
 def cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict, final_db: dict,
-                 all_ids: dict[str, str]) -> None:
-    """Every field the solver predicts for the end of the walk equals what the runtime computed."""
+                 all_ids: dict[str, str]) -> int:
+    """Every field the solver predicts for the end of the walk equals what the runtime computed;
+    returns how many were compared (free text the solver does not model is not)."""
+    compared = 0
     for (oname, fname), term in final_state.items():
         if oname not in w.exists or oname not in all_ids:  # dropped near misses are not in the db
             continue
@@ -124,41 +123,29 @@ def cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict, 
         if f.type.kind == "ref":
             if all_ids.get(term.name) != actual:
                 raise ReplayMismatch(f"{oname}.{fname}: solver {term.name}, runtime {actual}")
+            compared += 1
             continue
         if f.type.kind == "str" and not f.type.values:
             continue
         predicted = T.encode(f.type, model_value(w, model, term, f.type))
         if predicted != actual:
             raise ReplayMismatch(f"{oname}.{fname}: solver {predicted!r}, runtime {actual!r}")
+        compared += 1
+    return compared
 
 
-def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor_id: str, step: int,
-                 symbols: Symbols, ctx: Optional[z3.Context] = None) -> SelectionProof:
-    """UNSAT check over the concrete database: no record other than the target fits the
-    description at least as well. The query is built from the reference's definition, with
-    each record's values as constants, and decided by Z3."""
-    ctx = ctx or z3.Context()
-    s = lia_solver(ctx)
-    ev = Evaluator(domain, db)
+def check_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor_id: str, step: int) -> SelectionProof:
+    """Every record of the entity checked against the description: none other than the target
+    fits it at least as well. The database is finite, so this scan is a complete argument; what
+    it found is recorded (how many records, how many fit) for `verify`'s second engine to
+    re-derive in SQL."""
     ent = ref.entity
     stated = R.stated_values(domain, ref, db, target_id)
-    rows = sorted(db.get(ent, {}))
-    idx = z3.Int("row", ctx=ctx)
-
-    d = describe(domain, ref)
-
-    def row_fits(rid: str):
-        rec = Ref(ent, rid)
-        env = R.bindings(domain, d, rid, stated, actor_id)
-        conds = [bool(ev.eval(p.node, env)) for p in d.parts]
-        if d.rank is not None:  # at least as good as the target: the target does not rank before it
-            conds.append(not ev.eval(d.rank, {d.record: rec, TARGET: Ref(ent, target_id)}))
-        return z3.BoolVal(all(conds), ctx=ctx)
-
-    others = [i for i, rid in enumerate(rows) if rid != target_id]
-    s.add(z3.Or([z3.And(idx == i, row_fits(rows[i])) for i in others]) if others else z3.BoolVal(False, ctx=ctx))
-    result = str(s.check())
-    fit_filter = len(R.candidates(domain, ref, db, stated, actor_id, skip={"where", "rank"}))
+    fits = R.candidates(domain, ref, db, stated, actor_id, skip={"rank"})
+    rivals = R.rivals(domain, ref, db, target_id, stated, actor_id)
+    if target_id not in fits or rivals:
+        why = f"{rivals[0]} fits as well" if rivals else "the target does not fit"
+        raise ReplayMismatch(f"uniqueness check failed for {ref.name} at step {step + 1}: {why}")
     rank = f"{'.'.join(ref.rank[0])} {ref.rank[1]}" if ref.rank else None
     wording = " and ".join(f"{k} = {v}" for k, v in stated.items())
     if ref.where_src:
@@ -168,7 +155,7 @@ def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor
     better = ""
     if ref.rank:
         better = f" with {'.'.join(ref.rank[0])} {'<=' if ref.rank[1] == 'asc' else '>='} the target's"
-    proof = SelectionProof(
+    return SelectionProof(
         step=step + 1,
         reference=ref.name,
         entity=ent,
@@ -177,11 +164,9 @@ def prove_unique(domain: Domain, db: dict, ref: Reference, target_id: str, actor
         where=ref.where_src,
         scope=".".join(ref.scope) if ref.scope else None,
         rank=rank,
-        candidates=len(rows),
-        fit_filter=fit_filter,
-        solver=result,
-        query=f"exists {ent} r != {target_id}: {wording}{better}",
+        candidates=len(db.get(ent, {})),
+        fit_stated=len(R.candidates(domain, ref, db, stated, actor_id, skip={"where", "rank"})),
+        fits=len(fits),
+        rivals=len(rivals),
+        query=f"{ent} r != {target_id}: {wording}{better}",
     )
-    if result != "unsat":
-        raise ReplayMismatch(f"uniqueness proof failed for {ref.name} at step {step + 1}: {result}")
-    return proof

@@ -19,7 +19,9 @@ class GoldCall(BaseModel):
 
 
 class SelectionProof(BaseModel):
-    """Why a description picks out exactly one record."""
+    """Why a description picks out exactly one record. The database at that step is finite and
+    every one of its records of the entity was checked against the description (`candidates` of
+    them): the scan is the whole argument - no solver is involved, and none is claimed."""
 
     step: int
     reference: str
@@ -29,10 +31,12 @@ class SelectionProof(BaseModel):
     where: Optional[str] = None
     scope: Optional[str] = None
     rank: Optional[str] = None
-    candidates: int = Field(description="records of the entity in the database at that step")
-    fit_filter: int = Field(description="records matching the stated values (ignoring rank/where)")
-    solver: str = Field(description="'unsat': no other record fits the description as well")
-    query: str
+    candidates: int = Field(description="records of the entity in the database at that step, every one checked")
+    fit_stated: int = Field(description="of them, the user's own with the stated values (where and rank ignored)")
+    fits: int = Field(description="of them, those fitting the whole description (rank ignored); the target is one")
+    rivals: int = Field(0, description="records other than the target that fit at least as well: 0")
+    check: str = Field("exhaustive", description="how uniqueness was established: every record checked")
+    query: str = Field(description="the condition no record other than the target meets")
 
 
 class DistractorRecord(BaseModel):
@@ -48,6 +52,16 @@ class DistractorRecord(BaseModel):
     visible: bool = Field(description="listed by the tool the agent uses at that step")
     before_target: bool = Field(description="listed before the target (a careless reader takes it)")
     linked: list[str] = Field(default_factory=list, description="records created alongside it (e.g. its other flight)")
+
+
+class ReplayRecord(BaseModel):
+    """What replaying the solved walk on the plain-Python runtime found (counted, not assumed)."""
+
+    steps: int = Field(description="gold calls run on the runtime")
+    succeeded: int = Field(description="of them, calls that succeeded (a walk with a failing call is no task)")
+    refused: int = Field(0, description="refused requests that failed with exactly their rule's message")
+    fields_compared: int = Field(description="field values the solver predicted for the end, each equal to the runtime's")
+    background_records: int = Field(description="records added around the walk (after removing any that interfered)")
 
 
 class SolveRecord(BaseModel):
@@ -74,7 +88,7 @@ class Scenario(BaseModel):
     selections: list[SelectionProof]
     distractors: list[DistractorRecord] = Field(default_factory=list)
     solve: SolveRecord
-    background: int
+    replay: ReplayRecord
 
 
 @dataclass

@@ -18,8 +18,8 @@ from ..plan.walk import Walk
 from ..spec import types as T
 from ..spec.model import Domain
 from .fill import add_background, assign_ids, distractor_records, fill_generated, remove_background
-from .replay import cross_check, first_ambiguity, prove_unique, quantifier_blockers, replay_walk
-from .scenario import Infeasible, ReplayMismatch, Scenario, StepFailed, SynthOptions
+from .replay import cross_check, first_ambiguity, check_unique, quantifier_blockers, replay_walk
+from .scenario import Infeasible, ReplayMismatch, ReplayRecord, Scenario, StepFailed, SynthOptions
 from .solve import model_value, solve_walk
 from .world import SYMBOL_BASE, Symbols
 
@@ -115,10 +115,10 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         raise Infeasible("could not place background records without ambiguity")
 
     gold, outputs, answers, final_db, snapshots, all_ids = replay
-    cross_check(domain, walk, w, model, plan.states[-1], final_db, all_ids)
+    compared = cross_check(domain, walk, w, model, plan.states[-1], final_db, all_ids)
     lap("replay")
     proofs = [
-        prove_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k, symbols, w.ctx)
+        check_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k)
         for (k, obj, _e, ref) in plan.selections
     ]
     lap("proofs")
@@ -135,5 +135,13 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         selections=proofs,
         distractors=records,
         solve=solve_rec,
-        background=n_background,
+        replay=ReplayRecord(
+            steps=sum(1 for st in walk.steps if st.refuse is None),
+            succeeded=sum(1 for st, out in zip(walk.steps, outputs) if st.refuse is None
+                          and not (isinstance(out, str) and out.startswith("Error:"))),
+            refused=sum(1 for st, out in zip(walk.steps, outputs) if st.refuse is not None
+                        and out == f"Error: {domain.tools[st.tool].requires[st.refuse - 1].error}"),
+            fields_compared=compared,
+            background_records=n_background,
+        ),
     )

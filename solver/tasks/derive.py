@@ -339,8 +339,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         solve=sc.solve,
         selections=sc.selections,
         distractors=sc.distractors,
-        replay={"steps": len(gold_actions), "all_succeeded": True, "solver_matches_runtime": True,
-                "refused_calls_fail_as_expected": bool(refusals), "background_records": sc.background},
+        replay=sc.replay,
     )
     diff = Difficulty(
         length=len(gold_actions),

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, Field
 
 from ..plan.walk import Walk
-from ..state.scenario import DistractorRecord, GoldCall, SelectionProof, SolveRecord
+from ..state.scenario import DistractorRecord, GoldCall, ReplayRecord, SelectionProof, SolveRecord
 
 
 class Change(BaseModel):
@@ -50,7 +50,7 @@ class Certificate(BaseModel):
     solve: SolveRecord
     selections: list[SelectionProof]
     distractors: list[DistractorRecord] = Field(default_factory=list)
-    replay: dict[str, Any]
+    replay: ReplayRecord
 
 
 class Difficulty(BaseModel):

@@ -1,0 +1,156 @@
+"""verify's second engine (SQL on SQLite) - independent of the generator, and able to fail.
+
+What each test can catch:
+- the agreement test: the SQL compiler or the runtime misreading a construct of a shipped spec
+  (they disagree on some description or precondition of a real dataset);
+- the differential test: the same, off the gold path - random calls with random records and
+  values, where most preconditions fail (the gold only exercises the passing side);
+- the planted-bug tests: a bug in the one meaning the generator's back-ends share (descriptions,
+  comparison operators) yields tasks that pass every first-engine check - they read the spec
+  through the same code - and only the second engine rejects them.
+- the layout test: the second engine importing generator code (then it would share its bugs).
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import random
+from pathlib import Path
+
+import pytest
+
+import envsynth.spec.meaning as meaning
+from envsynth import sqlcheck
+from envsynth.generate import generate_tasks
+from envsynth.runtime import references as R
+from envsynth.runtime.execute import Runtime
+from envsynth.spec import types as T
+from envsynth.spec import walker
+from envsynth.spec.loader import load_domain
+from envsynth.verify import check_task
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_second_engine_imports_nothing_of_the_generator():
+    """Only the parsed spec (model, expression tree, walker dispatch, value types) may be shared."""
+    tree = ast.parse((ROOT / "solver" / "sqlcheck.py").read_text(encoding="utf-8"))
+    allowed = {"spec", "spec.grammar", "spec.model", "spec.walker", "spec.types", ""}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            assert (node.module or "") in allowed, f"sqlcheck imports {node.module} (line {node.lineno})"
+
+
+@pytest.mark.parametrize("name", ["airline", "calendar", "banking"])
+def test_sql_agrees_with_every_certificate(name):
+    domain = load_domain(name)
+    descriptions = requirements = 0
+    for task in generate_tasks(domain, n=25, seed=21, refusals=0.3, multi_intent=0.3):
+        result = check_task(domain, task)
+        assert result.ok, (task.id, result.problems)
+        descriptions += result.sql_descriptions
+        requirements += result.sql_requirements
+    assert descriptions > 5 and requirements > 25
+
+
+@pytest.mark.parametrize("name", ["airline", "retail", "hr", "itsm", "calendar", "banking"])
+def test_sql_and_runtime_agree_off_the_gold_path(name):
+    """Random calls on generated databases: SQLite's verdict on every precondition is the
+    runtime's (which one fails first, or none), and every reference resolves to the same record."""
+    domain = load_domain(name)
+    rng = random.Random(f"differential/{name}")
+    compared = resolved = 0
+    for task in generate_tasks(domain, n=4, seed=5):
+        db = task.initial_db
+        base = sqlcheck.Database(domain, db)
+        actor = task.certificate.actor
+        for tool in domain.tools.values():
+            for _ in range(12):
+                args = {}
+                for a in tool.args.values():
+                    if a.is_ref:
+                        pool = sorted(db.get(a.type.entity, {}))
+                        args[a.name] = rng.choice(pool) if pool else "missing"
+                    elif a.type.kind == "str" and not a.type.values:
+                        args[a.name] = rng.choice(["a note", "Dana Reyes"])  # free text
+                    else:
+                        args[a.name] = T.encode(a.type, T.sample(a.type, rng))
+                out = Runtime(domain, db, actor).call(tool.name, args)
+                holds = sqlcheck.requirements(domain, base, tool, args, actor)
+                first = next((r.error for r, ok in zip(tool.requires, holds) if not ok), None)
+                runtime_first = out.output[len("Error: "):] if not out.ok else None
+                if runtime_first is not None and not any(runtime_first == r.error for r in tool.requires):
+                    continue  # refused before the preconditions (a bad value, a missing record)
+                assert first == runtime_first, (tool.name, args, first, runtime_first)
+                compared += 1
+        for ent in domain.entities.values():
+            for ref in ent.refs.values():
+                if ref.by_id:
+                    continue
+                for rid in sorted(db.get(ent.name, {}))[:6]:
+                    stated = R.stated_values(domain, ref, db, rid)
+                    got = sqlcheck.resolve(domain, base, ref, stated, actor)
+                    assert got.target == R.resolve(domain, ref, db, stated, actor), (ref.name, rid)
+                    resolved += 1
+        base.close()
+    assert compared > 20 and resolved > 0
+
+
+def _flip_rank(real):
+    def planted(domain, ref):
+        d = real(domain, ref)
+        if d.rank is None:
+            return d
+        op = ">" if d.rank.op == "<" else "<"
+        return meaning.Description(d.ref, d.record, d.parts, meaning.E.Compare(op, d.rank.left, d.rank.right,
+                                                                                type=d.rank.type), d.rank_path)
+    return planted
+
+
+def test_planted_rank_bug_is_caught_only_by_the_second_engine(monkeypatch):
+    """'The cheapest' read as 'the dearest' in the one meaning every generator back-end shares."""
+    monkeypatch.setattr(meaning, "_describe", _flip_rank(meaning._describe))
+    domain = load_domain("airline")  # a fresh load: descriptions are cached on the references
+    tasks = [t for t in generate_tasks(domain, n=30, seed=4)
+             if any(s.rank and s.fits > 1 for s in t.certificate.selections)]  # the rank decides
+    assert tasks, "the planted bug should still let tasks with a ranked description through"
+    for task in tasks:
+        assert check_task(domain, task, second_engine=False).ok  # the first engine shares the bug
+        problems = check_task(domain, task).problems
+        assert any(p.startswith("second engine:") and "picks" in p for p in problems), problems
+
+
+def test_planted_condition_bug_is_caught_only_by_the_second_engine(monkeypatch):
+    """A description's fixed condition (`where`) dropped from the shared meaning."""
+    real = meaning._describe
+
+    def planted(domain, ref):
+        d = real(domain, ref)
+        return meaning.Description(d.ref, d.record, tuple(p for p in d.parts if p.kind != "where"), d.rank, d.rank_path)
+
+    monkeypatch.setattr(meaning, "_describe", planted)
+    domain = load_domain("airline")
+    caught = 0
+    for task in generate_tasks(domain, n=40, seed=8):
+        if not any(s.where for s in task.certificate.selections):
+            continue
+        assert check_task(domain, task, second_engine=False).ok
+        problems = check_task(domain, task).problems
+        caught += any(p.startswith("second engine:") for p in problems)
+    assert caught > 0
+
+
+def test_planted_operator_bug_is_caught_by_the_second_engine(monkeypatch):
+    """`>=` read as `>` by both the runtime and Z3 (they share the operator table): gold calls
+    that sit exactly on a boundary break the spec's rule as written, and SQL says so."""
+    monkeypatch.setitem(walker.COMPARE, ">=", operator.gt)
+    monkeypatch.setitem(walker.COMPARE, "<=", operator.lt)
+    caught = checked = 0
+    for name in ("airline", "banking", "calendar"):
+        domain = load_domain(name)
+        for task in generate_tasks(domain, n=25, seed=2):
+            checked += 1
+            problems = check_task(domain, task).problems
+            caught += any(p.startswith("second engine:") for p in problems)
+    assert checked and caught > 0
