@@ -18,7 +18,7 @@ from .errors import EnvsynthError, Finding, SpecError, SpecErrors
 from .plan.graph import build_graph, lint_graph, why_unreachable
 from .state.analysis import static_findings
 from .state.synth import Infeasible, ReplayMismatch, synthesize
-from .tasks.phrases import Templates
+from .tasks.phrases import TEXT_PATTERNS, Templates, text_problems, THIRD_PERSON_ME, sentences_of
 from .tasks.derive import derive_task
 from .plan.planner import WalkStats, enumerate_walks
 
@@ -64,6 +64,8 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
             report.findings.append(Finding("warning", f"no phrasing for '{m}' in {tpl.directory}/phrases.yaml: "
                                            "tasks that need it cannot be rendered", m))
         report.findings += [located(e) for e in tpl.problems(domain)]
+        if not any(f.severity == "error" for f in report.findings):
+            report.findings += [located(e) for e in text_problems(tpl, domain)]
     except SpecErrors as e:
         report.findings += [located(x) for x in e.errors]
         tpl = None
@@ -131,7 +133,10 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
             continue
         rendered |= ways
         try:
-            derive_task(domain, sc, tpl, 0)
+            task = derive_task(domain, sc, tpl, 0)
+            for problem in sample_text_problems(task.instruction):
+                report.findings.append(Finding("warning", f"a rendered {goal} request {problem}: "
+                                               f"\"{task.instruction}\"", goal))
         except EnvsynthError as e:
             steps = " > ".join(s.tool for s in w.steps)
             names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
@@ -139,6 +144,23 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
                 "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
                 f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
                 "rather than fixed words", goal))
+
+
+def sample_text_problems(text: str) -> list[str]:
+    """What a rendered request says that people do not write (the phrasing-level check,
+    `text_problems`, has found the ones a single phrasing causes, at their line)."""
+    out = []
+    sents = sentences_of(text)
+    if len(sents) != len(set(sents)):
+        out.append("says one sentence twice")
+    for rx, what, _hint in TEXT_PATTERNS[:1] + TEXT_PATTERNS[2:]:  # amounts: the sample is the spec's
+        m = rx.search(text)
+        if m:
+            out.append(what.format(found=m.group(0)))
+    m = THIRD_PERSON_ME.search(text)
+    if m:
+        out.append(f"makes the user a third person (\"{m.group(0).strip()}\")")
+    return out
 
 
 RULE_LIKE = re.compile(r"\b(only|must|cannot|can ?not|can't|never|not allowed|may not|at most|at least|"

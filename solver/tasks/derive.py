@@ -20,7 +20,8 @@ from .. import __version__
 from ..spec import types as T
 from ..spec.model import Domain
 from ..errors import EnvsynthError, ToolError
-from .phrases import Templates, human_date as _human_date, nest as _nest
+from .phrases import DEFAULTS, Named, Templates, clock, human_date as _human_date, human_datetime, nest as _nest
+from .phrases import money_text
 from ..spec import grammar as E
 from ..runtime.execute import Ref, Runtime, canonical_json, db_hash, listed_ids, to_text
 from ..state.scenario import Scenario
@@ -100,8 +101,10 @@ class _Describer:
             self.selected[step.select.object] = proof
         self.created = {o for s in sc.walk.steps for o in s.creates.values()}
 
-    def __call__(self, obj: str, depth: int = 0) -> str:
+    def __call__(self, obj: str, depth: int = 0) -> Named:
         if obj in self.cache:
+            if obj in self.selected:  # a phrasing tried and dropped may have rendered it first
+                self.rendered.add(obj)
             return self.cache[obj]
         ent = self.walk.objects[obj]
         rid = self.sc.ids[obj]
@@ -122,10 +125,13 @@ class _Describer:
             else:
                 parent, field = link.split(".", 1)
                 path = ("links", ent, field) if self.tpl.options("links", ent, field) else ("links", ent)
-                text = self.tpl.pick(self.rng, path, f"the {field.replace('_', ' ')} of {{{{ parent }}}}",
-                                     parent=self(parent, depth + 1), field=field.replace("_", " "))
-        self.cache[obj] = text
-        return text
+                said = self(parent, depth + 1)
+                # the user's own record is "my ...", never "the ... of me"
+                default = f"my {field.replace('_', ' ')}" if said.is_me else \
+                    f"the {field.replace('_', ' ')} of {{{{ parent }}}}"
+                text = self.tpl.pick(self.rng, path, default, parent=said, field=field.replace("_", " "))
+        named = self.cache[obj] = Named(text, obj == self.walk.actor)
+        return named
 
 
 class _Mention:
@@ -135,19 +141,65 @@ class _Mention:
     def __init__(self, describe: "_Describer", obj: str):
         self.describe, self.obj = describe, obj
 
+    @property
+    def is_me(self) -> bool:  # `{% if patient is me %}`: the user themself, without describing anyone
+        return self.obj == self.describe.walk.actor
+
     def __str__(self) -> str:
-        return self.describe(self.obj)
+        return str(self.describe(self.obj))
 
 
 def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
-    """A value of `obj` that a rendered description states through a link (room.name of a meeting)."""
+    """A value of `obj` that a rendered description states through a link (room.name of a meeting),
+    written the way the user says it (a date as "September 19, 2026", not 2026-09-19)."""
     for other, q in describe.selected.items():
         if other not in describe.rendered:
             continue
         for path, v in q.stated.items():
             if describe.walk.links.get(f"{other}.{path.split('.')[0]}") == obj and "." in path:
-                return str(v)
+                t = describe.d.path_type(q.entity, tuple(path.split(".")))
+                return spoken(t, v)
     return None
+
+
+def spoken(t: Optional[T.VType], v: Any) -> str:
+    """A stored value as a person says it inside a sentence."""
+    kind = t.kind if t is not None else ""
+    if kind == "date":
+        return _human_date(v)
+    if kind == "datetime":
+        return human_datetime(v)
+    if kind == "time":
+        return clock(v)
+    if kind == "money":
+        return money_text(v)
+    if kind == "enum":
+        return str(v).replace("_", " ")
+    return str(v)
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a request, compared without case ("Also, please ..." repeats "Please ...")."""
+    return [x.strip().lower() for x in re.split(r"(?<=[.!?])\s+", text) if x.strip()]
+
+
+def _pick_request(tpl: Templates, rng: random.Random, tool: str, describe: "_Describer", said: set,
+                  ctx: dict) -> str:
+    """A phrasing of the request that repeats no sentence the user has already said (two status
+    questions both ending "I want its exact status."): the seeded pick, else the first other
+    phrasing, in the file's order, that adds only new sentences."""
+    options = tpl.options("intents", tool)
+    if not options:
+        return tpl.pick(rng, ("intents", tool), None, **ctx)  # says that the phrasing is missing
+    rendered = set(describe.rendered)
+    choice = rng.choice(options)
+    for option in [choice] + [o for o in options if o != choice]:
+        describe.rendered = set(rendered)  # only the kept phrasing's descriptions count as given
+        text = tpl.render(option, **ctx)
+        if not said & set(_sentences(text)):
+            return text
+    describe.rendered = set(rendered)
+    return tpl.render(choice, **ctx)
 
 
 def _unstated(describe: "_Describer", instruction: str) -> str:
@@ -235,6 +287,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     actor_rec = sc.initial_db[domain.actor][sc.ids[walk.actor]]
     me_known = walk.actor in walk.given
     sentences, requests, answers, refusals = [], [], [], []
+    said: set[str] = set()  # the requests' sentences so far, so that none is said twice
     facts: dict[str, Any] = {}
     if me_known:
         facts[f"{domain.actor}_id"] = actor_rec["id"]
@@ -253,7 +306,8 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
                 continue
             ctx[var] = _Mention(describe, obj)
         ctx["me"] = actor_rec
-        text = tpl.pick(rng, ("intents", tool.name), None, **ctx)
+        text = _pick_request(tpl, rng, tool.name, describe, said, ctx)
+        said.update(_sentences(text))
         requests.append(text)
         if ctx["args"]:
             facts.setdefault("choices", {}).update(ctx["args"])
@@ -267,21 +321,21 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
                                   accept=list(dict.fromkeys([req.error] + reasons))))
             refusals.append(Refusal(step=k + 1, tool=tool.name, arguments=sc.gold[k].arguments,
                                     requirement=req.src, error=req.error))
-    intro = tpl.pick(rng, ("intro",), "Hi, I'm {{ me.first_name }}.", me=actor_rec, me_known=me_known)
+    intro = tpl.pick(rng, ("intro",), DEFAULTS["intro"], me=actor_rec, me_known=me_known)
     if walk.actor in describe.selected:
         # the agent finds the user by a description (email, name and zip): the user must give it,
         # unless the intro already does
         p = describe.selected[walk.actor]
         if not all(str(v).lower() in intro.lower() for v in p.stated.values()):
             phrase = tpl.pick(rng, ("refs", domain.actor, p.reference), None, **_nest(p.stated))
-            intro += " " + tpl.pick(rng, ("identify", p.reference), "You can find {{ phrase }}.",
+            intro += " " + tpl.pick(rng, ("identify", p.reference), DEFAULTS["identify"],
                                     phrase=phrase, **_nest(p.stated))
         describe.rendered.add(walk.actor)
     for i, r in enumerate(requests):
         if i == 0:
             sentences.append(r)
         else:
-            conn = tpl.pick(rng, ("connectors",), "Also, ")
+            conn = tpl.pick(rng, ("connectors",), DEFAULTS["connectors"])
             keep = re.match(r"I\b", r) is not None
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
     # a record the plan picks by its own description, whose value another description already
@@ -294,20 +348,28 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         if value is not None:
             ent = walk.objects[obj]
             phrase = tpl.pick(rng, ("refs", ent, p.reference), None, **_nest(p.stated))
-            sentences.append(tpl.pick(rng, ("clarify", ent), "{{ value }} is {{ phrase }}.", value=value, phrase=phrase))
+            sentences.append(tpl.pick(rng, ("clarify", ent), DEFAULTS["clarify"], value=value, phrase=phrase))
             describe.rendered.add(obj)
     # every record the user names by id must be named in the text, even when no request mentions
     # it (the plan looks it up on the way: "my pet number is P9587")
     stated_ids = []
+    used: dict[str, list[str]] = {}  # entity -> the given_ids phrasings already said
     for obj in walk.given:
         rid = sc.ids[obj]
         if obj != walk.actor and not any(rid in x for x in [intro] + sentences):
             ent = walk.objects[obj]
-            stated_ids.append(tpl.pick(rng, ("given_ids", ent), f"My {ent.replace('_', ' ')} number is {{{{ id }}}}.",
-                                       id=rid))
+            name = ent.replace('_', ' ')
+            if ent not in used:
+                options = tpl.options("given_ids", ent) or [f"My {name} number is {{{{ id }}}}."]
+                choice = rng.choice(options)
+            else:  # a second order: another phrasing, never "My order number is ..." twice
+                options = [o for o in tpl.options("given_ids", ent) if o not in used[ent]]
+                choice = rng.choice(options) if options else f"I also have {name} {{{{ id }}}}."
+            used.setdefault(ent, []).append(choice)
+            stated_ids.append(tpl.render(choice, id=rid))
     if walk.actor in walk.given and actor_rec["id"] not in intro:
-        stated_ids.insert(0, tpl.pick(rng, ("given_ids", domain.actor), "My id is {{ id }}.", id=actor_rec["id"]))
-    closing = tpl.pick(rng, ("closing",), "")
+        stated_ids.insert(0, tpl.pick(rng, ("given_ids", domain.actor), DEFAULTS["given_ids (the user)"], id=actor_rec["id"]))
+    closing = tpl.pick(rng, ("closing",), DEFAULTS["closing"])
     instruction = " ".join([intro] + stated_ids + sentences) + closing
     unstated = _unstated(describe, instruction)
     if unstated:

@@ -32,7 +32,7 @@ def human_date(v: Any) -> str:
         return str(v)
 
 
-def _money(v: Any) -> str:
+def money_text(v: Any) -> str:
     return f"${float(v):,.2f}"
 
 
@@ -40,7 +40,68 @@ def _words(v: Any) -> str:
     return str(v).replace("_", " ")
 
 
-FILTERS = {"human_date": human_date, "money": _money, "words": _words}
+def clock(v: Any) -> str:
+    """A time of day as people say it: 14 or "14:00" -> "2 PM", "09:30" -> "9:30 AM"."""
+    text = str(v).strip()
+    m = re.fullmatch(r"(?:\d{4}-\d{2}-\d{2}[ T])?(\d{1,2})(?::(\d{2}))?(?::\d{2})?", text)
+    if m is None or int(m.group(1)) > 23:
+        return text
+    h, mins = int(m.group(1)), int(m.group(2) or 0)
+    suffix = "AM" if h < 12 else "PM"
+    h12 = h % 12 or 12
+    return f"{h12} {suffix}" if mins == 0 else f"{h12}:{mins:02d} {suffix}"
+
+
+def human_datetime(v: Any) -> str:
+    """"2026-12-08 14:00" -> "December 8, 2026 at 2 PM"."""
+    day, _, hm = str(v).replace("T", " ").partition(" ")
+    return f"{human_date(day)} at {clock(hm)}" if hm else human_date(day)
+
+
+def is_me(v: Any) -> bool:
+    """Whether a record in a phrasing is the user themself ({% if patient is me %})."""
+    return bool(getattr(v, "is_me", False))
+
+
+def possessive(v: Any) -> str:
+    """"my" for the user, "<description>'s" for anyone else: {{ patient|possessive }} insurance."""
+    if is_me(v):
+        return "my"
+    text = str(v)
+    return text + ("'" if text.endswith("s") else "'s")
+
+
+class Named(str):
+    """A record's description as text that knows whether it is the user ("me")."""
+
+    is_me = False
+
+    def __new__(cls, text: str, is_me: bool = False) -> "Named":
+        obj = super().__new__(cls, text)
+        obj.is_me = is_me
+        return obj
+
+
+FILTERS = {"human_date": human_date, "human_datetime": human_datetime, "clock": clock, "money": money_text,
+           "words": _words, "possessive": possessive}
+TESTS = {"me": is_me}
+
+# the sentences and words the renderer writes on its own, where a domain's phrases.yaml has no
+# phrasing for them (docs/writing-specs.md, "What the renderer adds", lists each one)
+DEFAULTS = {
+    "intro": "Hi, I'm {{ me.first_name }}.",
+    "identify": "You can find {{ phrase }}.",
+    "connectors": "Also, ",
+    "clarify": "{{ value }} is {{ phrase }}.",
+    "given_ids": "My <entity> number is {{ id }}.",
+    "given_ids (the user)": "My id is {{ id }}.",
+    "given_ids (another of one kind)": "I also have <entity> {{ id }}.",
+    "ids": "<entity> {{ id }}",
+    "created": "the new <entity>",
+    "links": "the <field> of {{ parent }}",
+    "links (of the user)": "my <field>",
+    "closing": "",
+}
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +147,7 @@ class Templates:
         self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                                       keep_trailing_newline=False)
         self.env.filters.update(FILTERS)
+        self.env.tests.update(TESTS)
         text = read_text(directory / "phrases.yaml", "phrases")
         raw: Any = {}
         self.smap = None
@@ -251,6 +313,102 @@ class Templates:
         return None
 
 
+# what a rendered sample must not contain: (pattern, what it is, how to write it instead)
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_RAW_MONEY = re.compile(r"(?<![\d$,.])1234\.5\d?\b")  # the sample amount, not through |money
+_CLOCK_24H = re.compile(r"\b\d{1,2}:\d{2}\b(?!\s*[AaPp]\.?[Mm])")
+THIRD_PERSON_ME = re.compile(r"\b(?:of|about|from|for whom is) me\b(?=\s*[.?!,;)]|$)|\bme's\b|\bme (?:is|has|was|does)\b"
+                              r"|(?:^|[.!?]\s+)Me\b", re.I)
+TEXT_PATTERNS = [
+    (_ISO_DATE, "writes a date as {found} inside a sentence",
+     "people write dates as December 3, 2026: use {{ x|human_date }} (or |human_datetime)"),
+    (_RAW_MONEY, "writes an amount of money as {found}", "use {{ x|money }} ($1,234.50)"),
+    (_CLOCK_24H, "writes a time of day as {found}", "say it as people do: {{ x|clock }} (2 PM)"),
+]
+SAMPLE_MONEY = 1234.5
+
+
+def sentences_of(text: str) -> list[str]:
+    return [x.strip().lower() for x in re.split(r"(?<=[.!?])\s+", text) if x.strip()]
+
+
+class _Me(str):
+    """The user as a record variable in a sample: renders "me", like the renderer does."""
+
+    is_me = True
+
+
+def text_problems(tpl: "Templates", domain: Domain) -> list[SpecError]:
+    """Phrasings that render text people do not write: dates, money and times in storage form
+    ("on 2026-12-15", "1234.5", "15:00"), the user in the third person ("the status of me"),
+    or one sentence twice. Each phrasing is rendered with sample values (the user's own record
+    where a record variable can be the user) and read; warnings at the phrasing's line."""
+    out: list[SpecError] = []
+    seen: set = set()
+    for section, body in tpl.raw.items():
+        if section not in SECTIONS:
+            continue
+        for path, ctx in _contexts(domain, section, body, money=SAMPLE_MONEY):
+            variants = [("", ctx)]
+            for var in _me_vars(domain, path, ctx):
+                variants.append((var, {**ctx, var: _Me("me")}))
+            phrasings = tpl._phrasings(path)
+            for i, text in enumerate(phrasings):
+                if not isinstance(text, str):
+                    continue
+                where = path + (i,) if isinstance(_get(tpl.raw, path), list) else path
+                for var, c in variants:
+                    try:
+                        rendered = tpl.env.from_string(text).render(**c)
+                    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError):
+                        break  # `problems` reports it
+                    name = ".".join(str(p) for p in path)
+                    found = []
+                    if not var:
+                        for rx, what, hint in TEXT_PATTERNS:
+                            m = rx.search(rendered)
+                            if m:
+                                found.append((f"{name} {what.format(found=m.group(0))}", hint))
+                        sents = sentences_of(rendered)
+                        if len(sents) != len(set(sents)):
+                            found.append((f"{name} says one sentence twice", "say each thing once"))
+                    else:
+                        m = THIRD_PERSON_ME.search(rendered)
+                        if m:
+                            field = "parent" if var == "parent" else var
+                            found.append((
+                                f"{name} makes the user a third person when {{{{ {field} }}}} is the user "
+                                f"themself: \"{rendered.strip()}\"",
+                                f"the user renders as \"me\": write {{{{ {field}|possessive }}}} ... (\"my\" for the "
+                                f"user) or {{% if {field} is me %}}my ...{{% else %}}the ... of {{{{ {field} }}}}{{% endif %}}"))
+                    for msg, hint in found:
+                        if (where, msg) not in seen:
+                            seen.add((where, msg))
+                            err = tpl._at(where, msg, hint)
+                            err.severity = "warning"
+                            out.append(err)
+    return out
+
+
+def _me_vars(domain: Domain, path: tuple, ctx: dict) -> list[str]:
+    """The record variables of a phrasing that can be the user themself."""
+    if path[0] == "intents":
+        tool = domain.tools.get(path[1])
+        if tool is None:
+            return []
+        return [v for v, e in tool.record_vars().items() if e == domain.actor and v in ctx]
+    if path[0] == "links" and len(path) >= 2:
+        target = path[1]
+        fields = [path[2]] if len(path) > 2 else None
+        actor = domain.entities.get(domain.actor)
+        if actor is None:
+            return []
+        for f in actor.fields.values():
+            if f.type.kind == "ref" and f.type.entity == target and (fields is None or f.name in fields):
+                return ["parent"]
+    return []
+
+
 def _get(node: Any, path: tuple) -> Any:
     for p in path:
         node = node[p]
@@ -266,8 +424,10 @@ class _Record:
         return "the record"
 
 
-def example_value(t: T.VType) -> Any:
+def example_value(t: T.VType, money: Optional[float] = None) -> Any:
     """A JSON value of the type, for rendering phrasings in `check`."""
+    if t.kind == "money" and money is not None:
+        return money
     if t.kind == "ref":
         return "X123"
     if t.kind in ("enum",) or (t.kind == "str" and t.values):
@@ -280,14 +440,18 @@ def example_value(t: T.VType) -> Any:
     return T.encode(t, lo)
 
 
-def _record(domain: Domain, entity: str) -> dict:
+def _record(domain: Domain, entity: str, money: Optional[float] = None) -> dict:
     ent = domain.entities[entity]
-    return {"id": "X123", **{f.name: example_value(f.type) for f in ent.fields.values()}}
+    return {"id": "X123", **{f.name: example_value(f.type, money) for f in ent.fields.values()}}
 
 
-def _contexts(domain: Domain, section: str, body: Any):
-    """(path, context) for every phrasing list of a section, as `derive_task` renders them."""
-    me = _record(domain, domain.actor)
+def _contexts(domain: Domain, section: str, body: Any, money: Optional[float] = None):
+    """(path, context) for every phrasing list of a section, as `derive_task` renders them
+    (`money`: the sample amount, for `text_problems` to see whether a phrasing formats it)."""
+    def sample(t: T.VType) -> Any:
+        return example_value(t, money)
+
+    me = _record(domain, domain.actor, money)
     if section == "intro":
         yield (section,), {"me": me, "me_known": True}
     elif section in ("connectors", "closing"):
@@ -316,19 +480,19 @@ def _contexts(domain: Domain, section: str, body: Any):
                 ref = domain.entities[ent].refs.get(rname)
                 if ref is None:
                     continue
-                stated = {".".join(p): example_value(domain.path_type(ent, p)) for p in ref.filter}
+                stated = {".".join(p): sample(domain.path_type(ent, p)) for p in ref.filter}
                 yield (section, ent, rname), nest(stated)
     elif section == "identify":
         for rname in body:
             ref = domain.entities[domain.actor].refs.get(rname)
-            stated = {".".join(p): example_value(domain.path_type(domain.actor, p)) for p in ref.filter} if ref else {}
+            stated = {".".join(p): sample(domain.path_type(domain.actor, p)) for p in ref.filter} if ref else {}
             yield (section, rname), {"phrase": "the user", **nest(stated)}
     elif section == "intents":
         for tname in body:
             tool = domain.tools.get(tname)
             if tool is None:
                 continue
-            ctx: dict[str, Any] = {"me": me, "args": {a.name: example_value(a.type) for a in tool.args.values()
+            ctx: dict[str, Any] = {"me": me, "args": {a.name: sample(a.type) for a in tool.args.values()
                                                      if not a.is_ref}}
             created = {e.var for e in tool.created()}
             for var in tool.record_vars():
