@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .plan.facts import AspOptions
+from .spec import grammar as E
+from .spec.history import history
 from .spec.model import Domain
 from .errors import EnvsynthError, Finding, SpecError, SpecErrors
 from .plan.graph import build_graph, lint_graph, why_unreachable
@@ -57,6 +59,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     report.findings += static_findings(domain)
     report.findings += reference_findings(domain)
     report.findings += policy_findings(domain)
+    report.findings += history_findings(domain)
     tpl = None
     try:
         tpl = Templates(domain)
@@ -165,6 +168,32 @@ def sample_text_problems(text: str) -> list[str]:
 
 RULE_LIKE = re.compile(r"\b(only|must|cannot|can ?not|can't|never|not allowed|may not|at most|at least|"
                        r"no more than|within \d+|up to \d+|neither|nor)\b", re.I)
+
+
+def history_findings(domain: Domain) -> list[Finding]:
+    """Rules a creating tool checks that envsynth cannot carry over to the records already in a
+    generated database (spec/history.py): say which, and how to state them as invariants. The
+    derived rules themselves are info: generated records keep them."""
+    out = []
+    h = history(domain)
+    for u in h.unguaranteed:
+        where = f"{domain.source}:{u.line}: " if u.line else f"{domain.source}: "
+        # an invariant of the entity that searches its records is taken as the author's statement of it
+        stated = any(isinstance(q, E.Quant) and q.entity == u.entity
+                     for node, _src in domain.entities[u.entity].invariants for q in E.walk(node))
+        if stated:
+            out.append(Finding("info", f"{where}{u.tool} requires `{u.requirement}` when it makes a {u.entity}; "
+                               f"generated records keep it only as far as the invariants of {u.entity} say it "
+                               f"({u.reason})", "history"))
+            continue
+        out.append(Finding("warning", f"{where}{u.tool} requires `{u.requirement}` when it makes a {u.entity}, "
+                           f"but records already in a generated database need not keep it: {u.reason} (hint: "
+                           f"{u.suggestion})", "history"))
+    for r in h.rules:
+        where = f"{domain.source}:{r.line}: " if r.line else f"{domain.source}: "
+        out.append(Finding("info", f"{where}every {r.entity} already in a database keeps `{r.text}` "
+                           f"(because {r.because})", "history"))
+    return out
 
 
 def policy_findings(domain: Domain) -> list[Finding]:

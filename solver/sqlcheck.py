@@ -312,3 +312,17 @@ def requirements(domain: Domain, database: Database, tool: Tool, arguments: dict
     for lname, node, _t in tool.lets:
         scope.names[lname] = f"({c.sql(node, scope)})"
     return [bool(database.value(f"COALESCE(({c.sql(r.expr, scope)}), 0)")) for r in tool.requires]
+
+
+# ----------------------------------------------------------------------------- rules over records
+
+
+def breaking(domain: Domain, database: Database, entity: str, node: E.Node) -> list[str]:
+    """Ids of the records of `entity` for which a rule over the record (named as the entity, like
+    an invariant) does not hold."""
+    c = Compiler(domain)
+    me = "r.id"
+    scope = _Scope({entity: me}, {me: ("r", entity)})
+    rows = database.rows(f"SELECT r.id FROM {_ident(entity)} AS r WHERE NOT COALESCE(({c.sql(node, scope)}), 0) "
+                         "ORDER BY r.id")
+    return [rid for (rid,) in rows]

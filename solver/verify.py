@@ -24,6 +24,7 @@ from typing import Iterator, Optional
 
 from . import sqlcheck
 from .runtime import references as R
+from .spec.history import history
 from .spec.model import Domain
 from .play.environment import Environment
 from .play.playback import play_walk
@@ -137,6 +138,12 @@ def second_engine_problems(domain: Domain, task: Task, snapshots: list[dict]) ->
         return bases[step]
 
     try:
+        for ename in sorted(domain.entities):  # every initial record: one its creating tool could have made
+            for rule in history(domain).for_entity(ename):
+                n_req += 1
+                for rid in sqlcheck.breaking(domain, base(1), ename, rule.node):
+                    out.append(f"second engine: {ename} {rid} in the initial database breaks '{rule.text}' "
+                               f"({rule.because}): no tool could have made it")
         for k, (name, arguments, refusal) in enumerate(requests(task), 1):
             tool = domain.tools[name]
             holds = sqlcheck.requirements(domain, base(k), tool, arguments, actor_id)

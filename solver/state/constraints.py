@@ -61,6 +61,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
     witnesses = _add_witnesses(w, domain, walk)
     initial = walk.initial_objects() + [o for p in planned for o in p.objects] + witnesses
     w.check_invariants(initial, "initially")
+    w.check_history(initial, "initially")
     _unique(w, domain, initial, "initially")
     for p in planned:
         if not p.selection:

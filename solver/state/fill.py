@@ -11,6 +11,7 @@ import z3
 from ..plan.walk import Walk
 from ..runtime.execute import Evaluator, Ref, format_field, listed_ids, make_id
 from ..spec import types as T
+from ..spec.history import history
 from ..spec.model import Domain
 from .constraints import Plan
 from .scenario import DistractorRecord, SynthOptions
@@ -159,7 +160,9 @@ def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
                 return False
     trial = {**db, ename: {**db[ename], rec["id"]: rec}}
     ev = Evaluator(domain, trial)
-    return all(ev.eval(node, {ename: Ref(ename, rec["id"])}) for node, _src in ent.invariants)
+    me = {ename: Ref(ename, rec["id"])}
+    return all(ev.eval(node, me) for node, _src in ent.invariants) and \
+        all(ev.eval(r.node, me) for r in history(domain).for_entity(ename))
 
 
 def _entity_order(domain: Domain) -> list[str]:

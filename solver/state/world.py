@@ -20,6 +20,7 @@ import z3
 
 from ..spec import grammar as E
 from ..spec.meaning import ACTOR, TARGET, describe, stated_name
+from ..spec.history import history
 from ..spec.walker import COMPARE, Arithmetic
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool, lit_value
 from ..spec.types import VType
@@ -337,6 +338,18 @@ class World:
             ent = self.d.entities[self.entity_of[oname]]
             for node, src in ent.invariants:
                 self.track(f"{label}: {ent.name} rule '{src}'", self.enc(node, {ent.name: self.obj(oname)}), "invariant")
+
+    def check_history(self, objects, label: str) -> None:
+        """Records that exist before the walk keep the rules the tool that made them leaves
+        behind (spec/history.py): they are records the domain's own tools could have made."""
+        rules = history(self.d)
+        for oname in sorted(objects):
+            if oname not in self.exists:
+                continue
+            ent = self.entity_of[oname]
+            for r in rules.for_entity(ent):
+                self.track(f"{label}: {ent} made by {r.tool}: '{r.text}'", self.enc(r.node, {ent: self.obj(oname)}),
+                           "invariant")
 
     def check_ranges(self, objects, before: dict, label: str) -> None:
         """Fields keep to their declared [min, max] in every state, as the runtime requires of
