@@ -1,0 +1,129 @@
+"""The realism defects issue 11 names, counted on datasets by plain reading of their JSON (no
+envsynth code: a second pair of eyes on what the generator writes).
+
+    python benchmarks/realism_audit.py DIR [DIR ...]
+
+Each dataset's domain is read from its tasks; defects are counted per task (a task counts once
+per kind):
+
+- banking: several open disputes on one transfer; a dispute opened more than 60 days after its
+  transfer, or in the future;
+- retail: a returned or exchanged item in an order that is not delivered;
+- airline: a gold call that adds bags or changes the cabin of a reservation on a cancelled
+  flight; a "cheapest" flight booked in business although a fitting flight is cheaper in business;
+- calendar: two scheduled meetings overlapping in one room; hr: overlapping pending/approved
+  leave of one employee.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+
+def _day(text: str) -> int:
+    return date.fromisoformat(text).toordinal()
+
+
+def banking(t: dict, today: int) -> set[str]:
+    out = set()
+    db = t["initial_db"]
+    open_by_transfer = Counter(d["transfer"] for d in db["dispute"].values() if d["status"] == "open")
+    if any(n > 1 for n in open_by_transfer.values()):
+        out.add("several open disputes on one transfer")
+    for d in db["dispute"].values():
+        tr = db["transfer"].get(d["transfer"])
+        if tr and _day(d["opened"]) - _day(tr["date"]) > 60:
+            out.add("dispute opened > 60 days after its transfer")
+        if _day(d["opened"]) > today:
+            out.add("dispute opened in the future")
+    return out
+
+
+def retail(t: dict, today: int) -> set[str]:
+    db = t["initial_db"]
+    for it in db["order_item"].values():
+        if it["status"] != "ordered" and db["order"][it["order"]]["status"] != "delivered":
+            return {"returned/exchanged item in an order not delivered"}
+    return set()
+
+
+def airline(t: dict, today: int) -> set[str]:
+    out = set()
+    db = t["initial_db"]
+    for a in t["gold_actions"]:
+        if a["name"] in ("add_baggage", "change_cabin"):
+            res = db["reservation"].get(a["arguments"].get("reservation_id"))
+            if res and db["flight"][res["flight"]]["status"] == "cancelled":
+                out.add(f"{a['name']} on a cancelled flight")
+    for s in t["certificate"]["selections"]:
+        if s["reference"] != "cheapest":
+            continue
+        booked = [a for a in t["gold_actions"] if a["name"] == "book_reservation" and a["arguments"].get("cabin") == "business"]
+        if not booked:
+            continue
+        target = db["flight"][s["target"]]
+        rivals = [f for f in db["flight"].values() if f["id"] != s["target"] and f["status"] != "cancelled"
+                  and all(f[k] == v for k, v in s["stated"].items()) and f["business_price"] < target["business_price"]]
+        if rivals:
+            out.add("'cheapest' booked in business, a fitting flight is cheaper in business")
+    return out
+
+
+def calendar(t: dict, today: int) -> set[str]:
+    rooms = defaultdict(list)
+    for m in t["initial_db"]["meeting"].values():
+        if m["status"] == "scheduled":
+            start = _day(m["date"]) * 1440 + m["hour"] * 60
+            rooms[m["room"]].append((start, start + m["duration"]))
+    for spans in rooms.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            return {"two scheduled meetings overlap in one room"}
+    return set()
+
+
+def hr(t: dict, today: int) -> set[str]:
+    by_emp = defaultdict(list)
+    for r in t["initial_db"]["leave_request"].values():
+        if r["status"] in ("pending", "approved"):
+            s = _day(r["start"])
+            by_emp[r["employee"]].append((s, s + r["days"]))
+    for spans in by_emp.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            return {"overlapping pending/approved leave of one employee"}
+    return set()
+
+
+AUDITS = {"banking": banking, "retail": retail, "airline": airline, "calendar": calendar, "hr": hr}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dirs", nargs="+", type=Path)
+    args = ap.parse_args()
+    for d in args.dirs:
+        counts: Counter = Counter()
+        n = 0
+        today = None
+        with open(d / "tasks.jsonl", encoding="utf-8") as f:
+            for line in f:
+                t = json.loads(line)
+                n += 1
+                audit = AUDITS.get(t["domain"])
+                if audit is None:
+                    continue
+                if today is None:
+                    import yaml
+                    today = _day(str(yaml.safe_load(open(d / "spec.yaml", encoding="utf-8"))["today"]))
+                for kind in audit(t, today):
+                    counts[kind] += 1
+        print(f"{d}: {n} tasks" + ("".join(f"\n  {v:5} tasks  {k}" for k, v in counts.most_common()) or ", none"))
+
+
+if __name__ == "__main__":
+    main()
