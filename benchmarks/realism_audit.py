@@ -10,7 +10,8 @@ per kind):
   transfer, or in the future;
 - retail: a returned or exchanged item in an order that is not delivered;
 - airline: a gold call that adds bags or changes the cabin of a reservation on a cancelled
-  flight; a "cheapest" flight booked in business although a fitting flight is cheaper in business;
+  flight; a flight picked as "cheapest" without saying which cabin's fare (the request must name
+  it: "the lowest economy fare", or the business one);
 - calendar: two scheduled meetings overlapping in one room; hr: overlapping pending/approved
   leave of one employee.
 """
@@ -54,22 +55,18 @@ def retail(t: dict, today: int) -> set[str]:
 def airline(t: dict, today: int) -> set[str]:
     out = set()
     db = t["initial_db"]
+    flight_of = {rid: r["flight"] for rid, r in db["reservation"].items()}
     for a in t["gold_actions"]:
-        if a["name"] in ("add_baggage", "change_cabin"):
-            res = db["reservation"].get(a["arguments"].get("reservation_id"))
-            if res and db["flight"][res["flight"]]["status"] == "cancelled":
+        rid = a["arguments"].get("reservation_id")
+        if a["name"] == "change_flight":  # the reservation moves before later calls
+            flight_of[rid] = a["arguments"]["flight_id"]
+        if a["name"] in ("add_baggage", "change_cabin") and rid in flight_of:
+            if db["flight"][flight_of[rid]]["status"] == "cancelled":
                 out.add(f"{a['name']} on a cancelled flight")
     for s in t["certificate"]["selections"]:
-        if s["reference"] != "cheapest":
-            continue
-        booked = [a for a in t["gold_actions"] if a["name"] == "book_reservation" and a["arguments"].get("cabin") == "business"]
-        if not booked:
-            continue
-        target = db["flight"][s["target"]]
-        rivals = [f for f in db["flight"].values() if f["id"] != s["target"] and f["status"] != "cancelled"
-                  and all(f[k] == v for k, v in s["stated"].items()) and f["business_price"] < target["business_price"]]
-        if rivals:
-            out.add("'cheapest' booked in business, a fitting flight is cheaper in business")
+        if s["reference"].startswith("cheapest") and not any(
+                w in t["instruction"] for w in ("economy fare", "business fare")):
+            out.add("'cheapest' flight without the cabin whose fare it ranks by")
     return out
 
 
