@@ -13,11 +13,16 @@ derives those rules from the spec, as expressions over the created record, for e
 - "no other record like it" (`none(d in dispute where d.transfer == transfer and d.status ==
   "open")`): while the record is still in the state it was created in, and that state cannot be
   re-entered, no other record of the entity is in it with the same values - the later of two
-  would have been refused.
+  would have been refused;
+- what the creation does to a record it links to (`slot.status = "booked"` when an appointment
+  is booked): that holds while the new record stays in its created state, if every tool that
+  changes it back also moves the record out of that state (cancelling frees the slot); and when
+  the tool needed it to be otherwise first (`slot.status == "open"`), no two records in their
+  created state share the linked record (no double booking).
 
 What cannot be derived is said, with the invariant that would state it (`check` reports these):
-requirements that count, quantifiers over other entities, effects a creation has on other
-records. Requirements on the caller (`actor`) or on fields that change later constrain nothing
+requirements that count, quantifiers over other entities, effects on linked records that other
+tools undo on their own. Requirements on the caller (`actor`) or on fields that change later constrain nothing
 today: a later change explains any value. Fields of records no tool creates (flights, accounts)
 count as changing: the operator keeps those records, outside the tools.
 """
@@ -243,6 +248,114 @@ def _reads_changing_state(node: E.Node, mutable: dict) -> bool:
     return False
 
 
+def _created_state(domain: Domain, mutable: dict, eff: CreateEffect) -> list[tuple[str, E.Lit]]:
+    """Fields whose creation value no tool sets again: (field, value) - a record still showing it
+    has been in its created state since it was made."""
+    out = []
+    for fname, node in eff.values.items():
+        if isinstance(node, E.Lit) and node.kind in ("str", "const", "bool") and (eff.entity, fname) in mutable:
+            if all(isinstance(v, E.Lit) and v.value != node.value for v in mutable[(eff.entity, fname)]):
+                out.append((fname, node))
+    return out
+
+
+def _effect_rules(domain: Domain, mutable: dict, tool: Tool, eff: CreateEffect, rw: "_Rewriter"):
+    """What making a record does to a record it links to (booking an appointment takes its slot):
+    `(rule, because)` pairs, and `(requirement-like text, reason)` for what cannot be carried over.
+
+    `V.f = Y` on the record V the new one stores in field `link` holds for as long as the new
+    record stays in its created state - if every other tool that changes V's f also moves the
+    record out of that state (cancelling the appointment frees its slot), and nothing moves the
+    link. When the tool also required V.f to be something else than Y (the slot was open), no two
+    records in their created state share V (the later would have been refused)."""
+    rules, missing = [], []
+    ename = eff.entity
+    states = _created_state(domain, mutable, eff)
+    for other in tool.effects:
+        if not (isinstance(other, SetEffect) and other.op == "=" and len(other.target) == 2
+                and isinstance(other.value, E.Lit)):
+            continue
+        var, f = other.target
+        link = rw.binds.get(var)
+        if link is None or other.when is not None:
+            continue
+        lent = domain.entities[ename].fields[link].type.entity
+        what = f"{var}.{f} = {E.unparse(other.value)}"
+        if (ename, link) in mutable:
+            missing.append((what, f"{ename}.{link} changes later"))
+            continue
+        state = None
+        for sf, sv in states:
+            if _undone_only_with(domain, lent, f, other.value, ename, link, sf, sv):
+                state = (sf, sv)
+                break
+        if state is None:
+            missing.append((what, f"a tool changes {lent}.{f} without moving the {ename} out of the state it was made in"))
+            continue
+        sf, sv = state
+        me_state = E.Compare("!=", rw.field(sf), sv, type=T.BOOL)
+        linked = E.Attr(rw.field(link), f, type=domain.entities[lent].fields[f].type)
+        holds = E.Compare("==", linked, other.value, type=T.BOOL)
+        rules.append((E.BoolOp("or", [me_state, holds], type=T.BOOL), f"{tool.name} sets {what}"))
+        if any(_requires_other_than(r.expr, var, f, other.value) for r in tool.requires):
+            o = E.Name("other", type=VType("ref", entity=ename))
+            body = E.BoolOp("and", [
+                E.Compare("!=", o, rw.me, type=T.BOOL),
+                E.Compare("==", E.Attr(o, link, type=VType("ref", entity=lent)), rw.field(link), type=T.BOOL),
+                E.Compare("==", E.Attr(o, sf, type=rw.ent.fields[sf].type), sv, type=T.BOOL)], type=T.BOOL)
+            excl = E.BoolOp("or", [me_state, E.Quant("none", "other", ename, body, type=T.BOOL)], type=T.BOOL)
+            rules.append((excl, f"{tool.name} needs {var}.{f} to differ from {E.unparse(other.value)} and sets it"))
+    return rules, missing
+
+
+def _undone_only_with(domain: Domain, lent: str, f: str, value: E.Lit, ename: str, link: str, sf: str,
+                      sv: E.Lit) -> bool:
+    """Does every effect that sets lent.f to something else than `value` come with the linking
+    record leaving its created state (`X.link.f = ...` together with `X.sf = <not sv>`)?"""
+    for tool in domain.tools.values():
+        vars_ = dict(tool.record_vars())
+        for eff in tool.effects:
+            if not isinstance(eff, SetEffect):
+                continue
+            target_ent = _target_entity(domain, tool, eff)
+            if target_ent != lent or eff.target[-1] != f:
+                continue
+            if isinstance(eff.value, E.Lit) and eff.value.value == value.value:
+                continue
+            # it must be X.link.f, with X of the created entity, and the tool must move X out of sv
+            if not (len(eff.target) == 3 and eff.target[1] == link and vars_.get(eff.target[0]) == ename):
+                return False
+            x = eff.target[0]
+            if not any(isinstance(e, SetEffect) and e.target == [x, sf] and e.when is None and
+                       isinstance(e.value, E.Lit) and e.value.value != sv.value for e in tool.effects):
+                return False
+    return True
+
+
+def _target_entity(domain: Domain, tool: Tool, eff: SetEffect) -> Optional[str]:
+    vars_ = dict(tool.record_vars())
+    vars_.update({e.var: e.entity for e in tool.created()})
+    vars_["actor"] = domain.actor
+    ent = vars_.get(eff.target[0])
+    for step in eff.target[1:-1]:
+        if ent is None:
+            return None
+        ft = domain.entities[ent].fields[step].type
+        ent = ft.entity if ft.kind == "ref" else None
+    return ent
+
+
+def _requires_other_than(node: E.Node, var: str, f: str, value: E.Lit) -> bool:
+    """Does the requirement say var.f is something other than `value` (== X with X != value, or != value)?"""
+    for c in E.conjuncts(node):
+        if isinstance(c, E.Compare) and c.op in ("==", "!="):
+            for side, other in ((c.left, c.right), (c.right, c.left)):
+                if E.path_of(side) == [var, f] and isinstance(other, E.Lit):
+                    if (c.op == "==") == (other.value != value.value):
+                        return True
+    return False
+
+
 def _derive(domain: Domain) -> History:
     mutable = mutable_fields(domain)
     rules: list[CreationRule] = []
@@ -258,6 +371,13 @@ def _derive(domain: Domain) -> History:
                 node = E.Compare("<=", rw.field(fname), E.Name(stamp, type=t), type=T.BOOL)
                 rules.append(CreationRule(ename, tool.name, node, f"{ename}.{fname} <= {stamp}",
                                           f"{tool.name} stamps {fname} with {stamp}"))
+            effect_rules, effect_missing = _effect_rules(domain, mutable, tool, eff, rw)
+            for node, because in effect_rules:
+                rules.append(CreationRule(ename, tool.name, node, _unparse(node), because))
+            for what, reason in effect_missing:
+                missing.append(Unguaranteed(
+                    ename, tool.name, f"(effect) {what}", reason,
+                    f"if a {ename} keeps this while it lasts, write it as an invariant of {ename}", 0))
             for req in tool.requires:
                 node = req.expr
                 try:
