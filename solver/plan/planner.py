@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Iterator, Optional
@@ -180,13 +180,19 @@ class Checker:
     and each walk is a set of assumptions on its atoms: what the walk does is assumed true, every
     other choice of the same kind false."""
 
+    KEEP = 6  # grounded shapes kept (each holds tens of MB; the commonest stay, memory stays flat)
+
     def __init__(self, domain: Domain, extra_rules: str = ""):
         self.domain = domain
         self.extra_rules = extra_rules  # learned nogoods, say
-        self._controls: dict[tuple, tuple[clingo.Control, dict[str, list]]] = {}
+        self._controls: OrderedDict[tuple, tuple[clingo.Control, dict[str, list]]] = OrderedDict()
 
     def _shape(self, key: tuple) -> tuple[clingo.Control, dict[str, list]]:
-        if key not in self._controls:
+        if key in self._controls:
+            self._controls.move_to_end(key)
+        else:
+            while len(self._controls) >= self.KEEP:
+                self._controls.popitem(last=False)
             slots, goals, refusal, n = key
             options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal)
             ctl, _facts = control(self.domain, options, ["1"], self.extra_rules)
