@@ -23,12 +23,12 @@ from envsynth.spec.history import history
 from envsynth.spec.loader import load_domain
 
 
-def audit(directory: Path, spec: str | None) -> tuple[int, Counter, Counter]:
+def audit(directory: Path, spec: str | None) -> tuple[int, Counter, Counter, int]:
     domain = load_domain(spec or directory / "spec.yaml")
     rules = [(r.entity, f"{r.because}: {r.text}", r.node) for r in history(domain).rules]
     rules += [(e.name, f"invariant: {src}", node) for e in domain.entities.values() for node, src in e.invariants]
     records, tasks = Counter(), Counter()
-    n = 0
+    n = bad_tasks = 0
     with open(directory / "tasks.jsonl", encoding="utf-8") as f:
         for line in f:
             if not line.strip():
@@ -36,13 +36,16 @@ def audit(directory: Path, spec: str | None) -> tuple[int, Counter, Counter]:
             n += 1
             db = json.loads(line)["initial_db"]
             base = sqlcheck.Database(domain, db)
+            any_bad = False
             for entity, label, node in rules:
                 bad = sqlcheck.breaking(domain, base, entity, node)
                 if bad:
                     records[label] += len(bad)
                     tasks[label] += 1
+                    any_bad = True
+            bad_tasks += any_bad
             base.close()
-    return n, records, tasks
+    return n, records, tasks, bad_tasks
 
 
 def main() -> None:
@@ -51,9 +54,8 @@ def main() -> None:
     ap.add_argument("--spec", help="audit against this spec (default: each dataset's spec.yaml)")
     args = ap.parse_args()
     for d in args.dirs:
-        n, records, tasks = audit(d, args.spec)
-        total = sum(tasks.values())
-        print(f"{d}: {n} tasks, {sum(records.values())} records breaking a rule (in {total} task-rule pairs)")
+        n, records, tasks, bad_tasks = audit(d, args.spec)
+        print(f"{d}: {n} tasks, {sum(records.values())} records breaking a rule, in {bad_tasks} tasks")
         for label in sorted(records, key=lambda k: -records[k]):
             print(f"  {records[label]:6} records in {tasks[label]:5} tasks  {label}")
 

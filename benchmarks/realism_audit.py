@@ -8,8 +8,10 @@ per kind):
 
 - banking: several open disputes on one transfer; a dispute opened more than 60 days after its
   transfer, or in the future;
-- retail: a returned or exchanged item in an order that is not delivered;
-- airline: a gold call that adds bags or changes the cabin of a reservation on a cancelled
+- retail: a returned or exchanged item in an order that is not delivered; an item priced unlike
+  its variant; a size that does not fit the product; a product in the wrong category;
+- airline: a reservation whose paid amount is not its cabin's fare (+ the refundable surcharge);
+  an upgrade to business that refunds; a gold call that adds bags or changes the cabin of a reservation on a cancelled
   flight; a flight picked as "cheapest" without saying which cabin's fare (the request must name
   it: "the lowest economy fare", or the business one);
 - calendar: two scheduled meetings overlapping in one room; hr: overlapping pending/approved
@@ -44,17 +46,42 @@ def banking(t: dict, today: int) -> set[str]:
     return out
 
 
+APPAREL = {"t-shirt", "hoodie", "running shoes", "rain jacket", "wool scarf"}
+
+
 def retail(t: dict, today: int) -> set[str]:
     db = t["initial_db"]
+    out = set()
     for it in db["order_item"].values():
         if it["status"] != "ordered" and db["order"][it["order"]]["status"] != "delivered":
-            return {"returned/exchanged item in an order not delivered"}
-    return set()
+            out.add("returned/exchanged item in an order not delivered")
+        if abs(it["price"] - db["variant"][it["variant"]]["price"]) > 0.001:
+            out.add("an item's price is not its variant's")
+    for v in db["variant"].values():
+        name = db["product"][v["product"]]["name"]
+        if (name in APPAREL) != (v["size"] in ("S", "M", "L", "XL")):
+            out.add("a size that does not fit the product (headphones in size L)")
+    for pr in db["product"].values():
+        if (pr["name"] in APPAREL) != (pr["category"] == "apparel"):
+            out.add("a product in the wrong category")
+    return out
 
 
 def airline(t: dict, today: int) -> set[str]:
     out = set()
     db = t["initial_db"]
+    for r in db["reservation"].values():
+        f = db["flight"][r["flight"]]
+        fare = (f["business_price"] if r["cabin"] == "business" else f["economy_price"]) + \
+            (40 if r["fare"] == "refundable" else 0)
+        if abs(r["paid"] - fare) > 0.001:
+            out.add("a reservation's paid amount is not its fare")
+    for a in t["gold_actions"]:
+        r = db["reservation"].get(a["arguments"].get("reservation_id"))  # (None: booked by the task)
+        if a["name"] == "change_cabin" and a["arguments"]["cabin"] == "business" and r is not None:
+            f = db["flight"][r["flight"]]
+            if f["business_price"] + (40 if r["fare"] == "refundable" else 0) < r["paid"]:
+                out.add("an upgrade to business refunds the user")
     flight_of = {rid: r["flight"] for rid, r in db["reservation"].items()}
     for a in t["gold_actions"]:
         rid = a["arguments"].get("reservation_id")
@@ -70,17 +97,22 @@ def airline(t: dict, today: int) -> set[str]:
     return out
 
 
+def _overlap(groups: dict) -> bool:
+    """Do any two (start, end) spans of one group overlap?"""
+    for spans in groups.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            return True
+    return False
+
+
 def calendar(t: dict, today: int) -> set[str]:
     rooms = defaultdict(list)
     for m in t["initial_db"]["meeting"].values():
         if m["status"] == "scheduled":
             start = _day(m["date"]) * 1440 + m["hour"] * 60
             rooms[m["room"]].append((start, start + m["duration"]))
-    for spans in rooms.values():
-        spans.sort()
-        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
-            return {"two scheduled meetings overlap in one room"}
-    return set()
+    return {"two scheduled meetings overlap in one room"} if _overlap(rooms) else set()
 
 
 def hr(t: dict, today: int) -> set[str]:
@@ -89,11 +121,7 @@ def hr(t: dict, today: int) -> set[str]:
         if r["status"] in ("pending", "approved"):
             s = _day(r["start"])
             by_emp[r["employee"]].append((s, s + r["days"]))
-    for spans in by_emp.values():
-        spans.sort()
-        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
-            return {"overlapping pending/approved leave of one employee"}
-    return set()
+    return {"overlapping pending/approved leave of one employee"} if _overlap(by_emp) else set()
 
 
 AUDITS = {"banking": banking, "retail": retail, "airline": airline, "calendar": calendar, "hr": hr}
