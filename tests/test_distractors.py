@@ -65,6 +65,7 @@ def test_each_kind_is_the_near_miss_it_claims(kind, request):
     assert seen > 5
 
 
+@pytest.mark.regeneration
 def test_certificates_hold_for_every_task(dataset):
     domain, tasks = dataset
     assert any(t.certificate.distractors for t in tasks)

@@ -16,6 +16,7 @@ def test_six_domains_are_shipped():
     assert {"airline", "retail", "hr", "itsm", "calendar", "banking"} <= set(SHIPPED)
 
 
+@pytest.mark.regeneration
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_domain_generates_verified_tasks(name):
     domain = load_domain(name)

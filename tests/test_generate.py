@@ -11,6 +11,7 @@ from envsynth.generate import GenerateOptions, generate, generate_tasks
 from envsynth.verify import check_task, verify_dir
 
 
+@pytest.mark.regeneration
 @settings(max_examples=12, deadline=None, derandomize=True)
 @given(seed=st.integers(min_value=0, max_value=2**31 - 1), name=st.sampled_from(["airline", "retail"]))
 def test_every_generated_task_verifies(seed, name, request):

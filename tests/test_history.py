@@ -42,6 +42,7 @@ def test_nothing_is_derived_from_what_may_have_changed_since():
     assert not any("actor" in r.text or "frozen" in r.text for r in h.rules)
 
 
+@pytest.mark.regeneration
 @pytest.mark.parametrize("name", ["banking", "hr", "calendar"])
 def test_fresh_datasets_hold_only_records_the_tools_could_make(name):
     domain = load_domain(name)

@@ -42,6 +42,7 @@ def test_second_engine_imports_nothing_of_the_generator():
             assert (node.module or "") in allowed, f"sqlcheck imports {node.module} (line {node.lineno})"
 
 
+@pytest.mark.regeneration
 @pytest.mark.parametrize("name", ["airline", "calendar", "banking"])
 def test_sql_agrees_with_every_certificate(name):
     domain = load_domain(name)
