@@ -40,7 +40,9 @@ def test_book_change_cancel_round_trip(airline):
     assert rt.db["flight"]["HA0001"]["economy_seats"] == 3
     assert rt.db["flight"]["HA0002"]["economy_seats"] == 4
     assert rt.db["reservation"][rid]["flight"] == "HA0002"
-    assert rt.db["user"]["usr_1"]["balance"] == 400.5  # refunded the difference 169.99 - 99.50
+    # refunded the difference 169.99 - (99.50 + 40): the refundable surcharge stays with the fare
+    assert rt.db["user"]["usr_1"]["balance"] == 360.5
+    assert rt.db["reservation"][rid]["paid"] == 139.5
     rec = rt.call("cancel_reservation", {"reservation_id": rid})
     assert rec.ok and rt.db["reservation"][rid]["status"] == "cancelled"
     assert rt.db["user"]["usr_1"]["balance"] == 500

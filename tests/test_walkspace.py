@@ -223,7 +223,7 @@ def test_sampled_mode_is_deterministic_across_workers(tmp_path):
 
 
 def test_coverage_report(tmp_path, airline):
-    generate("airline", tmp_path, GenerateOptions(n=120, seed=3, max_len=4))
+    generate("airline", tmp_path, GenerateOptions(n=160, seed=3, max_len=4))
     from envsynth.verify import iter_tasks
 
     cov = Coverage()
