@@ -10,6 +10,8 @@ import z3
 
 from ..plan.walk import Walk
 from ..runtime.execute import Evaluator, Ref, format_field, listed_ids, make_id
+from ..errors import ToolError
+from ..spec import grammar as E
 from ..spec import types as T
 from ..spec.history import history
 from ..spec.model import Domain
@@ -144,12 +146,40 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
                         while format_field(f.format or "{n}", rec, n) in used:
                             n += 1
                         rec[f.name] = format_field(f.format or "{n}", rec, n)
+                _apply_definitions(domain, db, ename, rec)
                 if not _record_ok(domain, db, ename, rec):
                     continue
                 db[ename][rid] = rec
                 added += 1
                 break
     return added
+
+
+def _definitions(domain: Domain, ename: str) -> list[tuple[str, E.Node]]:
+    """Invariants that define a field of the record (`paid == <fare>`, `price == variant.price`):
+    (field, expression). A sampled value would almost never meet them; computing it always does."""
+    out = []
+    for node, _src in domain.entities[ename].invariants:
+        if not (isinstance(node, E.Compare) and node.op == "=="):
+            continue
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(side, E.Attr) and isinstance(side.obj, E.Name) and side.obj.id == ename \
+                    and side.name in domain.entities[ename].fields \
+                    and not any(isinstance(n, E.Attr) and isinstance(n.obj, E.Name) and n.obj.id == ename
+                                and n.name == side.name for n in E.walk(other)):
+                out.append((side.name, other))
+                break
+    return out
+
+
+def _apply_definitions(domain: Domain, db: dict, ename: str, rec: dict) -> None:
+    for fname, expr in _definitions(domain, ename):
+        trial = {**db, ename: {**db[ename], rec["id"]: rec}}
+        try:
+            value = Evaluator(domain, trial).eval(expr, {ename: Ref(ename, rec["id"])})
+        except ToolError:  # a record it reads is missing: leave the sampled value (the check refuses it)
+            continue
+        rec[fname] = T.encode(domain.entities[ename].fields[fname].type, value)
 
 
 def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
