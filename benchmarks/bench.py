@@ -29,7 +29,7 @@ from envsynth.spec.loader import load_domain
 from envsynth.verify import iter_tasks, verify_dir
 from envsynth.plan.planner import WalkStats, check_walk, enumerate_walks, sample_walk
 
-STAGES = ["walks", "solve", "fill", "replay", "proofs", "render", "verify"]
+STAGES = ["walks", "solve", "fill", "replay", "unique", "render", "verify"]
 AGENTS = [("oracle", 1), ("noop", 1), ("random", 3), ("distractor-blind", 1)]
 RESULTS: dict = {}
 

@@ -1,4 +1,4 @@
-"""State synthesis (Z3): the solver and the runtime agree; values look real; proofs hold."""
+"""State synthesis (Z3): the solver and the runtime agree; values look real; uniqueness checks hold."""
 
 import random
 from pathlib import Path

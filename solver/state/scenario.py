@@ -75,7 +75,7 @@ class SolveRecord(BaseModel):
 
 
 class Scenario(BaseModel):
-    """A solved walk: initial database, concrete gold calls, and the proofs they rest on."""
+    """A solved walk: initial database, concrete gold calls, and the checks they rest on."""
 
     walk: Walk
     seed: int

@@ -30,7 +30,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
                symbols: Optional[Symbols] = None, timings: Optional[dict] = None) -> Scenario:
     """Solve `walk` into a checked Scenario, or raise Infeasible with the reason.
 
-    `timings`, when given, accumulates seconds per part: solve, fill, replay, proofs."""
+    `timings`, when given, accumulates seconds per part: solve, fill, replay, unique (the uniqueness checks)."""
     import time
 
     timings = timings if timings is not None else {}
@@ -117,11 +117,11 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     gold, outputs, answers, final_db, snapshots, all_ids = replay
     compared = cross_check(domain, walk, w, model, plan.states[-1], final_db, all_ids)
     lap("replay")
-    proofs = [
+    checks = [
         check_unique(domain, snapshots[k], ref, all_ids[obj], all_ids[walk.actor], k)
         for (k, obj, _e, ref) in plan.selections
     ]
-    lap("proofs")
+    lap("unique")
     records = distractor_records(domain, walk, plan, all_ids, outputs)
     return Scenario(
         walk=walk,
@@ -132,7 +132,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         outputs=outputs,
         answers=answers,
         final_db=final_db,
-        selections=proofs,
+        selections=checks,
         distractors=records,
         solve=solve_rec,
         replay=ReplayRecord(
