@@ -241,14 +241,6 @@ class Resolution:
         return self.best[0] if len(self.best) == 1 else None
 
 
-def _path_type(domain: Domain, entity: str, path: list[str]) -> T.VType:
-    t = T.VType("ref", entity=entity)
-    for step in path:
-        if step != "id":
-            t = domain.entities[t.entity].fields[step].type
-    return t
-
-
 def _path_sql(c: Compiler, scope: _Scope, record_sql: str, entity: str, path: list[str]) -> str:
     sql, ent = record_sql, entity
     for step in path:
@@ -272,7 +264,7 @@ def resolve(domain: Domain, database: Database, ref: Reference, stated: dict[str
         key = ".".join(p)
         if key not in stated:
             raise SqlCheckError(f"no stated value for {key}")
-        value = sql_value(_path_type(domain, ref.entity, p), stated[key])
+        value = sql_value(domain.path_type(ref.entity, p), stated[key])
         owned.append(f"{_path_sql(c, scope, me, ref.entity, p)} IS {_q(value)}")
     whole = owned + ([c.sql(ref.where, scope)] if ref.where is not None else [])
     rank = _path_sql(c, scope, me, ref.entity, ref.rank[0]) if ref.rank else "0"

@@ -92,25 +92,12 @@ def mutable_fields(domain: Domain) -> dict[tuple[str, str], list[E.Node]]:
             for fname in ent.fields:
                 out[(ename, fname)] = [OPERATOR]
     for tool in domain.tools.values():
-        vars_ = dict(tool.record_vars())
-        vars_.update({e.var: e.entity for e in tool.created()})
-        vars_["actor"] = domain.actor
         for eff in tool.effects:
-            if not isinstance(eff, SetEffect):
-                continue
-            ent = vars_.get(eff.target[0])
-            for step in eff.target[1:-1]:
-                if ent is None:
-                    break
-                ft = domain.entities[ent].fields[step].type
-                ent = ft.entity if ft.kind == "ref" else None
-            if ent is not None:
-                out.setdefault((ent, eff.target[-1]), []).append(eff.value)
+            if isinstance(eff, SetEffect):
+                ent = _target_entity(domain, tool, eff)
+                if ent is not None:
+                    out.setdefault((ent, eff.target[-1]), []).append(eff.value)
     return out
-
-
-def _unparse(node: E.Node) -> str:
-    return E.unparse(node)
 
 
 class _Rewriter:
@@ -373,7 +360,7 @@ def _derive(domain: Domain) -> History:
                                           f"{tool.name} stamps {fname} with {stamp}"))
             effect_rules, effect_missing = _effect_rules(domain, mutable, tool, eff, rw)
             for node, because in effect_rules:
-                rules.append(CreationRule(ename, tool.name, node, _unparse(node), because))
+                rules.append(CreationRule(ename, tool.name, node, E.unparse(node), because))
             for what, reason in effect_missing:
                 missing.append(Unguaranteed(
                     ename, tool.name, f"(effect) {what}", reason,
@@ -399,8 +386,8 @@ def _derive(domain: Domain) -> History:
                             f"otherwise generated databases may hold {ename} records {tool.name} would refuse",
                             req.line))
                     continue
-                if _unparse(new) not in {r.text for r in rules if r.entity == ename}:
-                    rules.append(CreationRule(ename, tool.name, new, _unparse(new), f"{tool.name} requires {req.src}",
+                if E.unparse(new) not in {r.text for r in rules if r.entity == ename}:
+                    rules.append(CreationRule(ename, tool.name, new, E.unparse(new), f"{tool.name} requires {req.src}",
                                               req.line))
     return History(tuple(rules), tuple(missing))
 

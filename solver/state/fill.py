@@ -157,7 +157,15 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
 
 def _definitions(domain: Domain, ename: str) -> list[tuple[str, E.Node]]:
     """Invariants that define a field of the record (`paid == <fare>`, `price == variant.price`):
-    (field, expression). A sampled value would almost never meet them; computing it always does."""
+    (field, expression). A sampled value would almost never meet them; computing it always does.
+    (Read once per entity and kept on the domain: the fill asks for every record it tries.)"""
+    cache = domain.__dict__.setdefault("_definitions", {})
+    if ename not in cache:
+        cache[ename] = _find_definitions(domain, ename)
+    return cache[ename]
+
+
+def _find_definitions(domain: Domain, ename: str) -> list[tuple[str, E.Node]]:
     out = []
     for node, _src in domain.entities[ename].invariants:
         if not (isinstance(node, E.Compare) and node.op == "=="):
