@@ -50,6 +50,14 @@ def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCh
     if task.meta.spec_hash != domain.spec_hash:
         problems.append(f"generated from spec {task.meta.spec_hash}, checked against {domain.spec_hash}")
         return TaskCheck(task.id, False, problems)
+    # 0) the record names only tools and rules the spec has (a hand-edited file may not)
+    for name, _arguments, refusal in requests(task):
+        if name not in domain.tools:
+            problems.append(f"the task calls {name!r}, which is not a tool of {domain.name}")
+        elif refusal is not None and refusal.requirement not in {r.src for r in domain.tools[name].requires}:
+            problems.append(f"the refused {name} names a rule {name} does not have: {refusal.requirement!r}")
+    if problems:
+        return TaskCheck(task.id, False, problems)
     # 1) gold replays without error and scores 1
     env = Environment(domain, task)
     snapshots = []  # the database before each request (refused ones included)

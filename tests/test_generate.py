@@ -129,3 +129,14 @@ def test_a_record_found_on_the_way_is_described_by_the_user():
             assert check_task(d, task).ok
             rendered += 1
     assert rendered >= 3
+
+
+def test_a_task_naming_a_tool_or_rule_the_spec_lacks_is_rejected_not_crashed(airline):
+    """A hand-edited tasks.jsonl: verify reports it (it used to raise KeyError in scoring)."""
+    task = next(t for t in generate_tasks(airline, n=40, seed=21, refusals=0.5) if t.expected.refusals)
+    r = task.expected.refusals[0]
+    for change, words in (({"tool": "nope"}, "not a tool"), ({"requirement": "1 == 2"}, "does not have")):
+        bad = task.model_copy(update={"expected": task.expected.model_copy(
+            update={"refusals": [r.model_copy(update=change)]})})
+        problems = check_task(airline, bad).problems
+        assert any(words in p for p in problems), problems
