@@ -492,6 +492,28 @@ def import_(
     out.print(f"{gaps} gaps to fill: run `envsynth check {output / (domain + '.yaml')}` to go through them")
 
 
+@app.command(name="export")
+@friendly
+def export_(
+    fmt: str = typer.Argument(..., metavar="FORMAT", help="tau2, mcp, verifiers, openenv or hf."),
+    directory: Path = typer.Argument(..., help="A dataset directory made by `envsynth generate`."),
+    output: Path = typer.Option(..., "-o", "--output", help="A new (or empty) folder to write the export to."),
+):
+    """Write a dataset as a harness takes it: a tau2-bench domain package, an MCP server, a
+    verifiers taskset, an OpenEnv environment, or HF datasets files with a TRL environment class."""
+    from .export import export
+
+    report = export(fmt, directory, output)
+    out.print(f"wrote {report.format} export of {report.tasks} tasks to {report.out}"
+              + (f" (package {report.package})" if report.package else ""), highlight=False)
+    for note in report.notes:
+        out.print(f"  {note}", markup=False, highlight=False)
+    if report.next_steps:
+        out.print("next:")
+        for cmd in report.next_steps:
+            out.print(f"  {cmd}", markup=False, highlight=False)
+
+
 def yaml_domain(spec_text: str) -> str:
     import yaml as _yaml
 

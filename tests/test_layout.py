@@ -1,6 +1,6 @@
 """The package's layout follows the pipeline: a stage imports only stages before it.
 
-spec -> runtime (and sqlcheck, verify's second engine) -> plan -> state -> tasks -> play -> verify/coverage -> check/generate/importers
+spec -> runtime (and sqlcheck, verify's second engine) -> plan -> state -> tasks -> play -> verify/coverage -> check/generate/importers/export
 -> cli. (The runtime comes before planning because it is the plain-Python meaning of a spec that
 synthesis replays on.) Every import in every module, function-level ones included, is read from
 the source; one against the direction - an evaluator importing an agent, a stage reaching into a
@@ -23,7 +23,7 @@ LAYERS = [
     {"tasks"},
     {"play"},
     {"verify", "coverage"},
-    {"check", "generate", "importers"},
+    {"check", "generate", "importers", "export"},  # export reads datasets as verify does
     {"cli"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
