@@ -1,0 +1,121 @@
+"""What an evaluation leaves on disk, so runs can be resumed, compared and reported.
+
+An eval's results directory holds:
+- `results.jsonl`: one `EpisodeResult` per (task, trial), appended as each episode ends - a
+  killed run resumes by skipping the keys already there;
+- `transcripts.jsonl`: one `Transcript` per (task, trial): every message of the episode (system,
+  user, assistant with tool calls, tool results), in OpenAI chat format;
+- `summary.json`: the summary `envsynth eval --json` prints, recomputed from results.jsonl.
+
+`envsynth report` reads these files and nothing else of the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from pydantic import BaseModel, Field
+
+from ..tasks.model import Task
+
+RESULTS = "results.jsonl"
+TRANSCRIPTS = "transcripts.jsonl"
+SUMMARY = "summary.json"
+
+
+class EpisodeResult(BaseModel):
+    task_id: str
+    trial: int = 0
+    agent: str
+    user: str = Field("none", description="user mode: none, scripted, or llm:MODEL")
+    reward: float
+    db_match: bool
+    answers_communicated: bool
+    missing: list[str] = Field(default_factory=list)
+    failed_calls: int = 0
+    # the task's difficulty, copied so a report needs no dataset
+    length: int
+    goals: int = 1
+    distractor_kinds: list[str] = Field(default_factory=list)
+    near_miss_before_target: bool = False
+    refusal: bool = False
+    # the run
+    turns: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Optional[float] = None
+    seconds: float = 0.0
+    error: Optional[str] = Field(None, description="why the episode ended abnormally (the endpoint failed, turn limit), if it did")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task_id, self.trial)
+
+    @classmethod
+    def of(cls, task: Task, **kw: Any) -> "EpisodeResult":
+        """A result with the task's difficulty filled in."""
+        d = task.difficulty
+        return cls(task_id=task.id, length=d.length, goals=d.goals,
+                   distractor_kinds=sorted(d.distractors),
+                   near_miss_before_target=any(x.before_target for x in task.certificate.distractors),
+                   refusal=bool(task.expected.refusals), **kw)
+
+
+class Transcript(BaseModel):
+    task_id: str
+    trial: int = 0
+    messages: list[dict[str, Any]]
+
+
+class ResultsDir:
+    """Append-only results of one eval run; `done()` says which episodes a resumed run skips."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def results(self) -> Iterator[EpisodeResult]:
+        f = self.path / RESULTS
+        if not f.exists():
+            return
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        yield EpisodeResult.model_validate_json(line)
+                    except ValueError:
+                        continue  # a line cut short by a kill: that episode runs again
+
+    def done(self) -> set[tuple[str, int]]:
+        return {r.key for r in self.results()}
+
+    def transcripts(self) -> Iterator[Transcript]:
+        f = self.path / TRANSCRIPTS
+        if not f.exists():
+            return
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        yield Transcript.model_validate_json(line)
+                    except ValueError:
+                        continue
+
+    def add(self, result: EpisodeResult, transcript: Optional[Transcript] = None) -> None:
+        """Record one finished episode: the transcript first, so a result never points at a
+        transcript a kill lost."""
+        if transcript is not None:
+            _append(self.path / TRANSCRIPTS, transcript.model_dump_json())
+        _append(self.path / RESULTS, result.model_dump_json())
+
+    def write_summary(self, summary: dict) -> None:
+        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _append(path: Path, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
