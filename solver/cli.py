@@ -362,6 +362,26 @@ def stats(
 
 @app.command()
 @friendly
+def report(
+    directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
+    evals: Optional[list[Path]] = typer.Option(None, "--eval", help="A results directory of `envsynth eval --out` (repeat for several)."),
+    output: Path = typer.Option(Path("report.html"), "-o", "--output", help="The HTML file to write."),
+    spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", min=1, help="Walk bound for reachability (default: the dataset's)."),
+    max_transcripts: int = typer.Option(200, "--max-transcripts", min=0, help="Failing transcripts rendered per agent."),
+):
+    """Write one self-contained HTML page: coverage, length and difficulty, the tool graph, and per
+    agent reward by length, near-miss kind and refusal, pass^k and the failing transcripts."""
+    from .report import build_report
+
+    result = build_report(directory, evals or [], output, spec=spec, max_len=max_len, max_transcripts=max_transcripts)
+    failing = sum(r["failing_episodes"] for r in result.runs)
+    out.print(f"wrote {result.path}: {len(result.figures)} plots, {len(result.runs)} agent runs, "
+              f"{failing} failing episodes", highlight=False)
+
+
+@app.command()
+@friendly
 def show(
     directory: Path = typer.Argument(..., help="A dataset directory or a tasks.jsonl file."),
     n: int = typer.Option(10, "-n", min=1, help="How many tasks to show (from the top, or after --skip)."),
