@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -430,25 +431,119 @@ def show(
 def eval_(
     directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
     agent: str = typer.Option("oracle", "--agent", "-a",
-                              help="oracle, noop, random, distractor-blind, exploit, or package.module:Class."),
+                              help="openai:MODEL (any OpenAI-compatible endpoint), oracle, noop, random, "
+                                   "distractor-blind, exploit, or package.module:Class."),
     trials: int = typer.Option(1, "--trials", "-k", min=1, help="Trials per task for a stochastic agent (pass^k)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed: built-in agents' randomness (default 0); "
+                                                             "sent to the model as seed+trial for openai:."),
     spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="The endpoint, e.g. http://localhost:8000/v1 "
+                                                                    "(default: the OpenAI API)."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the API key "
+                                                                          "(default OPENAI_API_KEY; none needed with --base-url)."),
+    user: str = typer.Option("none", "--user", help="none (the whole request in one message), scripted (a rule-based "
+                                                    "user who gives facts when asked), or llm:MODEL."),
+    max_turns: int = typer.Option(30, "--max-turns", min=1, help="Agent turns (completions) per episode."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0),
+    concurrency: int = typer.Option(4, "-j", "--concurrency", min=1, help="Episodes played at once (openai: agents)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Results directory (results.jsonl, transcripts.jsonl, "
+                                                               "summary.json); default DIR/evals/<agent>-<user>/ for "
+                                                               "openai: agents. An existing one is resumed."),
+    price_in: Optional[float] = typer.Option(None, "--price-in", min=0.0, help="USD per million prompt tokens (cost)."),
+    price_out: Optional[float] = typer.Option(None, "--price-out", min=0.0, help="USD per million completion tokens."),
+    retries: int = typer.Option(6, "--retries", min=0, help="Client retries per request on 429/5xx/connection "
+                                                            "errors (with backoff), then up to 2 slower rounds."),
 ):
-    """Run an agent on every task (same scoring as verify): mean reward by length and near-miss kind."""
+    """Run an agent on every task (same scoring as verify): mean reward by length and near-miss kind.
+
+    With --agent openai:MODEL it plays a tool-calling model at any OpenAI-compatible endpoint, with a
+    simulated user (--user), writes every result and transcript as it goes and resumes an interrupted run."""
     from .play.agents import evaluate, load_agent
+    from .play.results import ResultsDir
+    from .play.session import (LLMAgent, UserFactory, failed_episode, play_builtin, play_llm, run_eval,
+                               summarize)
     from .verify import dataset_spec, iter_tasks, tasks_file
 
     path = tasks_file(directory)
     domain = dataset_spec(path.parent, spec)
-    summary = evaluate(domain, iter_tasks(path), load_agent(agent), trials=trials, seed=seed)
-    data = summary.to_json()
+    users = UserFactory(user)  # validates the mode before anything runs
+    built = None
+    if agent.startswith("openai:"):
+        from .play.llm import Endpoint, api_key
+
+        model = agent[len("openai:"):].strip()
+        if not model:
+            raise EnvsynthError("give the model after openai:, e.g. --agent openai:gpt-4o-mini")
+        key = api_key(api_key_env, base_url)
+        llm = LLMAgent(Endpoint(model, base_url, key, retries), temperature, seed, max_turns, price_in, price_out)
+        if users.kind == "llm":
+            users.endpoint = Endpoint(users.model, base_url, key, retries)
+        users.temperature, users.seed = temperature, seed
+        name, mode, runs = llm.name, users.mode, trials
+
+        def play(task, trial):
+            return play_llm(domain, task, trial, llm, users)
+        if out_dir is None:
+            slug = re.sub(r"[^\w.-]+", "-", f"{agent}-{user}").strip("-")
+            out_dir = path.parent / "evals" / slug
+    else:
+        if users.kind != "none":
+            raise EnvsynthError(f"--user {user} needs a conversational agent (--agent openai:MODEL); "
+                                f"built-in agents read the whole request")
+        built = load_agent(agent)
+        if out_dir is None:  # no results directory: the summary only, as before
+            summary = evaluate(domain, iter_tasks(path), built, trials=trials, seed=seed or 0)
+            _print_eval(summary.to_json(), json_out)
+            return
+        name, mode = getattr(built, "name", type(built).__name__), "none"
+        runs = trials if getattr(built, "stochastic", False) else 1
+        concurrency = 1  # built-in agents may keep state across episodes (exploit's tallies)
+
+        def play(task, trial):
+            return play_builtin(domain, task, trial, built, seed or 0)
+    tasks = list(iter_tasks(path))
+    results = ResultsDir(out_dir)
+    other = next((r for r in results.results() if (r.agent, r.user) != (name, mode)), None)
+    if other is not None:
+        raise EnvsynthError(f"{out_dir} holds results of agent {other.agent} with user {other.user}, not {name} "
+                            f"with user {mode}: give another --out (or delete it) to start a new run")
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("reward {task.fields[mean]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    total = len({t.id for t in tasks}) * runs
+    done_before = len(results.done())
+    rewards: list[float] = []
+    with progress:
+        bar = progress.add_task(f"{name} ({mode})", total=total, completed=min(done_before, total), mean="-")
+
+        def on_episode(r):
+            rewards.append(r.reward)
+            progress.update(bar, advance=1, mean=f"{sum(rewards) / len(rewards):.3f}")
+
+        report = run_eval(tasks, play, results, trials=runs, concurrency=concurrency, on_episode=on_episode,
+                          failed_result=failed_episode(name, mode))
+    extra = {}
+    if callable(getattr(built, "report", None)):
+        extra = {name: built.report()}
+    data = summarize(tasks, results, runs, name, mode, extra)
+    results.write_summary(data)
+    _print_eval(data, json_out)
+    if not json_out:
+        out.print(f"played {report.played}, already done {report.skipped}; results in {out_dir}")
+    if report.stopped:
+        sys.stderr.write(f"error: stopped early: {report.stopped}\n"
+                         f"{report.failed} episode(s) failed and {data['incomplete']} of {report.planned} are not done; "
+                         f"run the same command again to resume (results in {out_dir})\n")
+        raise typer.Exit(1)
+
+
+def _print_eval(data: dict, json_out: bool) -> None:
     if json_out:
         print(json.dumps(data))
         return
     out.print(f"[bold]{data['agent']}[/bold] on {data['tasks']} tasks: mean reward {data['mean_reward']}"
-              + (f" ({data['trials']} trials)" if data["trials"] > 1 else ""))
+              + (f" ({data['trials']} trials)" if data["trials"] > 1 else "")
+              + (f", user {data['user']}" if data.get("user", "none") != "none" else ""))
     wd = data["with_distractors"]
     out.print(f"tasks with a near miss listed before the target: {wd['tasks']}, mean reward {wd['mean_reward']}")
     table = Table("bucket", "tasks", "mean reward")
@@ -459,6 +554,14 @@ def eval_(
     out.print(table)
     if "pass_hat_k" in data:
         out.print("pass^k: " + ", ".join(f"k={k}: {v}" for k, v in data["pass_hat_k"].items()))
+    if "tokens" in data:
+        tk = data["tokens"]
+        out.print(f"tokens: {tk['prompt']} prompt, {tk['completion']} completion"
+                  + (f" (user model: {tk['user_prompt']} + {tk['user_completion']})" if tk["user_prompt"] else "")
+                  + (f"; cost ${data['cost_usd']}" if data.get("cost_usd") is not None else "")
+                  + f"; mean turns {data['mean_turns']}, mean tool calls {data['mean_tool_calls']}")
+        if data.get("errors"):
+            out.print("episodes that ended abnormally: " + ", ".join(f"{k}: {v}" for k, v in data["errors"].items()))
     report = data.get(data["agent"])
     if isinstance(report, dict) and "strategies" in report:
         table = Table("strategy", "attempts", "scored without doing the task", "example task")

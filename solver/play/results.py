@@ -49,6 +49,10 @@ class EpisodeResult(BaseModel):
     cost: Optional[float] = None
     seconds: float = 0.0
     error: Optional[str] = Field(None, description="why the episode ended abnormally (the endpoint failed, turn limit), if it did")
+    retry: bool = Field(False, description="it failed for a reason outside the agent (the endpoint stayed down, refused "
+                                           "the key or the model): a resumed run plays it again, summaries leave it out")
+    user_prompt_tokens: int = Field(0, description="tokens the simulated user's model read (--user llm:)")
+    user_completion_tokens: int = 0
 
     @property
     def key(self) -> tuple[str, int]:
@@ -90,7 +94,12 @@ class ResultsDir:
                         continue  # a line cut short by a kill: that episode runs again
 
     def done(self) -> set[tuple[str, int]]:
-        return {r.key for r in self.results()}
+        """The episodes a resumed run skips: every one recorded, except those to play again (`retry`)."""
+        return {k for k, r in self.latest().items() if not r.retry}
+
+    def latest(self) -> dict[tuple[str, int], EpisodeResult]:
+        """The last result recorded per (task, trial): a replayed episode replaces its failed try."""
+        return {r.key: r for r in self.results()}
 
     def transcripts(self) -> Iterator[Transcript]:
         f = self.path / TRANSCRIPTS
@@ -116,6 +125,10 @@ class ResultsDir:
 
 
 def _append(path: Path, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    with open(path, "a+b") as f:
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":  # a line a kill cut short: end it, so this one stays readable
+                f.write(b"\n")
+        f.write((line + "\n").encode("utf-8"))
         f.flush()
