@@ -14,7 +14,8 @@ Without tau2 (every CI run):
   envsynth domain, and loads nothing at interpreter start.
 
 With tau2 (`-m harness`; needs Python 3.12 and tau2-bench, which is not on PyPI: it installs
-from $ENVSYNTH_TAU2_SOURCE, default the v1.0.1 git tag): tau2's own `evaluate_simulation` scores
+from $ENVSYNTH_TAU2_SOURCE, default the v1.0.1 git tag, or use a venv you have:
+$ENVSYNTH_TAU2_PYTHON): tau2's own `evaluate_simulation` scores
 every gold run 1.0 and every run without its writes (or answers) 0.0, and the unmodified
 `tau2 run --domain envsynth_<d> --agent envsynth_replay --user envsynth_scripted_user` CLI
 scores its runs 1.0.
@@ -346,10 +347,13 @@ GUIDELINES = ["simulation_guidelines.md", "simulation_guidelines_tools.md",
 
 @pytest.mark.harness
 def test_tau2s_own_evaluator_and_cli_score_the_gold_one_and_no_writes_zero(exported, tmp_path):
-    base = _python312()
-    if base is None:
-        pytest.skip("tau2-bench needs Python >= 3.12 (set ENVSYNTH_PYTHON312)")
-    py = harness_python("tau2", [TAU2_SOURCE], python=base)
+    if os.environ.get("ENVSYNTH_TAU2_PYTHON"):  # a venv you already have with tau2-bench + envsynth
+        py = Path(os.environ["ENVSYNTH_TAU2_PYTHON"])
+    else:
+        base = _python312()
+        if base is None:
+            pytest.skip("tau2-bench needs Python >= 3.12 (set ENVSYNTH_PYTHON312)")
+        py = harness_python("tau2", [TAU2_SOURCE], python=base)
     out, report = exported
     target = tmp_path / "site"
     subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
@@ -361,8 +365,8 @@ def test_tau2s_own_evaluator_and_cli_score_the_gold_one_and_no_writes_zero(expor
     env = {"TAU2_DATA_DIR": str(data), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     # addsitedir reads the installed .pth as site-packages would; then tau2's own code runs
     check = last_json(run_in(py, (
-        "import site, sys\n"
-        f"site.addsitedir({str(target)!r})\n"
+        f"import site, sys\nsite.addsitedir({str(target)!r})\n"
+        f"sys.path.insert(0, {str(target)!r})\n"  # this export before any copy already in the venv
         f"from {report.package}.check import main\n"
         "main([])\n"), env=env, cwd=tmp_path))
     n = check["tasks"]
@@ -374,8 +378,8 @@ def test_tau2s_own_evaluator_and_cli_score_the_gold_one_and_no_writes_zero(expor
     assert check["refused_as_tau2_errors"] == check["refused_calls"] and check["refused_changed_db"] == 0
     domain = check["domain"]
     run_in(py, (
-        "import site, sys\n"
-        f"site.addsitedir({str(target)!r})\n"
+        f"import site, sys\nsite.addsitedir({str(target)!r})\n"
+        f"sys.path.insert(0, {str(target)!r})\n"  # this export before any copy already in the venv
         "from tau2.cli import main\n"
         f"sys.argv = ['tau2', 'run', '--domain', {domain!r}, '--agent', 'envsynth_replay',\n"
         "            '--user', 'envsynth_scripted_user', '--num-tasks', '6', '--save-to', 'gold',\n"
