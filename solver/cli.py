@@ -637,6 +637,44 @@ def export_(
             out.print(f"  {cmd}", markup=False, highlight=False)
 
 
+@app.command()
+@friendly
+def paraphrase(
+    directory: Path = typer.Argument(..., help="A dataset directory (tasks.jsonl + spec.yaml)."),
+    model: str = typer.Option(..., "--model", "-m", help="openai:MODEL - any OpenAI-compatible chat endpoint."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="The endpoint (default: the client's, "
+                                           "OPENAI_BASE_URL or api.openai.com)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Variable holding the API key."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for the paraphrased dataset."),
+    in_place: bool = typer.Option(False, "--in-place", help="Rewrite DIR itself instead of writing -o OUT."),
+    temperature: float = typer.Option(0.7, "--temperature"),
+    seed: Optional[int] = typer.Option(0, "--seed", help="Sent to the server (honoured where supported)."),
+    jobs: int = typer.Option(4, "-j", "--jobs", min=1, help="Requests in flight at once."),
+    spec: Optional[str] = typer.Option(None, "--spec", help="Use this spec instead of DIR/spec.yaml."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Reword each instruction with a model; keep a rewrite only if the fact check passes (every id,
+    name, date, amount and qualifier still there, nothing new asserted). Resumes where it stopped."""
+    from .paraphrase import ParaphraseOptions, paraphrase_dataset
+
+    opts = ParaphraseOptions(model=model, base_url=base_url, api_key_env=api_key_env, temperature=temperature,
+                             seed=seed, concurrency=jobs)
+    with Progress(TextColumn("[bold]paraphrasing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=quiet) as progress:
+        bar = progress.add_task("tasks", total=None)
+        s = paraphrase_dataset(directory, output, opts, in_place=in_place, spec=spec,
+                               progress=lambda done, total: progress.update(bar, completed=done, total=total))
+    where = directory if in_place else output
+    out.print(f"{s.tasks} instructions: {s.accepted} paraphrased ({s.unchanged} unchanged), {s.rejected} rejected by "
+              f"the fact check, {s.no_reply} without a reply - written to {where}", markup=False, highlight=False)
+    for kind, n in s.rejected_by_reason.items():
+        out.print(f"  rejected for {kind}: {n}", markup=False, highlight=False)
+    for e in s.errors[:5]:
+        out.print(f"  no reply: {e}", markup=False, highlight=False)
+    if s.no_reply:
+        out.print("run the same command again to retry the instructions without a reply", markup=False)
+
+
 def yaml_domain(spec_text: str) -> str:
     import yaml as _yaml
 

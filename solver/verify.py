@@ -27,6 +27,7 @@ from .runtime import references as R
 from .spec.history import history
 from .spec.model import Domain
 from .play.environment import Environment
+from .play.factcheck import fact_check, task_facts
 from .play.playback import play_walk
 from .errors import EnvsynthError
 from .spec.loader import load_domain
@@ -56,6 +57,10 @@ def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCh
             problems.append(f"the task calls {name!r}, which is not a tool of {domain.name}")
         elif refusal is not None and refusal.requirement not in {r.src for r in domain.tools[name].requires}:
             problems.append(f"the refused {name} names a rule {name} does not have: {refusal.requirement!r}")
+    # 0b) a paraphrased instruction (`envsynth paraphrase`) still states what the template text did:
+    # the fact check, re-run; a rejected rewrite left the template text
+    if task.meta.paraphrase is not None:
+        problems += paraphrase_problems(domain, task)
     if problems:
         return TaskCheck(task.id, False, problems)
     # 1) gold replays without error and scores 1
@@ -128,6 +133,19 @@ def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCh
         result.problems += sql_problems
         result.ok = not result.problems
     return result
+
+
+def paraphrase_problems(domain: Domain, task: Task) -> list[str]:
+    """A task whose instruction a model reworded: an accepted rewrite passes the fact check against
+    the template text it records; a rejected one left that text as the instruction."""
+    p = task.meta.paraphrase
+    if p is None:
+        return []
+    if not p.accepted:
+        return [] if task.instruction == p.original else [
+            "the paraphrase was rejected, yet the instruction is not the template text it records"]
+    ok, reasons = fact_check(p.original, task.instruction, task_facts(domain, task))
+    return [] if ok else [f"the paraphrased instruction fails the fact check: {'; '.join(reasons)}"]
 
 
 def second_engine_problems(domain: Domain, task: Task, snapshots: list[dict]) -> tuple[list[str], int, int]:

@@ -23,7 +23,7 @@ LAYERS = [
     {"tasks"},
     {"play"},
     {"verify", "coverage"},
-    {"check", "generate", "importers", "export", "report"},  # export reads datasets as verify does
+    {"check", "generate", "importers", "export", "paraphrase", "report"},  # export reads datasets as verify does
     {"cli"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

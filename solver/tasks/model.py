@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from ..plan.walk import Walk
 from ..state.scenario import DistractorRecord, GoldCall, ReplayRecord, SelectionProof, SolveRecord
@@ -63,12 +63,32 @@ class Difficulty(BaseModel):
     visible_distractors: int = Field(0, description="near misses listed before their target")
 
 
+class Paraphrase(BaseModel):
+    """An instruction reworded by a model (`envsynth paraphrase`): kept only if the fact check passed."""
+
+    model: str = Field(description="the model that wrote the rewrite (openai:MODEL)")
+    accepted: bool = Field(description="whether the rewrite passed the fact check and is the instruction now")
+    original: str = Field(description="the template text the rewrite was checked against")
+    reasons: list[str] = Field(default_factory=list, description="why the fact check rejected it")
+    rejected: Optional[str] = Field(None, description="the rejected rewrite (the instruction kept the template text)")
+
+
 class Meta(BaseModel):
     spec_hash: str
     seed: int
     index: int
     version: str
     walk: str = Field(description="the walk's tool sequence")
+    paraphrase: Optional[Paraphrase] = Field(None, description="set when `envsynth paraphrase` rewrote (or tried "
+                                             "to rewrite) the instruction")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_paraphrase(self, handler):
+        """Tasks never paraphrased serialise as before (no "paraphrase": null)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("paraphrase") is None:
+            data.pop("paraphrase", None)
+        return data
 
 
 class Task(BaseModel):
