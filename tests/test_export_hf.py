@@ -37,7 +37,7 @@ REQUIREMENTS = ["torch==2.13.0", "datasets==5.2.0", "transformers>=5.2,<6", "trl
 def dataset(tmp_path_factory):
     """Airline: enums, bounded numbers, arguments named differently from call to call, refusals."""
     out = tmp_path_factory.mktemp("airline_ds")
-    generate("airline", out, GenerateOptions(n=12, seed=5, refusals=0.4))
+    generate("airline", out, GenerateOptions(n=12, seed=3, refusals=0.3))
     return out
 
 
@@ -204,7 +204,6 @@ import importlib, inspect, json, os, sys
 out, package = sys.argv[1:3]
 sys.path.insert(0, out)
 import trl
-from trl import GRPOTrainer, SFTTrainer  # the trainers import (they need torch)
 from transformers.utils import get_json_schema
 from transformers.utils.chat_template_utils import render_jinja_template
 m = importlib.import_module(package)
@@ -330,3 +329,95 @@ def test_environment_plays_gold_to_one_and_noop_to_zero(hf_py, exported):
     assert rep["noop"] == [0.0] * n and rep["noop_replay"] == [0.0] * n
     assert rep["bad_calls"] > 2 * n
     assert rep["bad_errors"] == rep["bad_unchanged"] == rep["bad_calls"], rep
+
+
+GRPO = r"""
+import importlib, json, os, sys, tempfile
+os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"
+out, package, ids = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path.insert(0, out)
+import torch, datasets, trl
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+from trl import GRPOConfig, GRPOTrainer
+datasets.disable_progress_bars()
+m = importlib.import_module(package)
+
+# a byte-level tokenizer made here (nothing from the hub) with the Qwen3 chat template trl ships,
+# which trl knows how to parse tool calls from
+tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}, merges=[]))
+tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+tok.decoder = decoders.ByteLevel()
+tok.add_special_tokens(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>",
+                        "<tool_response>", "</tool_response>", "<think>", "</think>"])
+tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+tokenizer.chat_template = open(os.path.join(os.path.dirname(trl.__file__), "chat_templates", "qwen3.jinja")).read()
+
+rl = datasets.load_dataset("parquet", data_files=f"{out}/rl.parquet", split="train")
+rl = rl.select([rl["task_id"].index(t) for t in ids])
+sft = {r["task_id"]: r for r in datasets.load_dataset("parquet", data_files=f"{out}/sft.parquet", split="train")}
+script = {}
+for t in ids:
+    msgs = sft[t]["messages"]
+    turns = [json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
+             for msg in msgs for c in (msg.get("tool_calls") or [])]
+    script[msgs[1]["content"]] = (turns, msgs[-1]["content"])
+
+class Scripted(Qwen3ForCausalLM):
+    # a tiny random model whose generate() writes the gold turns (first of each pair) or a no-op reply
+    def generate(self, input_ids=None, attention_mask=None, generation_config=None, **kw):
+        outs = []
+        for i, ids_ in enumerate(input_ids):
+            text = tokenizer.decode(ids_, skip_special_tokens=False)
+            turns, final = script[next(u for u in script if u in text)]
+            k = text.count("<tool_response>")
+            reply = ("Sorry, I cannot help with that." if k == 0 and i % 2 else
+                     f"<tool_call>\n{turns[k]}\n</tool_call>" if k < len(turns) else final)
+            new = tokenizer.encode(reply, add_special_tokens=False) + [tokenizer.eos_token_id]
+            outs.append(torch.cat([ids_, torch.tensor(new, dtype=ids_.dtype)]))
+        width = max(len(o) for o in outs)
+        return torch.stack([torch.cat([o, torch.full((width - len(o),), tokenizer.pad_token_id, dtype=o.dtype)])
+                            for o in outs])
+
+config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                     num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=65536,
+                     eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+seen = []
+
+class Recorded(m.Environment):
+    def get_reward(self):
+        r = super().get_reward()
+        seen.append({"task_id": self.episode.task_id, "reward": r,
+                     "calls": [[c.name, c.arguments] for c in self.episode.env.calls]})
+        return r
+
+args = GRPOConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=2, num_generations=2, max_steps=len(ids),
+                  max_completion_length=16384, learning_rate=1e-6, logging_steps=1, report_to="none",
+                  save_strategy="no", shuffle_dataset=False, use_cpu=True, bf16=False, beta=0.0)
+trainer = GRPOTrainer(model=Scripted(config), processing_class=tokenizer, args=args, train_dataset=rl,
+                      environment_factory=Recorded, reward_funcs=[m.reward_func])
+trainer.train()
+print(json.dumps({"seen": seen, "logs": [h for h in trainer.state.log_history if "reward" in h]}))
+"""
+
+
+@pytest.mark.harness
+def test_grpo_trainer_drives_the_environment(hf_py, exported, dataset):
+    """The real GRPOTrainer (trl 1.16, CPU) with environment_factory=the exported class and
+    reward_funcs=[reward_func], on a tiny random Qwen3 whose generate() writes, per prompt, the
+    gold tool calls then the gold reply, or a no-op reply: TRL parses the calls, runs them through
+    the methods (reset(**row) first), and the environment's reward column is 1.0 for the gold
+    rollout and 0.0 for the no-op. Planted: get_reward ignoring the replies reward_func hands
+    over -> the gold rollout of an answer task scores 0 and this fails."""
+    out, package = exported
+    # the longest task that has an answer to tell (a refusal too, if one is that long)
+    task = max((t for t in Source(dataset).tasks() if t.expected.answers),
+               key=lambda t: (len(requests(t)), bool(t.expected.refusals)))
+    assert task.expected.answers and task.expected.refusals and len(requests(task)) >= 2
+    rep = last_json(run_in(hf_py, GRPO, str(out), package, json.dumps([task.id])))
+    gold = [[n, a] for n, a, _ in requests(task)]
+    assert rep["seen"] == [{"task_id": task.id, "reward": 1.0, "calls": gold},
+                           {"task_id": task.id, "reward": 0.0, "calls": []}], rep["seen"]
+    (log,) = rep["logs"]
+    assert log["rewards/Recorded/mean"] == 0.5 and log["reward"] == 0.5
+    assert log["tools/call_frequency"] > 0
