@@ -23,6 +23,7 @@ scores its runs 1.0.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import json
@@ -189,6 +190,11 @@ def test_tasks_json_has_tau2s_structure_and_envsynths_meaning(exported, dataset)
     records = list(Source(dataset).tasks())
     assert [t["id"] for t in tasks] == [r.id for r in records]
     assert json.loads((data / "split_tasks.json").read_text()) == {"base": [r.id for r in records]}
+    # the scripted user (replay.py, which needs tau2) finds the opening after the same marker
+    replay_src = ast.parse((out / report.package / "replay.py").read_text())
+    markers = [n.value.value for n in replay_src.body if isinstance(n, ast.Assign)
+               and any(getattr(x, "id", None) == "OPENING_MARKER" for x in n.targets)]
+    assert markers == [OPENING_MARKER]
     refusing = 0
     for t, r in zip(tasks, records):
         _Tau2Task.model_validate(t)
