@@ -1,13 +1,14 @@
 """Play each task's gold plan against a running server through OpenEnv's own client, and a
 do-nothing run (finish at once), and report the rewards (written by `envsynth export openenv`).
 
-    python check.py --url http://127.0.0.1:8000 [-n 50] [--json]
+    python check.py --url http://127.0.0.1:8000 [-n 50] [--sessions 4] [--json]
     python -m <package>.check --url ...            # once pip-installed
 
 Gold: reset(task_id), each planned call as a CallToolAction step (a refused request must come
 back as a tool error), then finish(<every answer and refusal reason>) - reward 1.0 expected.
 No-op: reset(task_id), finish("") - reward 0.0 expected (nothing done, nothing told).
-Exit status 0 when every gold run scores 1.0 and every no-op 0.0.
+Tools: list_tools() must give the dataset's schemas verbatim (and `finish`).
+Exit status 0 when every gold run scores 1.0, every no-op 0.0 and the schemas are verbatim.
 """
 
 from __future__ import annotations
@@ -55,24 +56,41 @@ async def play(env: MCPToolClient, task, gold: bool) -> tuple[float, list[str]]:
     return float(end.reward if end.reward is not None else -1.0), problems
 
 
-async def check(url: str, data: Path, n: Optional[int]) -> dict:
+async def check(url: str, data: Path, n: Optional[int], concurrency: int = 1) -> dict:
+    """Gold and no-op on the first `n` tasks, over `concurrency` client sessions at once, and the
+    tool listing compared with the dataset's schemas."""
     catalog = Catalog(data)
     ids = catalog.ids()[:n] if n else catalog.ids()
-    out = {"url": url, "tasks": len(ids), "gold_reward_1": 0, "noop_reward_0": 0, "failures": []}
+    out = {"url": url, "tasks": len(ids), "sessions": concurrency, "gold_reward_1": 0, "noop_reward_0": 0,
+           "tools_verbatim": False, "failures": []}
     start = time.monotonic()
+    expected = {t["function"]["name"]: t["function"]["parameters"] for t in catalog.tools}
     async with MCPToolClient(base_url=url) as env:
-        for task_id in ids:
-            task = catalog.task(task_id)
-            reward, problems = await play(env, task, gold=True)
-            out["gold_reward_1"] += reward == 1.0
-            if reward != 1.0 or problems:
-                out["failures"].append({"task": task_id, "run": "gold", "reward": reward, "problems": problems})
-            reward, problems = await play(env, task, gold=False)
-            out["noop_reward_0"] += reward == 0.0
-            if reward != 0.0 or problems:
-                out["failures"].append({"task": task_id, "run": "noop", "reward": reward, "problems": problems})
+        listed = {t.name: t.input_schema for t in await env.list_tools()}
+        listed.pop(FINISH, None)
+        out["tools_verbatim"] = listed == expected
+        if listed != expected:
+            out["failures"].append({"task": None, "run": "list_tools", "reward": None,
+                                    "problems": [f"{name}: listed schema differs" for name in sorted(set(listed) | set(expected))
+                                                 if listed.get(name) != expected.get(name)]})
+
+    async def worker(share: list[str]) -> None:
+        async with MCPToolClient(base_url=url) as env:
+            for task_id in share:
+                task = catalog.task(task_id)
+                reward, problems = await play(env, task, gold=True)
+                out["gold_reward_1"] += reward == 1.0
+                if reward != 1.0 or problems:
+                    out["failures"].append({"task": task_id, "run": "gold", "reward": reward, "problems": problems})
+                reward, problems = await play(env, task, gold=False)
+                out["noop_reward_0"] += reward == 0.0
+                if reward != 0.0 or problems:
+                    out["failures"].append({"task": task_id, "run": "noop", "reward": reward, "problems": problems})
+
+    k = max(1, concurrency)
+    await asyncio.gather(*(worker(ids[i::k]) for i in range(k)))
     out["seconds"] = round(time.monotonic() - start, 2)
-    out["ok"] = out["gold_reward_1"] == len(ids) and out["noop_reward_0"] == len(ids)
+    out["ok"] = out["tools_verbatim"] and out["gold_reward_1"] == len(ids) and out["noop_reward_0"] == len(ids)
     return out
 
 
@@ -81,6 +99,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running server")
     parser.add_argument("--data", type=Path, default=DATA, help="the export's data folder (the tasks' gold plans)")
     parser.add_argument("-n", type=int, default=None, help="check the first N tasks (default: all)")
+    parser.add_argument("--sessions", type=int, default=1, help="client sessions playing at once (default 1)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -88,12 +107,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (OSError, ValueError) as e:
         print(f"cannot reach an OpenEnv server at {args.url}: {e}", file=sys.stderr)
         return 2
-    report = asyncio.run(check(args.url, args.data, args.n))
+    report = asyncio.run(check(args.url, args.data, args.n, args.sessions))
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{report['tasks']} tasks at {report['url']}: gold reward 1.0 on {report['gold_reward_1']}, "
-              f"no-op reward 0.0 on {report['noop_reward_0']} ({report['seconds']} s)")
+        print(f"{report['tasks']} tasks at {report['url']} ({report['sessions']} sessions): gold reward 1.0 on "
+              f"{report['gold_reward_1']}, no-op reward 0.0 on {report['noop_reward_0']}, tool schemas "
+              f"{'verbatim' if report['tools_verbatim'] else 'DIFFERENT'} ({report['seconds']} s)")
         for f in report["failures"][:10]:
             print(f"  {f['task']} {f['run']}: reward {f['reward']} {'; '.join(f['problems'])}")
     return 0 if report["ok"] else 1
