@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from harness import harness_python, last_json, run_in  # noqa: E402
-
-REQUIREMENTS = ["torch==2.13.0", "datasets==5.2.0", "transformers>=5.2,<6", "trl==1.16.0"]  # as tests/test_export_hf.py
+from test_export_hf import GRPO, REQUIREMENTS  # noqa: E402 - the same venv and GRPOTrainer run as the tests
 
 CHECK = r"""
 import importlib, inspect, json, sys, time
@@ -105,10 +104,33 @@ EXPORT = ("import sys, json, time; from envsynth.export import export; t = time.
           "print(json.dumps({'tasks': r.tasks, 'package': r.package, 'notes': r.notes, 's': round(time.time() - t, 1)}))")
 
 
+def grpo(py: Path, out: Path, package: str, k: int) -> dict:
+    """Run the k longest tasks (by calls, answers and refusals first; transcripts short enough for
+    the tiny model's context) through the real GRPOTrainer: one gold and one no-op rollout each."""
+    rows = [json.loads(line) for line in (out / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    rl = {r["task_id"]: r for r in map(json.loads, (out / "rl.jsonl").read_text(encoding="utf-8").splitlines())}
+
+    def rank(row):
+        calls = sum(len(m.get("tool_calls") or []) for m in row["messages"])
+        return (calls, bool(rl[row["task_id"]]["answers"]), bool(rl[row["task_id"]]["refusals"]))
+
+    fits = [r for r in rows if len(json.dumps(r["messages"][2:])) < 6000]
+    ids = [r["task_id"] for r in sorted(fits, key=rank, reverse=True)[:k]]
+    t = time.time()
+    rep = last_json(run_in(py, GRPO, str(out), package, json.dumps(ids)))
+    gold = [s for s in rep["seen"][0::2]]
+    noop = [s for s in rep["seen"][1::2]]
+    return {"grpo_tasks": len(ids), "grpo_calls": [len(s["calls"]) for s in gold],
+            "grpo_gold_1": sum(s["reward"] == 1.0 for s in gold), "grpo_noop_0": sum(s["reward"] == 0.0 for s in noop),
+            "grpo_s": round(time.time() - t, 1)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("-n", type=int, default=50, help="tasks checked per dataset (default 50)")
+    ap.add_argument("--grpo", type=int, default=1, help="tasks per dataset also run through the real GRPOTrainer "
+                    "(tiny scripted model, gold + no-op rollout; about 30-60 s each on a CPU; default 1)")
     args = ap.parse_args()
     t = time.time()
     py = harness_python("hf", REQUIREMENTS)
@@ -124,14 +146,19 @@ def main() -> int:
                 continue
             rep = {"dataset": str(d), "exported": exp["tasks"], "export_s": exp["s"],
                    **last_json(run_in(py, CHECK, str(out), exp["package"], str(work), str(args.n)))}
+            if args.grpo:
+                rep.update(grpo(py, out, exp["package"], args.grpo))
         results.append(rep)
         print(json.dumps(rep))
         print(f"{d.name}: exported {rep['exported']} tasks in {rep['export_s']}s; of {rep['rows']} checked: "
               f"round trip intact {rep['round_trip_jsonl']} (JSONL) / {rep['round_trip_parquet']} (Parquet), "
               f"schemas {rep['schema_match']}/{rep['tools']} tools, gold reward 1.0: {rep['gold_reward_1']}, "
-              f"no-op reward 0.0: {rep['noop_reward_0']}", file=sys.stderr)
+              f"no-op reward 0.0: {rep['noop_reward_0']}"
+              + (f"; GRPOTrainer: gold 1.0 on {rep['grpo_gold_1']}/{rep['grpo_tasks']} (calls {rep['grpo_calls']}), "
+                 f"no-op 0.0 on {rep['grpo_noop_0']}" if "grpo_tasks" in rep else ""), file=sys.stderr)
     bad = [r for r in results if not (r["round_trip_jsonl"] == r["round_trip_parquet"] == r["gold_reward_1"]
-                                      == r["noop_reward_0"] == r["rows"] and r["schema_match"] == r["tools"])]
+                                      == r["noop_reward_0"] == r["rows"] and r["schema_match"] == r["tools"]
+                                      and r.get("grpo_gold_1", 0) == r.get("grpo_noop_0", 0) == r.get("grpo_tasks", 0))]
     return 1 if bad or len(results) < len(args.dirs) else 0
 
 
