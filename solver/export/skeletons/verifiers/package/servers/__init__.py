@@ -1,0 +1,1 @@
+"""Tool servers the taskset's tasks launch per rollout."""
