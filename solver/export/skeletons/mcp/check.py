@@ -59,9 +59,10 @@ async def control(client: Client, name: str, args: dict, meta: Optional[dict]) -
 
 
 async def play_gold(client: Client, catalog: Catalog, task_id: str, tally: Tally, meta: Optional[dict],
-                    start: bool = True) -> None:
+                    start: bool = True, count: bool = True) -> None:
     task = catalog.task(task_id)
-    tally.enter()
+    if count:
+        tally.enter()
     try:
         if start:
             info = await control(client, "envsynth_start_task", {"task_id": task_id}, meta)
@@ -76,7 +77,8 @@ async def play_gold(client: Client, catalog: Catalog, task_id: str, tally: Tally
                 tally.counts["refusals_is_error"] += 1
         score = await control(client, "envsynth_score", {"messages": [final_reply(task)]}, meta)
     finally:
-        tally.leave()
+        if count:
+            tally.leave()
     if score["reward"] == 1.0:
         tally.counts["gold_reward_1"] += 1
     else:
@@ -116,10 +118,14 @@ async def over_stdio(catalog: Catalog, ids: list[str], tally: Tally, concurrency
             params = StdioServerParameters(command=sys.executable, args=[str(server), "--stdio", "--task", task_id])
             try:
                 async with Client(params) as client:
-                    if not listing:
-                        listing.update(await list_and_compare(client, catalog))
-                    await play_gold(client, catalog, task_id, tally, None, start=False)
-                    await play_noop(client, task_id, tally, None)
+                    tally.enter()  # a live server process is a live episode
+                    try:
+                        if not listing:
+                            listing.update(await list_and_compare(client, catalog))
+                        await play_gold(client, catalog, task_id, tally, None, start=False, count=False)
+                        await play_noop(client, task_id, tally, None)
+                    finally:
+                        tally.leave()
             except Exception as e:  # noqa: BLE001 - a check reports, it does not stop
                 tally.fail(task_id, f"{type(e).__name__}: {e}")
 
