@@ -214,7 +214,8 @@ def run_eval(tasks: list[Task], play: Callable[[Task, int], Episode], results: R
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    f.result()  # a bug in an episode surfaces here
+                    if not f.cancelled():
+                        f.result()  # a bug in an episode surfaces here
                 if stop.is_set():
                     for f in pending:
                         f.cancel()
