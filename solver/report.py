@@ -62,16 +62,17 @@ class DatasetFacts:
     before_target: int = 0  # tasks listing a near miss before its target
     refusals: int = 0
     tasks: dict[str, TaskBrief] = field(default_factory=dict)
+    counters: Any = None  # coverage.Coverage over the tasks
 
     @property
     def count(self) -> int:
-        return self.coverage["tasks"]
+        return self.counters.tasks
 
 
-def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[int] = None,
-                 explain: bool = True) -> DatasetFacts:
-    """Read a dataset once: coverage as `envsynth stats` computes it, and the difficulty counts."""
-    from .coverage import Coverage, explain_uncovered, reachable_within
+def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[int] = None) -> DatasetFacts:
+    """Read a dataset once: the difficulty counts and the coverage counters (`add_coverage`
+    then reports them as `envsynth stats` does)."""
+    from .coverage import Coverage
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -95,12 +96,20 @@ def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[
         _count(facts, task)
     if cov.tasks == 0:
         raise EnvsynthError(f"{path} holds no tasks")
-    reachable = reachable_within(domain, bound, refusals=cov.refusals > 0)
-    report = cov.report(domain, reachable)
-    if explain:
-        explain_uncovered(domain, report, reachable)
-    facts.coverage = report
+    facts.counters = cov
     return facts
+
+
+def add_coverage(facts: DatasetFacts) -> None:
+    """What `envsynth stats` reports: the counters against what the spec allows within the walk
+    bound, and why each uncovered tool, edge and refusal reason is missing (the slow part)."""
+    from .coverage import explain_uncovered, reachable_within
+
+    cov, domain = facts.counters, facts.domain
+    reachable = reachable_within(domain, facts.bound, refusals=cov.refusals > 0)
+    report = cov.report(domain, reachable)
+    explain_uncovered(domain, report, reachable)
+    facts.coverage = report
 
 
 def _count(facts: DatasetFacts, task: Task) -> None:
@@ -781,7 +790,11 @@ def build_report(dataset: Path, evals: Iterable[Path] = (), output: Path = Path(
                  spec: Optional[str] = None, max_len: Optional[int] = None,
                  max_transcripts: int = MAX_TRANSCRIPTS) -> ReportResult:
     """Write the report page for a dataset and any number of eval results directories."""
-    _plt()  # fail early, before minutes of coverage work, when matplotlib is missing
+    _plt()  # fail early, before the coverage work, when matplotlib is missing
+    output = Path(output)
+    if output.is_dir():
+        raise EnvsynthError(f"{output} is a folder; give the HTML file to write (-o {output / 'report.html'})")
+    output.parent.mkdir(parents=True, exist_ok=True)
     runs: list[AgentRun] = []
     for d in evals:
         runs += read_results(Path(d))
@@ -790,9 +803,7 @@ def build_report(dataset: Path, evals: Iterable[Path] = (), output: Path = Path(
         if not any(r.task_id in facts.tasks for r in run.episodes):
             raise EnvsynthError(f"the results in {run.source} ({run.label}) name none of the {facts.count} tasks in "
                                 f"{facts.directory}: give the dataset that eval ran on")
+    add_coverage(facts)
     text, figures = render(facts, runs, max_transcripts)
-    output = Path(output)
-    if output.parent and not output.parent.exists():
-        output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     return ReportResult(output, figures, [r.summary() for r in runs], facts.coverage)
