@@ -188,6 +188,8 @@ export TAU2_DATA_DIR=/path/to/tau2-bench/data                      # user-simula
 ```bash
 # the gold replay (no LLM): every task scores 1.0
 tau2 run --domain {domain_name} --agent envsynth_replay --user envsynth_scripted_user --save-to {domain_name}_gold
+# tau2's own evaluator on every task's gold run (1.0) and on the run without its writes/answers (0.0)
+python -m {package}.check
 # an LLM agent against tau2's LLM user simulator
 tau2 run --domain {domain_name} --agent-llm gpt-4.1 --user-llm gpt-4.1 --num-tasks 10
 ```

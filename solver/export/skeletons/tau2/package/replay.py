@@ -74,9 +74,6 @@ class ReplayFactory:
                 return cat.task(task_id)
         return None
 
-    def accepts(self, task: Any) -> bool:
-        return self.find(task.id) is not None
-
     def __call__(self, tools: Any = None, domain_policy: str = "", task: Any = None, **_: Any) -> ReplayAgent:
         if task is None:
             raise ValueError(f"{AGENT_NAME} replays a task's gold plan, so it needs the task")
