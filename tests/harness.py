@@ -25,7 +25,7 @@ VENVS = ROOT / ".venvs"
 def harness_python(name: str, requirements: Sequence[str], python: Optional[str] = None,
                    with_envsynth: bool = True) -> Path:
     """The interpreter of venv `name` holding `requirements` (+ envsynth), built if missing."""
-    base = python or sys.executable
+    base = os.path.realpath(python or sys.executable)  # .venv/bin/python and python3 are one venv
     key = hashlib.sha256(json.dumps([list(requirements), base, with_envsynth]).encode()).hexdigest()[:10]
     venv = VENVS / f"{name}-{key}"
     py = venv / "bin" / "python"
