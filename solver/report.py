@@ -31,6 +31,7 @@ from .tasks.model import Task
 
 KIND_COLORS = {"ids": "#444444", "select": "#1f6fd1", "creates": "#1b8a3a", "enables": "#d1431f"}
 MAX_TRANSCRIPTS = 200  # failing transcripts rendered per agent; the rest are listed without one
+FOLD = 25  # a list of failing episodes longer than this starts folded
 
 
 # ----------------------------------------------------------------------------- the dataset
@@ -487,6 +488,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .msg{border-left:4px solid #bbb;margin:6px 0;padding:2px 10px}.msg .role{font-weight:600;font-size:.85em;color:#555}
 .msg.system{border-color:#999}.msg.user{border-color:#1f6fd1}.msg.assistant{border-color:#1b8a3a}.msg.tool{border-color:#8e44ad}
 .msg.error{background:#fdecea}pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-size:.82em;max-height:12em;overflow:auto}
+summary h3{display:inline;margin:0}details{margin:1.2em 0 .4em}summary{cursor:pointer}
 .expected{background:#f4f8ff;border:1px solid #cfe0f7;border-radius:6px;padding:6px 10px;font-size:.9em}
 """
 
@@ -553,7 +555,8 @@ def _coverage_section(page: Page, facts: DatasetFacts) -> None:
     tools = sorted(facts.domain.tools)
     page.figure("fig-tool-calls", _bars("tasks calling each tool (gold)", tools, [calls.get(t, 0) for t in tools],
                                         [str(calls.get(t, 0)) for t in tools], ylabel="tasks"),
-                "Tools with no bar are called by no task; why is listed below.", "tool calls")
+                "Tools with no bar are called by no task; why is listed below." if cov["uncovered_tools"]
+                else "Every tool is called by some task.", "tool calls")
     page.add("</div>")
     tools = cov["uncovered_tools"]
     if tools:
@@ -588,7 +591,7 @@ def _difficulty_section(page: Page, facts: DatasetFacts) -> None:
                                   [str(counter[k]) for k in keys], ylabel="tasks"), caption, title)
 
     hist("fig-length", facts.lengths, "tasks by length (gold tool calls)", "tool calls",
-         "Length 0: a request refused before any call is needed.")
+         "Length 0: a request refused before any call is needed." if facts.lengths[0] else "Tool calls in the gold trajectory.")
     hist("fig-goals", facts.goals, "tasks by number of intents (goals)", "goals", "More than one: multi-intent tasks.")
     hist("fig-candidates", facts.candidates, "tasks by largest list to pick from", "candidates",
          "The most records the agent must choose a described one from (0: no choice).")
@@ -707,12 +710,13 @@ def _why_failed(r: EpisodeResult) -> str:
 
 def _failing(page: Page, facts: DatasetFacts, i: int, run: AgentRun, max_transcripts: int) -> list[EpisodeResult]:
     failing = sorted((r for r in run.episodes if r.reward < 1.0), key=lambda r: (r.task_id, r.trial))
-    page.add(f'<h3 id="failing-{i}">Failing episodes ({len(failing)})</h3>')
     if not failing:
-        page.add('<p class="muted">None: every episode scored 1.0.</p>')
+        page.add(f'<h3 id="failing-{i}">Failing episodes (0)</h3><p class="muted">None: every episode scored 1.0.</p>')
         return []
     shown: list[EpisodeResult] = []
-    page.add('<table class="failing"><tr><th>task</th><th>trial</th><th>length</th><th>near misses</th>'
+    # a long list starts folded (a click opens it; no script)
+    page.add(f'<details id="failing-{i}"{" open" if len(failing) <= FOLD else ""}><summary><h3>Failing episodes '
+             f'({len(failing)})</h3></summary><table class="failing"><tr><th>task</th><th>trial</th><th>length</th><th>near misses</th>'
              "<th>refusal</th><th>why</th><th>transcript</th></tr>")
     for r in failing:
         has = r.key in run.transcripts and len(shown) < max_transcripts
@@ -729,6 +733,7 @@ def _failing(page: Page, facts: DatasetFacts, i: int, run: AgentRun, max_transcr
     if len(shown) < len(failing):
         page.add(f'<p class="muted">{len(failing) - len(shown)} failing episodes have no transcript here '
                  f"(not in {TRANSCRIPTS}, or past the {max_transcripts} rendered per agent: --max-transcripts).</p>")
+    page.add("</details>")
     return shown
 
 
