@@ -554,7 +554,7 @@ def _print_eval(data: dict, json_out: bool) -> None:
     out.print(table)
     if "pass_hat_k" in data:
         out.print("pass^k: " + ", ".join(f"k={k}: {v}" for k, v in data["pass_hat_k"].items()))
-    if "tokens" in data:
+    if "tokens" in data and str(data["agent"]).startswith("openai:"):
         tk = data["tokens"]
         out.print(f"tokens: {tk['prompt']} prompt, {tk['completion']} completion"
                   + (f" (user model: {tk['user_prompt']} + {tk['user_completion']})" if tk["user_prompt"] else "")
