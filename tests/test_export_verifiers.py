@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 import pytest
+from envsynth.errors import EnvsynthError
 from envsynth.export import export
 from envsynth.export.source import Source, final_reply
 from envsynth.generate import GenerateOptions, generate
 from envsynth.tasks.model import requests
 from harness import harness_python
-
-pytestmark = pytest.mark.harness
 
 REQUIREMENTS = ["verifiers==0.4.0", "uv"]  # uv: the null harness runs its chat program as a uv script
 TASKSET = "envsynth-retail"
@@ -140,6 +139,17 @@ def vf_validate(py: Path, out_dir: Path, *args: str, **env: str) -> tuple[dict, 
     return summary, {r["name"]: r for r in rows}
 
 
+def test_export_refuses_what_is_not_a_dataset_and_a_non_empty_output(dataset, tmp_path):
+    """Catches: a traceback instead of a message for a user's mistake."""
+    with pytest.raises(EnvsynthError):
+        export("verifiers", tmp_path / "nowhere", tmp_path / "out")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(EnvsynthError, match="not empty"):
+        export("verifiers", dataset, tmp_path / "full")
+
+
+@pytest.mark.harness
 def test_export_writes_an_installable_taskset_package(dataset, installed):
     pkg = installed / "envsynth_retail"
     assert (pkg / "data" / "tasks.jsonl").read_bytes() == (dataset / "tasks.jsonl").read_bytes()
@@ -149,6 +159,7 @@ def test_export_writes_an_installable_taskset_package(dataset, installed):
     assert "vf-validate envsynth-retail" in (installed / "README.md").read_text()
 
 
+@pytest.mark.harness
 def test_vf_validate_finds_every_gold_valid_and_every_noop_unsolved(py, dataset, installed, tmp_path):
     """Catches: a package vf-validate cannot load, a gold replay the reward rejects, a refusal or
     read-only task a no-op passes."""
@@ -161,6 +172,7 @@ def test_vf_validate_finds_every_gold_valid_and_every_noop_unsolved(py, dataset,
     assert {r["noop"]["reward"] for r in rows.values()} == {0.0}
 
 
+@pytest.mark.harness
 def test_vf_validate_reports_a_broken_gold_and_a_reward_that_ignores_answers(py, dataset, installed, tmp_path):
     """The same check on a copy with two planted bugs, found before the installed package on the
     path: one task's expected final state is corrupted (its gold can no longer score 1.0), and the
@@ -189,6 +201,7 @@ def test_vf_validate_reports_a_broken_gold_and_a_reward_that_ignores_answers(py,
     assert rows[refusal.id]["noop"]["reason"] == "invalid" and rows[refusal.id]["noop"]["reward"] == 1.0
 
 
+@pytest.mark.harness
 def test_vf_eval_plays_a_scripted_model_through_the_real_tool_server(py, dataset, installed, tmp_path):
     """Catches: tools not served (or not with the task's schemas verbatim) by the per-rollout MCP
     server, calls that do not reach the rollout's state (the gold's writes lost: db_match 0), a bad
