@@ -253,7 +253,7 @@ def paraphrase_dataset(src: Path, out: Optional[Path], opts: ParaphraseOptions, 
             shutil.copyfile(spec_file, dest / "spec.yaml")
     manifest_src = src_dir / "manifest.json"
     manifest = json.loads(manifest_src.read_text(encoding="utf-8")) if manifest_src.exists() else {}
-    manifest["paraphrase"] = {**summary.to_json(), "base_url": opts.base_url, "temperature": opts.temperature,
+    manifest["paraphrase"] = {**summary.to_json(), "temperature": opts.temperature,
                               "seed": opts.seed}
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary

@@ -190,13 +190,10 @@ def rewrite(original: str, faithful_share: float | None = None) -> tuple[str, st
     h = _hash(original)
     if (h % 1000) / 1000 < share:
         return "faithful", faithful(original, h)
-    names = list(BREAKERS)
-    start = (h // 1000) % len(names)
-    for name in names[start:] + names[:start]:
-        text = BREAKERS[name](original)
-        if text is not None and text != original:
-            return name, text
-    return "faithful", faithful(original, h)
+    broken = [(name, text) for name, b in BREAKERS.items() if (text := b(original)) is not None and text != original]
+    if not broken:
+        return "faithful", faithful(original, h)
+    return broken[(h // 1000) % len(broken)]  # one of the breakers that apply to this text, evenly
 
 
 def brain(body: dict) -> dict:

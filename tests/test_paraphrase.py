@@ -137,6 +137,7 @@ def test_qualifier_dropped_or_added_is_rejected(air):
     assert "missing qualifier" in kinds(CHEAP, CHEAP.replace("the cheapest economy fare", "an economy fare"), air)
     cal = facts_of("calendar")
     assert "missing qualifier" in kinds(CAL, CAL.replace("my next scheduled meeting", "my scheduled meeting"), cal)
+    assert "missing qualifier" in kinds(AIR, AIR.replace("my active reservation", "my reservation"), air)
     # catches: a superlative the original never had
     assert "new qualifier" in kinds(AIR, AIR.replace("my active reservation", "my most recent active reservation"),
                                     air)
@@ -253,7 +254,7 @@ def test_paraphrase_keeps_faithful_and_rejects_fact_breaking_rewrites_against_lo
             assert new.instruction == old.instruction  # a rejected rewrite keeps the template text
         # everything but the instruction and meta.paraphrase is untouched
         assert new.model_dump(exclude={"instruction", "meta"}) == old.model_dump(exclude={"instruction", "meta"})
-    assert expected["faithful"] >= 3 and expected["broken"] >= 3 and len(broken_kinds) >= 2, (expected, broken_kinds)
+    assert expected["faithful"] >= 3 and expected["broken"] >= 3 and len(broken_kinds) >= 3, (expected, broken_kinds)
     manifest = json.loads((out / "manifest.json").read_text())["paraphrase"]
     assert (manifest["accepted"], manifest["rejected"], manifest["no_reply"]) == \
         (expected["faithful"], expected["broken"], 0)

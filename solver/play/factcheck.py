@@ -16,7 +16,7 @@ rewrite, in both directions:
   domain (first names, room names, enum choices like "economy", "frozen", "pending") as a phrase;
 - **qualifiers** of a description, as concepts with their synonyms: cheapest / lowest, largest /
   biggest, earliest / first / soonest, most recent / latest / last, next / upcoming, only,
-  still, at least, today...;
+  still, at least, today..., and the states a description narrows by (active, in stock...);
 - **negation and exclusion** ("not", "n't", "no", "without", "except", "leaving out"): as many in
   the rewrite as in the original, so "(not a cancelled one)" may become "excluding cancelled
   ones" but a request is never negated and an exclusion never dropped;
@@ -86,6 +86,9 @@ QUALIFIERS: dict[str, tuple[str, ...]] = {
     "still": ("still", "yet"),
     "already": ("already",),
     "every": ("every", "all", "each"),
+    # states a description narrows by, where the spec has no listed value for them
+    "active": ("active",), "operating": ("operating",), "completed": ("completed",),
+    "unassigned": ("unassigned",), "in stock": ("in stock",), "regular": ("regular",),
     "today": ("today",), "tomorrow": ("tomorrow",), "yesterday": ("yesterday",), "tonight": ("tonight",),
 }
 # spellings that contain a qualifier word but qualify nothing
@@ -137,6 +140,7 @@ class Statement:
     words: set[str]  # every word, lower case
     vocabulary: set[str]
     qualifiers: Counter
+    said_as: dict[str, str]  # qualifier concept -> the first spelling the text uses
     negations: int
     actions: set[str]
 
@@ -223,13 +227,17 @@ def statement(text: str, facts: Facts = Facts()) -> Statement:
     vocabulary = {v for v in facts.vocabulary if _has(norm, v)}
     # a listed value inside a longer listed value ("fund" in "rainy day fund") is not said on its own
     vocabulary = {v for v in vocabulary if not any(v != w and _has(_norm(w), v) for w in vocabulary)}
-    qualifiers = Counter(_QUAL_OF[m.group(1)] for m in _QUAL_RX.finditer(norm) if m.group(1) in _QUAL_OF)
+    found = [m.group(1) for m in _QUAL_RX.finditer(norm) if m.group(1) in _QUAL_OF]
+    qualifiers = Counter(_QUAL_OF[q] for q in found)
+    said_as: dict[str, str] = {}
+    for q in found:
+        said_as.setdefault(_QUAL_OF[q], q)
     negations = sum(1 for w in reading(bare).words if w in NEGATIONS)
     negations += sum(len(re.findall(r"(?<![a-z])" + p + r"(?![a-z])", norm)) for p in NEGATION_PHRASES)
     negations -= sum(len(re.findall(r"(?<![a-z])" + p + r"(?![a-z])", norm)) for p in NOT_NEGATIONS)
     actions = _actions(norm, facts.actions)
     return Statement(dates, {t for t, _p in values.times}, numbers, ids, emails, names, initial, words,
-                     vocabulary, qualifiers, negations, actions)
+                     vocabulary, qualifiers, said_as, negations, actions)
 
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -299,10 +307,10 @@ def fact_check(original: str, paraphrase: str, facts: Facts = Facts()) -> tuple[
     # qualifiers, negation, actions
     for q, n in sorted(a.qualifiers.items()):
         if b.qualifiers[q] < n:
-            out.append(f"missing qualifier: {q}")
+            out.append(f"missing qualifier: {a.said_as[q]}")
     for q, n in sorted(b.qualifiers.items()):
         if a.qualifiers[q] < n:
-            out.append(f"new qualifier: {q}")
+            out.append(f"new qualifier: {b.said_as[q]}")
     if a.negations != b.negations:
         out.append(f"negation: {b.negations} negations or exclusions where the original has {a.negations}")
     diff("missing action", a.actions, b.actions)
