@@ -382,6 +382,21 @@ class Scripted(Qwen3ForCausalLM):
 config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                      num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=65536,
                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+
+# SFTTrainer's own data path (tools column, tokenized with the template) on the JSONL as loaded
+from trl import SFTConfig, SFTTrainer
+sft_rows = datasets.load_dataset("json", data_files=f"{out}/sft.jsonl", split="train")
+sft_rows = sft_rows.select([sft_rows["task_id"].index(t) for t in ids])
+st = SFTTrainer(model=Qwen3ForCausalLM(config), processing_class=tokenizer, train_dataset=sft_rows,
+                args=SFTConfig(output_dir=tempfile.mkdtemp(), max_length=None, report_to="none", use_cpu=True,
+                               bf16=False, save_strategy="no"))
+text = tokenizer.decode(st.train_dataset[0]["input_ids"])
+src = sft_rows[0]
+sft_check = {"calls": all(json.dumps(c["function"]["arguments"]) in text for m_ in src["messages"]
+                          for c in (m_.get("tool_calls") or [])),
+             "results": all(m_["content"] in text for m_ in src["messages"] if m_["role"] == "tool"),
+             "reply": src["messages"][-1]["content"] in text,
+             "tools": all(json.dumps(t["function"]["name"]) in text for t in src["tools"])}
 seen = []
 
 class Recorded(m.Environment):
@@ -397,13 +412,14 @@ args = GRPOConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=2, 
 trainer = GRPOTrainer(model=Scripted(config), processing_class=tokenizer, args=args, train_dataset=rl,
                       environment_factory=Recorded, reward_funcs=[m.reward_func])
 trainer.train()
-print(json.dumps({"seen": seen, "logs": [h for h in trainer.state.log_history if "reward" in h]}))
+print(json.dumps({"seen": seen, "logs": [h for h in trainer.state.log_history if "reward" in h], "sft": sft_check}))
 """
 
 
 @pytest.mark.harness
-def test_grpo_trainer_drives_the_environment(hf_py, exported, dataset):
-    """The real GRPOTrainer (trl 1.16, CPU) with environment_factory=the exported class and
+def test_trl_trainers_take_the_export(hf_py, exported, dataset):
+    """SFTTrainer tokenizes an SFT row (JSONL as load_dataset gives it) with every call's
+    arguments, tool result, the reply and the tools in the text. The real GRPOTrainer (trl 1.16, CPU) with environment_factory=the exported class and
     reward_funcs=[reward_func], on a tiny random Qwen3 whose generate() writes, per prompt, the
     gold tool calls then the gold reply, or a no-op reply: TRL parses the calls, runs them through
     the methods (reset(**row) first), and the environment's reward column is 1.0 for the gold
@@ -421,3 +437,4 @@ def test_grpo_trainer_drives_the_environment(hf_py, exported, dataset):
     (log,) = rep["logs"]
     assert log["rewards/Recorded/mean"] == 0.5 and log["reward"] == 0.5
     assert log["tools/call_frequency"] > 0
+    assert rep["sft"] == {"calls": True, "results": True, "reply": True, "tools": True}
