@@ -134,13 +134,13 @@ def write(source: Source, out: Path) -> ExportReport:
 
 def next_steps(out: Path, package: str, parquet: bool) -> list[str]:
     kind, ext = ("parquet", "parquet") if parquet else ("json", "jsonl")
-    steps = [f"python -c \"from datasets import load_dataset; print(load_dataset('{kind}', "
-             f"data_files='{out}/sft.{ext}', split='train'))\"",
-             f"SFT: SFTTrainer(model=..., train_dataset=load_dataset('{kind}', data_files='{out}/sft.{ext}', "
-             "split='train')) - rows are messages + tools"]
+    load = f"load_dataset('{kind}', data_files='{out}/{{}}.{ext}', split='train')"
+    steps = [f"python -c \"from datasets import load_dataset; print({load.format('sft')})\"",
+             f"SFT: SFTTrainer(model=..., train_dataset={load.format('sft')}, args=SFTConfig(max_length=8192)) "
+             "- rows are messages + tools; SFTConfig's default max_length (1024) would cut the policy and tools"]
     if package:
-        steps.append(f"GRPO: PYTHONPATH={out} and `from {package} import Environment, reward_func`; "
-                     f"GRPOTrainer(model=..., train_dataset=load_dataset('{kind}', data_files='{out}/rl.{ext}', "
-                     "split='train'), environment_factory=Environment, reward_funcs=[reward_func]) "
-                     "(needs envsynth installed: pip install /path/to/envsynth)")
+        steps.append(f"GRPO: with {out} on PYTHONPATH, `from {package} import Environment, reward_func`; "
+                     f"GRPOTrainer(model=..., train_dataset={load.format('rl')}, environment_factory=Environment, "
+                     "reward_funcs=[reward_func], args=GRPOConfig(max_completion_length=4096)) - the reward is the "
+                     "environment's get_reward column; envsynth must be installed (pip install /path/to/envsynth)")
     return steps
