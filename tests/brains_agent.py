@@ -58,15 +58,20 @@ def _text(m: dict) -> str:
     return c if isinstance(c, str) else ""
 
 
-def _find(opening: str, said: str):
+def _find(opening: str, said: str, replied: bool):
+    """The task a conversation is about, or None while the user has not yet said enough to tell
+    apart tasks with the same opening (the same person asking the same thing, known by other facts)."""
     cands = _load().get(opening)
     if not cands:
         raise KeyError(f"no task opens with {opening[:80]!r}")
-    # tasks with the same opening differ in what the user tells when asked
-    for cand in cands:
-        if all(v in said for f in cand[2].known for v in f.values):
-            return cand
-    return cands[0]
+    if len(cands) == 1:
+        return cands[0]
+    told = [c for c in cands if c[2].known and all(v in said for f in c[2].known for v in f.values)]
+    if told:
+        return told[0]
+    if replied:  # the user was asked and gave none of the facts: a task that needs none
+        return next((c for c in cands if not c[2].known), cands[0])
+    return None
 
 
 def _plan(task, domain, kind: str) -> tuple[list[tuple[str, dict]], str]:
@@ -95,7 +100,11 @@ def agent(body: dict, kind: str) -> dict:
     messages = body["messages"]
     users = [_text(m) for m in messages if m.get("role") == "user"]
     opening, said = users[0], " ".join(users)
-    task, domain, sc = _find(opening, said)
+    found = _find(opening, said, replied=len(users) > 1)
+    if found is None:  # ask for every fact any of the look-alike tasks holds back
+        names = dict.fromkeys(f.name for _t, _d, sc in _load()[opening] for f in sc.known)
+        return {"content": "Could you please tell me your " + " or ".join(names) + "?"}
+    task, domain, sc = found
     tool_results = sum(1 for m in messages if m.get("role") == "tool")
     log = os.environ.get("ENVSYNTH_BRAIN_LOG")
     if log:
@@ -120,7 +129,10 @@ def user(body: dict) -> dict:
     cands = _load().get(opening)
     if not cands:
         return {"error": 400, "message": f"no task opens with {opening[:80]!r}"}
-    simulated = ScriptedUser(cands[0][0])
+    system = next((_text(m) for m in messages if m.get("role") == "system"), "")
+    # look-alike openings: the scenario whose facts the system prompt lists
+    task = next((t for t, _d, sc in cands if all(f.says in system for f in sc.known)), cands[0][0])
+    simulated = ScriptedUser(task)
     reply = None
     for text in agent_says:  # replay the conversation: the scripted user's state is what it said
         reply = simulated.reply(text)
