@@ -4,6 +4,7 @@ No network: every test that talks to a model runs a REAL OpenAI-compatible chat-
 server process on 127.0.0.1 (tests/chat_server.py) answering from the scripted brains in
 tests/brains_agent.py, and the real `envsynth eval` (with the official `openai` client) against
 it - hence the `..._against_local_scripted_server` names. One small airline dataset, concurrency 4.
+Needs the `openai` client (the `llm` extra; the `test` extra lists it too, so CI never skips these).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from envsynth.play.session import play_builtin, run_eval, summarize
 from envsynth.play.user import ScriptedUser, asked_facts
 from envsynth.tasks.scenario import user_scenario
 from envsynth.verify import dataset_spec, iter_tasks
-
-pytest.importorskip("openai")
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-c", "from envsynth.cli import app; app()"]
