@@ -10,7 +10,10 @@ CPU torch (trl's trainers import it). What each catches:
   a helper that TRL would expose as a tool);
 - play: tool results that differ from the SFT transcript's, a gold run that does not score 1.0
   through reward_func + get_reward (or through the replay path), a no-op that scores, a bad call
-  that changes state or raises, and state leaking between rollouts on a reused instance.
+  that changes state or raises, and state leaking between rollouts on a reused instance;
+- trainers: SFT rows that SFTTrainer's data path does not render whole, and an environment or
+  reward wiring the real GRPOTrainer cannot drive (tool calls parsed from a scripted tiny model
+  and run through the methods; gold rollout 1.0, no-op 0.0 in the environment's reward column).
 """
 
 from __future__ import annotations
