@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dirs:
         print("no dataset directories (with tasks.jsonl) given", file=sys.stderr)
         return 2
-    # pytest runs as .venv/bin/python3: use the same base interpreter so the venv is shared
-    base = Path(sys.executable).with_name("python3")
-    py = args.openenv_python or harness_python("openenv", REQUIREMENTS, python=str(base) if base.exists() else None)
+    py = args.openenv_python or harness_python("openenv", REQUIREMENTS)
     results, ok = [], True
     with tempfile.TemporaryDirectory(prefix="envsynth-openenv-bench-") as tmp:
         for src in dirs:

@@ -259,7 +259,11 @@ def post(path, body):
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+        body = e.read().decode()
+        try:
+            return e.code, json.loads(body)
+        except ValueError:
+            return e.code, body
 
 with urllib.request.urlopen(url + "/envsynth_retail/splits", timeout=30) as r:
     splits = json.loads(r.read())

@@ -16,10 +16,12 @@ from openenv.core.env_server.types import ConcurrencyConfig
 
 try:
     from ..models import CallToolAction, CallToolObservation, EnvsynthObservation, EnvsynthState
-    from .envsynth_environment import EnvsynthEnvironment, config
+    from .envsynth_environment import EnvsynthEnvironment, catalog, config
 except ImportError:  # run from the package folder (uvicorn server.app:app)
     from models import CallToolAction, CallToolObservation, EnvsynthObservation, EnvsynthState
-    from server.envsynth_environment import EnvsynthEnvironment, config
+    from server.envsynth_environment import EnvsynthEnvironment, catalog, config
+
+catalog()  # read the spec and tasks now: a package missing its data fails at start, not at the first episode
 
 app = create_app(
     EnvsynthEnvironment,
