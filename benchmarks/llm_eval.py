@@ -11,7 +11,8 @@ For each dataset directory, on its first N tasks (copied with spec.yaml into --w
 2. gold brain + LLM user (`--user llm:user`, the user brain replaying the scripted rules);
 3. near-miss brain (the first near miss listed before its target taken in its place) + scripted
    user: reward on the tasks with such a near miss;
-4. gold + scripted on a server injecting 429s (every 4th request) and 500s: the same rewards as 1
+4. gold + scripted on a server injecting 429s (every 4th request) and 500s (requests 3, 10, 50
+   and 201), fresh per domain: the same rewards as 1
    and the same summary; injected faults counted from the server's log;
 5. kill + resume: a run on a slowed server SIGKILLed once >= 40% of its results are written, then
    the same command again: no finished task is requested again (the brain's request log), every
@@ -34,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-c", "from envsynth.cli import app; app()"]
+FAULTS = ("--fail-every", "429:4", "--fail", "500@3,500@10,500@50,500@201")  # a 429 every 4th request, 4 500s
 
 
 class Server:
@@ -108,7 +110,6 @@ def main() -> None:
         (sub / "tasks.jsonl").write_text("\n".join(lines) + "\n")
         subsets.append(sub)
     plain = Server(subsets, a.work, "plain")
-    faulty = Server(subsets, a.work, "faulty", "--fail-every", "429:4", "--fail", "500@3,500@10,500@50,500@200")
     slow = Server(subsets, a.work, "slow", "--delay", "0.05")
     ok = True
     rows = []
@@ -120,9 +121,13 @@ def main() -> None:
             llmu, _ = run_eval(sub, plain.url, w / "gold-llmuser", "gold", "llm:user", a.j)
             near, _ = run_eval(sub, plain.url, w / "near", "near-miss", "scripted", a.j)
             near_r = results(w / "near")
-            before = len(faulty.lines(faulty.log))
-            faults, _ = run_eval(sub, faulty.url, w / "faults", "gold", "scripted", a.j)
-            injected = [x["injected"] for x in faulty.lines(faulty.log)[before:] if x["injected"]]
+            faulty = Server([sub], w, "faulty", *FAULTS)  # a fresh request count per domain
+            try:
+                faults, _ = run_eval(sub, faulty.url, w / "faults", "gold", "scripted", a.j)
+                log = faulty.lines(faulty.log)
+            finally:
+                faulty.close()
+            injected = [x["injected"] for x in log if x["injected"]]
             # kill + resume
             out = w / "killed"
             shutil.rmtree(out, ignore_errors=True)
@@ -157,6 +162,7 @@ def main() -> None:
                               "reward_0_on_them": sum(1 for k in near_tasks if near_r[k]["reward"] == 0.0),
                               "mean_reward_all": near["mean_reward"]},
                 "faults": {"injected_429": injected.count(429), "injected_500": injected.count(500),
+                           "requests": len(log),
                            "same_rewards": {k: v["reward"] for k, v in results(w / "faults").items()}
                            == {k: v["reward"] for k, v in gold_r.items()},
                            "same_summary": faults == gold},
@@ -174,7 +180,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        for s in (plain, faulty, slow):
+        for s in (plain, slow):
             s.close()
     for row in rows:
         g, nm, f, k = row["gold_scripted"], row["near_miss"], row["faults"], row["kill_resume"]
