@@ -300,7 +300,6 @@ def _bars(title: str, labels: list[str], values: list[float], notes: Optional[li
     from matplotlib.ticker import MaxNLocator
 
     Figure = _plt()
-    longest = max((len(x) for x in labels), default=0)
     rotate = sum(len(x) + 2 for x in labels) > 36
     fig = Figure(figsize=(max(width, 0.5 * len(labels) + 1.2), 2.7 + (0.5 if rotate else 0)))
     ax = fig.add_subplot()
@@ -356,7 +355,7 @@ def _coverage_plot(cov: dict) -> str:
     rows = [("tools", cov["tools_covered"], cov["tools_total"]),
             ("graph edges", cov["edges_covered"], cov["edges_total"])]
     if "edges_reachable" in cov:
-        rows.append((f"edges reachable", cov["edges_reachable_covered"], cov["edges_reachable"]))
+        rows.append(("edges reachable", cov["edges_reachable_covered"], cov["edges_reachable"]))
     rows.append(("precondition branches", cov["branches_covered"], cov["branches_total"]))
     if "canonical_walks" in cov:
         rows.append(("canonical walks", cov["canonical_walks_covered"], cov["canonical_walks"]))

@@ -21,7 +21,6 @@ from envsynth.export.episode import Catalog
 from envsynth.export.source import Source, communicate_info, final_reply, gold_conversation
 from envsynth.generate import GenerateOptions, generate
 from envsynth.play.environment import replay
-from envsynth.spec.loader import load_domain
 from envsynth.tasks.model import requests
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,7 @@ from ..tasks.model import Task
 RESULTS = "results.jsonl"
 TRANSCRIPTS = "transcripts.jsonl"
 SUMMARY = "summary.json"
+M = TypeVar("M", bound=BaseModel)
 
 
 class EpisodeResult(BaseModel):
@@ -82,16 +83,7 @@ class ResultsDir:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def results(self) -> Iterator[EpisodeResult]:
-        f = self.path / RESULTS
-        if not f.exists():
-            return
-        with open(f, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        yield EpisodeResult.model_validate_json(line)
-                    except ValueError:
-                        continue  # a line cut short by a kill: that episode runs again
+        return _read(self.path / RESULTS, EpisodeResult)
 
     def done(self) -> set[tuple[str, int]]:
         """The episodes a resumed run skips: every one recorded, except those to play again (`retry`)."""
@@ -102,16 +94,7 @@ class ResultsDir:
         return {r.key: r for r in self.results()}
 
     def transcripts(self) -> Iterator[Transcript]:
-        f = self.path / TRANSCRIPTS
-        if not f.exists():
-            return
-        with open(f, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        yield Transcript.model_validate_json(line)
-                    except ValueError:
-                        continue
+        return _read(self.path / TRANSCRIPTS, Transcript)
 
     def add(self, result: EpisodeResult, transcript: Optional[Transcript] = None) -> None:
         """Record one finished episode: the transcript first, so a result never points at a
@@ -122,6 +105,20 @@ class ResultsDir:
 
     def write_summary(self, summary: dict) -> None:
         (self.path / SUMMARY).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _read(path: Path, model: type[M]) -> Iterator[M]:
+    """The records of a JSONL file in order, skipping a line cut short by a kill (that episode
+    runs again on resume)."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    yield model.model_validate_json(line)
+                except ValueError:
+                    continue
 
 
 def _append(path: Path, line: str) -> None:
