@@ -117,6 +117,15 @@ def make_handler(state: State):
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that goes away mid-reply (a test kills an eval on purpose) is not an error here."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def load_brain(spec: str):
     mod, _, fn = spec.partition(":")
     return getattr(importlib.import_module(mod), fn)
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     fail_at = {int(n): int(s) for s, n in (x.split("@") for x in a.fail.split(",") if x)}
     every = tuple(int(x) for x in a.fail_every.split(":")) if a.fail_every else None
     state = State(load_brain(a.brain), fail_at, every, a.delay, a.log)
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(state))
+    server = QuietServer(("127.0.0.1", a.port), make_handler(state))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
