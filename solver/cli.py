@@ -655,8 +655,9 @@ def paraphrase(
 ):
     """Reword each instruction with a model; keep a rewrite only if the fact check passes (every id,
     name, date, amount and qualifier still there, nothing new asserted). Resumes where it stopped."""
-    from .paraphrase import ParaphraseOptions, paraphrase_dataset
+    from .paraphrase import ParaphraseOptions, model_name, paraphrase_dataset
 
+    model_name(model)  # a malformed --model is said before any progress is drawn
     opts = ParaphraseOptions(model=model, base_url=base_url, api_key_env=api_key_env, temperature=temperature,
                              seed=seed, concurrency=jobs)
     with Progress(TextColumn("[bold]paraphrasing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
