@@ -126,7 +126,8 @@ asyncio.run(main())
     listed = [tuple(x) for x in out["listed"]]
     want = [tuple(x) for x in out["want"]]
     assert listed[: len(want)] == want  # name, description, input_schema verbatim, in the task's order
-    assert [n for n, _, _ in listed[len(want):]] == ["envsynth_list_tasks", "envsynth_start_task", "envsynth_score"]
+    assert [n for n, _, _ in listed[len(want):]] == ["envsynth_list_tasks", "envsynth_start_task", "envsynth_state",
+                                                     "envsynth_score"]
     assert out["gold"] == [1.0] * 12 and out["hash"] == 12
     assert out["noop"] == [0.0] * 12
     assert out["hidden_listed"] == [w[0] for w in want]
@@ -159,14 +160,19 @@ async def main():
             r = await c.call_tool(name, args)
             out["control"].append([r.is_error, text(r)])
         await ctl(c, "envsynth_start_task", {"task_id": task.id})
-        start = (await ctl(c, "envsynth_score", {"messages": []}))["db_hash"]
+        start = (await ctl(c, "envsynth_state", {}))["db_hash"]
         for name, args in bad:
             r = await c.call_tool(name, args)
-            after = (await ctl(c, "envsynth_score", {"messages": []}))["db_hash"]
+            after = (await ctl(c, "envsynth_state", {}))["db_hash"]
             out["bad"].append([name, r.is_error, text(r), after == start])
         s = await gold(c, task, start=False)
         out["gold_after_errors"] = s["reward"]
         out["failed_calls"] = s["failed_calls"]
+        # scoring ends the episode: no call after it runs, and a second score is the first one
+        first = task.gold_actions[0]
+        r = await c.call_tool(first.name, dict(first.arguments))
+        again = await ctl(c, "envsynth_score", {"messages": ["anything else"]})
+        out["after_score"] = [r.is_error, text(r), again == s, (await ctl(c, "envsynth_state", {}))["scored"]]
         out["initial"] = start == db_hash(task.initial_db)
     print(json.dumps(out))
 asyncio.run(main())
@@ -182,6 +188,9 @@ asyncio.run(main())
     assert out["initial"]
     # the bad calls changed nothing, so the gold plan played after them still scores 1.0
     assert out["gold_after_errors"] == 1.0 and out["failed_calls"] >= 5
+    # an agent that can call envsynth_score cannot probe it: the first score is final
+    is_error, msg, same, scored = out["after_score"]
+    assert is_error and "was scored and is over" in msg and same and scored
 
 
 @pytest.mark.harness
@@ -206,7 +215,7 @@ asyncio.run(main())
 """
     out = last_json(run_in(py, script, str(exported), timeout=300))
     for listed, reward, own_hash, noop, fresh in out["runs"]:
-        assert listed == out["tools"] + 3
+        assert listed == out["tools"] + 4  # the domain tools and the four envsynth_* control tools
         assert reward == 1.0 and own_hash
         assert noop == 0.0 and fresh
     done = subprocess.run([str(py), str(exported / "server.py"), "--stdio", "--task", "no-such-task"],

@@ -13,9 +13,12 @@ the rules refuse, or one with bad arguments, returns an `is_error` result whose 
 Control tools, all named `envsynth_*` so they cannot clash with a domain tool:
   envsynth_list_tasks()               the task ids (and each one's instruction)
   envsynth_start_task(task_id)        a fresh episode of that task: its instruction and policy
+  envsynth_state()                    the episode's task, database hash and call count (no score)
   envsynth_score(messages)            the reward: the final database is the expected one x every
                                       answer told and every refusal explained in `messages` (what
-                                      the agent said to the user; added to what it said before)
+                                      the agent said to the user; added to what it said before).
+                                      Scoring ends the episode: later calls are refused and a
+                                      second score returns the first (no probing for the reward)
 `--hide-control` leaves them out of tools/list (an agent never sees them) but they still answer.
 
 Episodes: each call belongs to the episode named by `_meta["envsynth/episode"]` on the request
@@ -65,10 +68,17 @@ CONTROL_TOOLS = [
                       "required": ["task_id"], "additionalProperties": False},
     ),
     types.Tool(
+        name=f"{PREFIX}state",
+        description=("The episode's task, the sha256 of its database now, how many calls it has made and "
+                     "whether it was scored - without scoring it."),
+        input_schema={"type": "object", "properties": {}, "additionalProperties": False},
+    ),
+    types.Tool(
         name=f"{PREFIX}score",
         description=("Score the episode: reward 1.0 when the database is the expected one and every answer was "
                      "told and every refused request explained in `messages` (what the agent said to the user; "
-                     "added to what it said before). Returns the reward and its parts."),
+                     "added to what it said before). Returns the reward and its parts. Scoring ends the episode: "
+                     "its score is final."),
         input_schema={"type": "object",
                       "properties": {"messages": {"type": "array", "items": {"type": "string"}}},
                       "additionalProperties": False},
@@ -88,6 +98,9 @@ class EnvsynthMCP:
         self.hide_control = hide_control
         self.max_episodes = max_episodes
         self.episodes: OrderedDict[str, Episode] = OrderedDict()
+        # an episode's score is final: scoring ends it, so a score can never be probed with one
+        # candidate answer after another, nor the expected answers it names be acted on
+        self.scored: dict[str, dict] = {}
         self.tools = [types.Tool(name=f["function"]["name"], description=f["function"].get("description", ""),
                                  input_schema=f["function"]["parameters"]) for f in self.catalog.tools]
         self.schemas = {t.name: t.input_schema for t in self.tools + CONTROL_TOOLS}
@@ -104,9 +117,11 @@ class EnvsynthMCP:
     def start(self, key: str, task_id: str) -> Episode:
         ep = self.catalog.episode(task_id)
         self.episodes[key] = ep
+        self.scored.pop(key, None)
         self.episodes.move_to_end(key)
         while len(self.episodes) > self.max_episodes:
-            self.episodes.popitem(last=False)  # the least recently used episode goes
+            gone, _ = self.episodes.popitem(last=False)  # the least recently used episode goes
+            self.scored.pop(gone, None)
         return ep
 
     def episode(self, key: str) -> Optional[Episode]:
@@ -136,6 +151,9 @@ class EnvsynthMCP:
             if ep is None:
                 return error(f"no task is running in this episode: call {PREFIX}start_task with a task id first "
                              f"(or start the server with --task)")
+            if key in self.scored:
+                return error(f"this episode was scored and is over; nothing was changed ({PREFIX}start_task "
+                             "starts a fresh one)")
             reply = ep.call(name, args)
             if reply.is_error:
                 return error(reply.text)
@@ -155,6 +173,12 @@ class EnvsynthMCP:
                 return error(self.unknown(task_id))
             ep = self.start(key, task_id)
             return ok({"task_id": task_id, "instruction": ep.task.instruction, "policy": ep.task.policy})
+        if name == f"{PREFIX}state":
+            ep = self.episode(key)
+            if ep is None:
+                return error(f"no task is running in this episode: call {PREFIX}start_task first")
+            return ok({"task_id": ep.task_id, "db_hash": ep.hash(), "calls": len(ep.env.calls),
+                       "scored": key in self.scored})
         if name == f"{PREFIX}score":
             ep = self.episode(key)
             if ep is None:
@@ -165,10 +189,14 @@ class EnvsynthMCP:
             if set(args) - {"messages"} or not isinstance(messages, list) or \
                     not all(isinstance(m, str) for m in messages):
                 return error(f"{name} takes messages: a list of strings (what the agent said to the user)")
+            if key in self.scored:  # the episode is over: its score stands, whatever is sent now
+                return ok(self.scored[key])
             s = ep.score(messages)
-            return ok({"task_id": ep.task_id, "reward": s.reward, "db_match": s.db_match,
-                       "answers_communicated": s.answers_communicated, "missing_answers": s.missing_answers,
-                       "failed_calls": s.failed_calls, "db_hash": ep.hash()})
+            self.scored[key] = {"task_id": ep.task_id, "reward": s.reward, "db_match": s.db_match,
+                                "answers_communicated": s.answers_communicated,
+                                "missing_answers": s.missing_answers, "failed_calls": s.failed_calls,
+                                "db_hash": ep.hash()}
+            return ok(self.scored[key])
         return error(f"unknown control tool {name!r}; there are {', '.join(t.name for t in CONTROL_TOOLS)}")
 
 
