@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import EnvsynthError
-from .source import ExportReport, Source, gold_conversation
+from .source import ExportReport, Source
 
 SKELETON = Path(__file__).parent / "skeletons" / "mcp"
 PREFIX = "envsynth_"  # the control tools' prefix (skeletons/mcp/server.py)
@@ -28,12 +28,9 @@ def write(source: Source, out: Path) -> ExportReport:
                             "server keeps for its control tools; rename them in the spec")
     n = 0
     first = None
-    for task in source.tasks():
-        gold_conversation(source.domain, task)  # raises unless the plan + gold reply score 1.0
+    for task in source.checked_tasks():
         first = first or task.id
         n += 1
-    if not n:
-        raise EnvsynthError(f"{source.tasks_path} holds no tasks; there is nothing to serve")
     for name in ("server.py", "check.py", "README.md"):
         shutil.copyfile(SKELETON / name, out / name)
     (out / "requirements.txt").write_text(f"{REQUIREMENT}\n", encoding="utf-8")
@@ -47,7 +44,7 @@ def write(source: Source, out: Path) -> ExportReport:
             f"python {server} --http --port 8000   # http://127.0.0.1:8000/mcp",
             f"python {out / 'check.py'} --stdio -n 10   # plays gold and no-op through a real MCP client",
         ],
-        notes=[(f"control tools {PREFIX}list_tasks / {PREFIX}start_task / {PREFIX}score "
+        notes=[(f"control tools {PREFIX}list_tasks / {PREFIX}start_task / {PREFIX}state / {PREFIX}score "
                 "(--hide-control leaves them out of tools/list); see README.md")],
     )
 

@@ -143,14 +143,8 @@ def write(source: Source, out: Path) -> ExportReport:
     if clash:
         raise EnvsynthError(f"domain {source.name!r} has tool(s) named {', '.join(clash)}: OpenEnv reserves "
                             f"reset/step/state/close and this export adds {FINISH!r}; rename them in the spec")
-    tasks = list(source.tasks())
-    if not tasks:
-        raise EnvsynthError(f"{source.directory} holds no tasks: nothing to export")
+    tasks = list(source.checked_tasks())
     first = tasks[0]
-    for t in tasks[1:]:
-        if t.tools != first.tools or t.policy != first.policy:
-            raise EnvsynthError(f"task {t.id} lists other tools or another policy than task {first.id}: an "
-                                "OpenEnv environment serves one tool set and policy for all its tasks")
     for rel in FILES:
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)

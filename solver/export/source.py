@@ -65,6 +65,22 @@ class Source:
     def count(self) -> int:
         return sum(1 for _ in self.tasks())
 
+    def checked_tasks(self) -> Iterator[Task]:
+        """The tasks, each checked as an export takes it: its gold conversation scores 1.0
+        (`gold_conversation` raises otherwise) and it lists the same tools and policy as the first
+        - an exported environment serves one tool set and one policy. Raises if there are none."""
+        first = None
+        for task in self.tasks():
+            if first is None:
+                first = task
+            elif task.tools != first.tools or task.policy != first.policy:
+                raise EnvsynthError(f"task {task.id} lists other tools or another policy than task {first.id}: "
+                                    "an exported environment serves one tool set and one policy")
+            gold_conversation(self.domain, task)
+            yield task
+        if first is None:
+            raise EnvsynthError(f"{self.tasks_path} holds no tasks: there is nothing to export")
+
     def copy_data(self, data_dir: Path) -> None:
         """The files `episode.Catalog` reads: the spec and the task records, verbatim."""
         data_dir.mkdir(parents=True, exist_ok=True)
