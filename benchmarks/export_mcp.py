@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import harness_python  # noqa: E402
+from harness import free_port, harness_python, stop  # noqa: E402
 
 from envsynth.errors import EnvsynthError  # noqa: E402
 from envsynth.export import export  # noqa: E402
@@ -45,12 +45,6 @@ def last_json(text: str) -> dict:
         if line.startswith("{"):
             return json.loads(line)
     raise ValueError(f"no JSON line in the output:\n{text[-2000:]}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def check(py: Path, out: Path, args: list[str]) -> dict:
@@ -83,11 +77,7 @@ def over_http(py: Path, out: Path, n: int) -> dict:
         result["server_startup_seconds"] = round(startup, 2)
         return result
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def passed(r: dict) -> bool:

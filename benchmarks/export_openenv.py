@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,18 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import harness_python  # noqa: E402
+from harness import free_port, harness_python, stop  # noqa: E402
 
 from envsynth.errors import EnvsynthError  # noqa: E402
 from envsynth.export import export  # noqa: E402
 
 REQUIREMENTS = ["openenv==0.10.0", "wheel"]  # as tests/test_export_openenv.py, so the venv is shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def last_json(text: str) -> dict:
@@ -85,11 +78,7 @@ def run_one(py: Path, src: Path, n: int, sessions: int, work: Path) -> dict:
         except ValueError:
             return {"dataset": str(src), "ok": False, "error": (done.stdout + done.stderr)[-3000:]}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return {"dataset": str(src), "domain": report.package, "exported_tasks": report.tasks,
             "export_seconds": round(exported, 2), "server_start_seconds": round(started, 2), **result}
 

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,19 @@ def last_json(done: subprocess.CompletedProcess) -> dict:
     """The last line of a harness script's stdout, read as JSON (the script's report)."""
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return json.loads(lines[-1])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server process a test started: ask, then insist."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -24,7 +24,7 @@ from envsynth.export import mcp as mcp_export
 from envsynth.export.source import Source
 from envsynth.generate import GenerateOptions, generate
 
-from harness import harness_python, last_json, run_in
+from harness import free_port, harness_python, last_json, run_in, stop
 
 REQUIREMENTS = ["mcp>=2.3,<3", "uvicorn"]
 
@@ -224,12 +224,6 @@ asyncio.run(main())
     assert "no task 'no-such-task'" in done.stderr and "Traceback" not in done.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def http_server(py, exported):
     port = free_port()
@@ -249,11 +243,7 @@ def http_server(py, exported):
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.mark.harness

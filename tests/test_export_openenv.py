@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from envsynth.errors import EnvsynthError
 from envsynth.export import export
 from envsynth.export.episode import Catalog
 from envsynth.tasks.model import requests
-from harness import harness_python, last_json, run_in
+from harness import free_port, harness_python, last_json, run_in, stop
 
 pytestmark = pytest.mark.harness
 
@@ -305,12 +304,6 @@ def catalog(exported):
     return Catalog(exported / "data")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(py: Path, script: str, *args: str) -> subprocess.Popen:
     """`harness.run_in`, without waiting."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -326,7 +319,7 @@ def started(openenv_py, exported, tmp_path_factory):
     in_proc = _start(openenv_py, IN_PROCESS, str(exported))
     site = tmp_path_factory.mktemp("openenv") / "site"
     log_path = site.parent / "server.log"
-    box: dict = {"url": f"http://127.0.0.1:{_free_port()}", "site": site, "log": log_path}
+    box: dict = {"url": f"http://127.0.0.1:{free_port()}", "site": site, "log": log_path}
 
     def serve():
         try:
@@ -350,11 +343,7 @@ def started(openenv_py, exported, tmp_path_factory):
     thread.join()
     for proc in (box.get("proc"), in_proc):
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     if "log_file" in box:
         box["log_file"].close()
 
