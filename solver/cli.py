@@ -314,37 +314,32 @@ def stats(
 ):
     """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
     sequences, lengths, multi-intent share - and what no task covers, with why."""
-    from .coverage import Coverage, explain_uncovered, reachable_within
+    from .coverage import Coverage, coverage_report, walk_bound
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
     path = tasks_file(directory)
     domain = dataset_spec(path.parent, spec)
-    manifest_file = path.parent / "manifest.json"
-    bound = max_len
-    if bound is None and manifest_file.exists():
-        bound = json.loads(manifest_file.read_text()).get("options", {}).get("max_len")
+    bound = walk_bound(path.parent, max_len)
     cov = Coverage()
     for task in iter_tasks(path):
         cov.add(summarize(domain, task))
-    reachable = reachable_within(domain, bound or 4, refusals=cov.refusals > 0)
-    report = cov.report(domain, reachable)
-    explain_uncovered(domain, report, reachable)
+    report = coverage_report(domain, cov, bound)
     if json_out:
         print(json.dumps(report))
         return
     out.print(f"[bold]{domain.name}[/bold]: {report['tasks']} tasks")
     out.print(f"tools covered {report['tools_covered']}/{report['tools_total']}; graph edges covered "
               f"{report['edges_covered']}/{report['edges_total']} ({report['edges_reachable_covered']}/"
-              f"{report['edges_reachable']} of those reachable within {bound or 4} steps); precondition branches "
+              f"{report['edges_reachable']} of those reachable within {bound} steps); precondition branches "
               f"{report['branches_covered']}/{report['branches_total']}; multi-intent share {report['multi_intent_share']}")
-    out.print(f"single-intent walks within {bound or 4} steps: {report['canonical_walks']} canonical, "
+    out.print(f"single-intent walks within {bound} steps: {report['canonical_walks']} canonical, "
               f"{report['canonical_walks_covered']} of them used by some task")
     out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
     if cov.refusals:
         out.print(f"refusal share {report['refusal_share']} ({cov.refusals} tasks); refusal reasons covered "
                   f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some walk "
-                  f"within {bound or 4} steps can refuse by", markup=False)
+                  f"within {bound} steps can refuse by", markup=False)
         for reason, why in report["uncovered_refusal_reasons"].items():
             out.print(f"  no task refuses by {reason}: {why}", markup=False)
     table = Table("tool sequence", "tasks")

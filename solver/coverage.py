@@ -303,3 +303,33 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
         report["uncovered_edges"][e] = solvable(e) if e in reachable["edges"] else merged(e)
     for r in report.get("uncovered_refusal_reasons", {}):
         report["uncovered_refusal_reasons"][r] = solvable(r)
+
+
+def walk_bound(directory, given: Optional[int] = None) -> int:
+    """The walk bound coverage is measured within: the one given, else the one the dataset was
+    generated with (its manifest's `max_len`), else 4."""
+    import json
+    from pathlib import Path
+
+    from .errors import EnvsynthError
+
+    if given is not None:
+        return given
+    manifest = Path(directory) / "manifest.json"
+    if manifest.exists():
+        try:
+            bound = json.loads(manifest.read_text(encoding="utf-8")).get("options", {}).get("max_len")
+        except ValueError:
+            raise EnvsynthError(f"{manifest} is not JSON; remove it or pass --max-len") from None
+        if bound:
+            return bound
+    return 4
+
+
+def coverage_report(domain: Domain, counters: Coverage, bound: int) -> dict:
+    """What a dataset's counters cover of what the spec allows within `bound` steps, and why each
+    uncovered tool, edge and refusal reason is missing (the slow part) - as `stats` prints it."""
+    reachable = reachable_within(domain, bound, refusals=counters.refusals > 0)
+    report = counters.report(domain, reachable)
+    explain_uncovered(domain, report, reachable)
+    return report

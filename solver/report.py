@@ -73,7 +73,7 @@ class DatasetFacts:
 def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[int] = None) -> DatasetFacts:
     """Read a dataset once: the difficulty counts and the coverage counters (`add_coverage`
     then reports them as `envsynth stats` does)."""
-    from .coverage import Coverage
+    from .coverage import Coverage, walk_bound
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -82,14 +82,7 @@ def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[
         raise EnvsynthError(f"no dataset at {directory} (give a directory made by `envsynth generate`)")
     path = tasks_file(directory)
     domain = dataset_spec(path.parent, spec)
-    bound = max_len
-    manifest = path.parent / "manifest.json"
-    if bound is None and manifest.exists():
-        try:
-            bound = json.loads(manifest.read_text(encoding="utf-8")).get("options", {}).get("max_len")
-        except ValueError:
-            raise EnvsynthError(f"{manifest} is not JSON; remove it or pass --max-len") from None
-    bound = bound or 4
+    bound = walk_bound(path.parent, max_len)
     cov = Coverage()
     facts = DatasetFacts(domain=domain, directory=path.parent, bound=bound, coverage={})
     for task in iter_tasks(path):
@@ -104,13 +97,9 @@ def read_dataset(directory: Path, spec: Optional[str] = None, max_len: Optional[
 def add_coverage(facts: DatasetFacts) -> None:
     """What `envsynth stats` reports: the counters against what the spec allows within the walk
     bound, and why each uncovered tool, edge and refusal reason is missing (the slow part)."""
-    from .coverage import explain_uncovered, reachable_within
+    from .coverage import coverage_report
 
-    cov, domain = facts.counters, facts.domain
-    reachable = reachable_within(domain, facts.bound, refusals=cov.refusals > 0)
-    report = cov.report(domain, reachable)
-    explain_uncovered(domain, report, reachable)
-    facts.coverage = report
+    facts.coverage = coverage_report(facts.domain, facts.counters, facts.bound)
 
 
 def _count(facts: DatasetFacts, task: Task) -> None:
