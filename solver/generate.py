@@ -38,7 +38,7 @@ from .coverage import Coverage, reachable_from, task_coverage
 from .plan.learning import Learner, learn
 from .plan.merge import merge
 from .plan.walk import Walk
-from .plan.planner import Checker, WalkStats, enumerate_walks, sample_walk
+from .plan.planner import Checker, Planner, WalkStats, sample_walk
 
 
 @dataclass
@@ -136,13 +136,15 @@ class Generator:
         t0 = time.perf_counter()
         self.walks: list[Walk] = []
         self.keys: dict[str, Walk] = {}
+        self.planner = Planner(domain, options.slots)
         if options.walk_mode == "exhaustive":
-            for w in enumerate_walks(domain, max_len=options.max_len, options=self.asp_options, stats=self.walk_stats):
-                key = canonical_key(domain, w)
-                if key in self.keys and not options.allow_repeats:
-                    continue  # the same plan up to renaming or independent reordering
-                self.keys[key] = w
-                self.walks.append(w)
+            for goal in self.planner.goals():
+                for w in self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats):
+                    key = canonical_key(domain, w)
+                    if key in self.keys and not options.allow_repeats:
+                        continue  # the same plan up to renaming or independent reordering
+                    self.keys[key] = w
+                    self.walks.append(w)
             if not self.walks:
                 raise EnvsynthError(
                     f"no walk of up to {options.max_len} steps reaches a goal in '{domain.name}': "
@@ -152,13 +154,13 @@ class Generator:
         self.refusal_walks: list[Walk] = []
         if options.refusals > 0 and options.walk_mode == "exhaustive":
             seen: set[str] = set()
-            ropts = AspOptions(default_slots=options.slots, refusal=True)
-            for w in enumerate_walks(domain, max_len=options.max_len, options=ropts):
-                key = canonical_key(domain, w)
-                if key in seen and not options.allow_repeats:
-                    continue
-                seen.add(key)
-                self.refusal_walks.append(w)
+            for goal in self.planner.goals():
+                for w in self.planner.goal_walks(goal, options.max_len, refusal=True):
+                    key = canonical_key(domain, w)
+                    if key in seen and not options.allow_repeats:
+                        continue
+                    seen.add(key)
+                    self.refusal_walks.append(w)
         self.refusal_strata = self._strata(self.refusal_walks)
         self.walk_seconds = time.perf_counter() - t0
         # stratify: a goal uniformly, then a tool sequence for it, then a walk - so rare goals and

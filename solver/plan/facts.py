@@ -22,6 +22,7 @@ from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
 from ..spec import grammar as E
 from ..spec.meaning import ACTOR, describe
 from ..spec.walker import Walker
+from .scope import entities_for
 from .selection import selectable_references
 
 F, S, N = clingo.Function, clingo.String, clingo.Number
@@ -35,6 +36,8 @@ class AspOptions:
     max_goals: int = 1  # goal steps per walk; longer multi-intent walks come from merging
     pinned: bool = False  # calls are given by `allow(t,T)` facts (checking one walk grounds little)
     refusal: bool = False  # the walk's last step is a request one of whose requirements fails
+    tools: Optional[frozenset] = None  # only these tools (and the entities they reach): a question's scope
+    target: Optional[str] = None  # walks end in a call of this tool
 
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
@@ -86,6 +89,9 @@ class Facts:
         self.d = domain
         self.opt = options or AspOptions()
         self.slots = slot_counts(domain, self.opt)
+        if self.opt.tools is not None:
+            keep = entities_for(domain, self.opt.tools)
+            self.slots = {e: n for e, n in self.slots.items() if e in keep}
         self.atoms: list[clingo.Symbol] = []
         self._next = 0
         self._consts: set = set()  # e_const nodes (the options of an `in` list must be constants)
@@ -139,7 +145,11 @@ class Facts:
         if opt.refusal:
             self.fact("refusal_mode")
         self.fact("max_goals", N(opt.max_goals))
+        if opt.target is not None:
+            self.fact("target", S(opt.target))
         for ent in d.entities.values():
+            if ent.name not in self.slots:
+                continue
             for f in ent.fields.values():
                 if f.type.kind == "enum":
                     for v in f.type.values:
@@ -154,7 +164,8 @@ class Facts:
             for node, _src in ent.invariants:
                 self.fact("inv", S(ent.name), self.cond(node, _Scope(record=ent.name)))
         for tool in d.tools.values():
-            self._tool(tool)
+            if opt.tools is None or tool.name in opt.tools:
+                self._tool(tool)
 
     def _tool(self, tool: Tool) -> None:
         d, t = self.d, S(tool.name)

@@ -21,6 +21,7 @@ import clingo
 from ..spec.model import Domain
 from .walk import Selection, Walk, WalkStep, renumber
 from .facts import AspOptions, Facts, S, N, F, arg_symbol, slot_counts
+from .scope import entities_for
 
 SHOW = """
 #show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
@@ -154,6 +155,43 @@ def enumerate_walks(
                 return
 
 
+class Planner:
+    """The planner of one domain, asked one goal at a time.
+
+    Each question - the walks that end in goal G, a walk drawn for G - is answered by a program
+    grounded for G's scope only (plan/scope.py: G and the lookups that can feed it), so its cost
+    grows with what is asked, not with the size of the spec; the answers are the walks the whole
+    program has that end in G. Walks of each goal come shortest first, then in a fixed order."""
+
+    def __init__(self, domain: Domain, default_slots: int = 2):
+        from .scope import Scopes
+
+        self.domain = domain
+        self.default_slots = default_slots
+        self.scopes = Scopes(domain)
+
+    def goals(self) -> list[str]:
+        """The tools a walk can end in, in name order."""
+        return sorted(t.name for t in self.domain.tools.values() if t.is_goal)
+
+    def options(self, goal: str, max_len: int, refusal: bool = False) -> AspOptions:
+        return AspOptions(default_slots=self.default_slots, refusal=refusal, target=goal,
+                          tools=self.scopes.tools_for(goal, max_len))
+
+    def goal_walks(self, goal: str, max_len: int, refusal: bool = False,
+                   stats: Optional[WalkStats] = None) -> list[Walk]:
+        """Every walk of up to `max_len` steps whose (only) goal is a call of `goal` - with
+        `refusal`, a call of it that is refused."""
+        if refusal and not self.domain.tools[goal].is_write:
+            return []
+        return list(enumerate_walks(self.domain, max_len=max_len, options=self.options(goal, max_len, refusal),
+                                    stats=stats))
+
+    def sample(self, goal: str, length: int, seed: int, refusal: bool = False, extra_rules: str = "") -> Optional[Walk]:
+        """One walk of exactly `length` steps ending in `goal`, drawn with randomized decisions."""
+        return sample_walk(self.domain, length, seed, self.options(goal, length, refusal), extra_rules=extra_rules)
+
+
 def sample_walk(domain: Domain, length: int, seed: int, options: Optional[AspOptions] = None,
                 randomize: bool = True, extra_rules: str = "") -> Optional[Walk]:
     """One walk of exactly `length` steps, drawn by clingo with randomized decisions.
@@ -176,9 +214,10 @@ def sample_walk(domain: Domain, length: int, seed: int, options: Optional[AspOpt
 
 class Checker:
     """Decides whether exact walks are plans the planner accepts (merged walks must satisfy every
-    rule a planned one does). One program is grounded per shape - slots, goals, refusal, length -
-    and each walk is a set of assumptions on its atoms: what the walk does is assumed true, every
-    other choice of the same kind false."""
+    rule a planned one does). One program is grounded per shape - slots, goals, refusal, length,
+    and the tools the walk calls (no other tool's atoms would be anything but false) - and each
+    walk is a set of assumptions on its atoms: what the walk does is assumed true, every other
+    choice of the same kind false."""
 
     KEEP = 16  # grounded shapes kept (each holds tens of MB): memory is bounded, and a domain that
     # meets more shapes re-grounds the least recently used (6 cost retail 40% of its multi-intent speed)
@@ -194,8 +233,8 @@ class Checker:
         else:
             while len(self._controls) >= self.KEEP:
                 self._controls.popitem(last=False)
-            slots, goals, refusal, n = key
-            options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal)
+            slots, goals, refusal, n, tools = key
+            options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal, tools=tools)
             ctl, _facts = control(self.domain, options, ["1"], self.extra_rules)
             ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
             ctl.assign_external(F("query", [N(n)]), True)
@@ -218,7 +257,10 @@ class Checker:
             slots[ent] = max(slots[ent], int(o[len(ent):]))
         goals = len(w.goal_steps(domain))
         refusal = any(s.refuse is not None for s in w.steps)
-        ctl, choices = self._shape((tuple(sorted(slots.items())), max(goals, 1), refusal, len(w.steps)))
+        # grounded for the walk's own tools only: every other tool's call would be assumed false
+        tools = frozenset(s.tool for s in w.steps)
+        slots = {e: n for e, n in slots.items() if e in entities_for(domain, tools)}
+        ctl, choices = self._shape((tuple(sorted(slots.items())), max(goals, 1), refusal, len(w.steps), tools))
         want: set = set()
         for i, s in enumerate(w.steps, 1):
             want.add(F("call", [N(i), S(s.tool)]))
