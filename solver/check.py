@@ -22,7 +22,7 @@ from .state.analysis import static_findings
 from .state.synth import Infeasible, ReplayMismatch, synthesize
 from .tasks.phrases import TEXT_PATTERNS, Templates, text_problems, THIRD_PERSON_ME, sentences_of
 from .tasks.derive import derive_task
-from .plan.planner import WalkStats, enumerate_walks
+from .plan.planner import Planner, WalkStats
 
 
 @dataclass
@@ -78,25 +78,20 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
         return report
     stats = WalkStats()
     report.planned = True
-    by_tool: dict[str, list] = {}
-    for w in enumerate_walks(domain, max_len=max_len, options=AspOptions(), stats=stats):
-        report.walks += 1
-        for s in w.steps:
-            by_tool.setdefault(s.tool, []).append(w)
-    report.per_length = dict(sorted(stats.per_length.items()))
-    report.tools_reached = set(by_tool)
-    for t in domain.tools.values():
-        if t.name not in by_tool:
-            report.findings.append(Finding(
-                "warning", f"no walk of up to {max_len} steps calls {t.name}: "
-                + why_unreachable(domain, t.name), t.name))
-    # numeric feasibility: try a few walks per goal tool
+    planner = Planner(domain)
+    # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
+    # are all this holds at once, so memory stays bounded however large the spec
     cores: dict[str, Counter] = {}
     rendered: set = set()
-    for t in domain.tools.values():
-        if not t.is_goal or t.name not in by_tool:
+    later: list[Finding] = []  # said after the reachability warnings
+    for goal in planner.goals():
+        walks = planner.goal_walks(goal, max_len, stats=stats)
+        report.walks += len(walks)
+        for w in walks:
+            report.tools_reached |= {s.tool for s in w.steps}
+        if not walks:
             continue
-        walks = [w for w in by_tool[t.name] if any(w.steps[i].tool == t.name for i in w.goal_steps(domain))]
+        # numeric feasibility: try a few of the goal's walks
         ok = False
         for k, w in enumerate(walks[: max(samples, 1) * 4]):
             try:
@@ -104,23 +99,29 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
                 ok = True
                 break
             except Infeasible as e:
-                cores.setdefault(t.name, Counter()).update(e.core or [e.reason])
+                cores.setdefault(goal, Counter()).update(e.core or [e.reason])
             except ReplayMismatch as e:
-                report.findings.append(Finding("error", f"internal disagreement on {t.name}: {e}", t.name))
+                later.append(Finding("error", f"internal disagreement on {goal}: {e}", goal))
                 break
         if ok:
-            report.feasible_goals.add(t.name)
+            report.feasible_goals.add(goal)
             if tpl is not None:
-                _render_samples(domain, walks, tpl, t.name, seed, samples, rendered, report)
-        elif walks and t.name in cores:
-            top = "; ".join(c for c, _n in cores[t.name].most_common(4))
-            report.findings.append(Finding("warning", f"{t.name} is never achievable: every walk tried is "
-                                           f"impossible because {top}", t.name))
+                _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later)
+        elif goal in cores:
+            top = "; ".join(c for c, _n in cores[goal].most_common(4))
+            later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
+                                 f"impossible because {top}", goal))
+    report.per_length = dict(sorted(stats.per_length.items()))
+    for t in domain.tools.values():
+        if t.name not in report.tools_reached:
+            report.findings.append(Finding("warning", f"no walk of up to {max_len} steps calls {t.name}: "
+                                           + why_unreachable(domain, t.name), t.name))
+    report.findings += later
     return report
 
 
 def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,
-                    rendered: set, report: CheckReport) -> None:
+                    rendered: set, findings: list[Finding]) -> None:
     """Render tasks for walks that describe records in ways not rendered yet: a phrasing that
     never gives the description a plan relies on ("the cheapest ...") shows up here, with the
     fix, instead of as skipped attempts in `generate`."""
@@ -138,12 +139,12 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
         try:
             task = derive_task(domain, sc, tpl, 0)
             for problem in sample_text_problems(task.instruction):
-                report.findings.append(Finding("warning", f"a rendered {goal} request {problem}: "
+                findings.append(Finding("warning", f"a rendered {goal} request {problem}: "
                                                f"\"{task.instruction}\"", goal))
         except EnvsynthError as e:
             steps = " > ".join(s.tool for s in w.steps)
             names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
-            report.findings.append(Finding(
+            findings.append(Finding(
                 "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
                 f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
                 "rather than fixed words", goal))

@@ -209,19 +209,21 @@ def reachable_from(domain: Domain, walks: Iterable[Walk], max_len: int) -> dict:
 
 def reachable_within(domain: Domain, max_len: int, refusals: bool = False) -> dict:
     """`reachable_from` every single-intent walk of up to `max_len` steps; with `refusals`, also
-    the requirements some refusal walk within the bound fails (the reasons a dataset can hold)."""
-    from .plan.facts import AspOptions
-    from .plan.planner import enumerate_walks
+    the requirements some refusal walk within the bound fails (the reasons a dataset can hold).
+    Asked one goal at a time, so only one goal's walks are held at once."""
+    from .plan.planner import Planner
 
-    out = reachable_from(domain, enumerate_walks(domain, max_len=max_len), max_len)
+    planner = Planner(domain)
+    out = reachable_from(domain, (w for g in planner.goals() for w in planner.goal_walks(g, max_len)), max_len)
     if refusals:
         out["refusals"] = set()
-        for w in enumerate_walks(domain, max_len=max_len, options=AspOptions(refusal=True)):
-            for r in refusal_reasons(w):
-                out["refusals"].add(r)
-                ex = out["examples"].setdefault(r, [])
-                if len(ex) < EXAMPLES:
-                    ex.append(w)
+        for g in planner.goals():
+            for w in planner.goal_walks(g, max_len, refusal=True):
+                for r in refusal_reasons(w):
+                    out["refusals"].add(r)
+                    ex = out["examples"].setdefault(r, [])
+                    if len(ex) < EXAMPLES:
+                        ex.append(w)
     return out
 
 

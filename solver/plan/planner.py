@@ -64,34 +64,55 @@ def _sym(x: clingo.Symbol) -> str:
     return str(x)
 
 
-def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, object_entity: dict[str, str]) -> Walk:
-    steps = [WalkStep(tool="") for _ in range(length)]
+def _decode(a: clingo.Symbol, cache: dict) -> tuple:
+    """(name, arguments as Python values) of a shown atom. The same few atoms recur in every
+    model, and reading a symbol through clingo's C interface costs more than the search: each is
+    read once."""
+    out = cache.get(a)
+    if out is None:
+        args = tuple(x.number if x.type == clingo.SymbolType.Number else _sym(x) for x in a.arguments)
+        out = cache[a] = (a.name, args)
+    return out
+
+
+def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, object_entity: dict[str, str],
+                    cache: Optional[dict] = None) -> Walk:
+    cache = {} if cache is None else cache
+    tools = [""] * length
+    binds: list[dict] = [{} for _ in range(length)]
+    argv: list[dict] = [{} for _ in range(length)]
+    creates: list[dict] = [{} for _ in range(length)]
+    select: list = [None] * length
+    ask = [False] * length
+    refuse: list = [None] * length
     given, links = [], {}
     for a in symbols:
-        name, args = a.name, a.arguments
+        name, args = _decode(a, cache)
         if name == "call":
-            steps[args[0].number - 1].tool = _sym(args[1])
+            tools[args[0] - 1] = args[1]
         elif name == "bind":
-            steps[args[0].number - 1].binds[_sym(args[1])] = _sym(args[2])
+            binds[args[0] - 1][args[1]] = args[2]
         elif name == "argval":
-            steps[args[0].number - 1].args[_sym(args[1])] = _sym(args[2])
+            argv[args[0] - 1][args[1]] = str(args[2])
         elif name == "new":
-            steps[args[0].number - 1].creates[_sym(args[1])] = _sym(args[2])
+            creates[args[0] - 1][args[1]] = args[2]
         elif name == "select":
-            steps[args[0].number - 1].select = Selection(object=_sym(args[1]), reference=_sym(args[2]))
+            select[args[0] - 1] = Selection.model_construct(object=args[1], reference=args[2])
         elif name == "ask":
-            steps[args[0].number - 1].ask = True
+            ask[args[0] - 1] = True
         elif name == "refuse":
-            steps[args[0].number - 1].refuse = args[1].number
+            refuse[args[0] - 1] = args[1]
         elif name == "given":
-            given.append(_sym(args[0]))
+            given.append(args[0])
         elif name == "link":
-            links[f"{_sym(args[0])}.{_sym(args[1])}"] = _sym(args[2])
+            links[f"{args[0]}.{args[1]}"] = args[2]
     used: dict[str, None] = {actor: None}
-    for s in steps:
-        s.binds = dict(sorted(s.binds.items()))
-        s.args = dict(sorted(s.args.items()))
-        for o in list(s.binds.values()) + list(s.creates.values()):
+    steps = []
+    for i in range(length):
+        b = dict(sorted(binds[i].items()))
+        steps.append(WalkStep.model_construct(tool=tools[i], binds=b, args=dict(sorted(argv[i].items())),
+                                              creates=creates[i], select=select[i], ask=ask[i], refuse=refuse[i]))
+        for o in list(b.values()) + list(creates[i].values()):
             used.setdefault(o, None)
     for o in given:
         used.setdefault(o, None)
@@ -104,7 +125,7 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
                 changed = True
     links = {k: v for k, v in sorted(links.items()) if k.split(".")[0] in used}
     objects = {o: object_entity[o] for o in sorted(used)}
-    return Walk(steps=steps, objects=objects, given=sorted(given), links=links, actor=actor)
+    return Walk.model_construct(steps=steps, objects=objects, given=sorted(given), links=links, actor=actor)
 
 
 def _objects(facts: Facts) -> dict[str, str]:
@@ -127,6 +148,7 @@ def enumerate_walks(
     object_entity = _objects(facts)
     actor = f"{domain.actor}1"
     produced = 0
+    cache: dict = {}
     stats = stats if stats is not None else WalkStats()
     for t in range(1, max_len + 1):
         start = time.perf_counter()
@@ -142,7 +164,7 @@ def enumerate_walks(
         found = []
         with ctl.solve(yield_=True) as handle:
             for model in handle:
-                w = walk_from_model(model.symbols(shown=True), t, actor, object_entity)
+                w = walk_from_model(model.symbols(shown=True), t, actor, object_entity, cache)
                 found.append((json.dumps(w.model_dump(), sort_keys=True), w))
         found.sort(key=lambda kw: kw[0])
         stats.seconds += time.perf_counter() - start
@@ -171,8 +193,8 @@ class Planner:
         self.scopes = Scopes(domain)
 
     def goals(self) -> list[str]:
-        """The tools a walk can end in, in name order."""
-        return sorted(t.name for t in self.domain.tools.values() if t.is_goal)
+        """The tools a walk can end in, in the order the spec writes them."""
+        return [t.name for t in self.domain.tools.values() if t.is_goal]
 
     def options(self, goal: str, max_len: int, refusal: bool = False) -> AspOptions:
         return AspOptions(default_slots=self.default_slots, refusal=refusal, target=goal,
