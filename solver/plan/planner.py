@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import clingo
 
 from ..spec.model import Domain
-from .walk import Selection, Walk, WalkStep, renumber
+from .walk import Selection, Walk, WalkStep, renumber, slot_names
 from .facts import AspOptions, Facts, S, N, F, arg_symbol, slot_counts
 from .scope import entities_for
 
@@ -257,7 +257,7 @@ class Checker:
                 self._controls.popitem(last=False)
             slots, goals, refusal, n, tools = key
             options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal, tools=tools)
-            ctl, _facts = control(self.domain, options, ["1"], self.extra_rules)
+            ctl, _facts = control(self.domain, options, ["1"], self.extra_rules + "\n#show init/3.")
             ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
             ctl.assign_external(F("query", [N(n)]), True)
             for t in range(1, n):
@@ -269,8 +269,11 @@ class Checker:
             self._controls[key] = (ctl, choices)
         return self._controls[key]
 
-    def accepts(self, walk: Walk) -> bool:
+    def _assume(self, walk: Walk):
+        """The grounded program for the walk's shape and the walk as assumptions on it (None when
+        the walk uses an atom the program cannot even derive), with the walk's objects' slots."""
         domain = self.domain
+        names = slot_names(walk)
         w = renumber(walk)
         # the planner's usual slots, or more where the walk needs them: few shapes, each
         # grounded once (a walk does not have to use every slot)
@@ -299,10 +302,46 @@ class Checker:
         want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) for k, v in w.links.items()}
         known = {a for atoms in choices.values() for a in atoms}
         if not want <= known:
-            return False  # the walk uses an atom the program cannot even derive
+            return ctl, None, names
         assumptions = [(a, a in want) for name, atoms in choices.items() if name != "link" for a in atoms]
         assumptions += [(a, True) for a in want if a.name == "link"]
-        return ctl.solve(assumptions=assumptions).satisfiable
+        return ctl, assumptions, names
+
+    def accepts(self, walk: Walk) -> bool:
+        ctl, assumptions, _names = self._assume(walk)
+        return assumptions is not None and ctl.solve(assumptions=assumptions).satisfiable
+
+    def initial_values(self, walk: Walk) -> Optional[dict[tuple[str, str], list[str]]]:
+        """For each enum and bool field of each record the walk starts with, the values it may
+        start with in some plan of this walk (the planner's brave consequences: one solve), as
+        the walk writes them ("true", "booked"); None if the walk is no plan. Joint constraints
+        between fields are not in it: the product of these sets over-approximates."""
+        ctl, assumptions, names = self._assume(walk)
+        if assumptions is None:
+            return None
+        back = {v: k for k, v in names.items()}
+        conf = ctl.configuration.solve
+        conf.enum_mode, conf.models = "brave", "0"
+        last = None
+        try:
+            with ctl.solve(assumptions=assumptions, yield_=True) as handle:
+                for model in handle:
+                    last = model.symbols(shown=True)
+        finally:
+            conf.enum_mode, conf.models = "auto", "1"
+        if last is None:
+            return None
+        out: dict[tuple[str, str], list[str]] = {}
+        for a in last:
+            if a.name != "init" or len(a.arguments) != 3:
+                continue
+            obj, field, value = (_sym(x) for x in a.arguments)
+            if obj not in back:
+                continue
+            kind = self.domain.entities[walk.objects[back[obj]]].fields[field].type.kind
+            if kind in ("enum", "bool"):
+                out.setdefault((back[obj], field), []).append(value)
+        return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 def check_walk(domain: Domain, walk: Walk, extra_rules: str = "") -> bool:

@@ -65,10 +65,10 @@ class Walk(BaseModel):
         return " ; ".join(parts)
 
 
-def renumber(walk: Walk) -> Walk:
-    """Rename objects to planner slots (`flight1`, `flight2`, ...) in order of first use, the
-    order the planner's symmetry breaking expects; the actor is always slot 1 of its entity;
-    records only reached through links come last."""
+def slot_names(walk: Walk) -> dict[str, str]:
+    """Each object's planner slot (`flight1`, `flight2`, ...) in order of first use, the order the
+    planner's symmetry breaking expects; the actor is always slot 1 of its entity; records only
+    reached through links come last."""
     order: dict[str, None] = {walk.actor: None}
     for s in walk.steps:
         for _v, o in sorted(s.binds.items()):
@@ -90,6 +90,13 @@ def renumber(walk: Walk) -> Walk:
         ent = walk.objects[o]
         counts[ent] = counts.get(ent, 0) + 1
         names[o] = f"{ent}{counts[ent]}"
+    return names
+
+
+def renumber(walk: Walk) -> Walk:
+    """The walk with its objects renamed to planner slots (`slot_names`)."""
+    names = slot_names(walk)
+    order = list(names)
     steps = []
     for s in walk.steps:
         steps.append(WalkStep(
