@@ -207,7 +207,9 @@ def generate(
     n: int = typer.Option(100, "-n", help="Number of tasks."),
     seed: int = typer.Option(0, "--seed", help="Seed; same spec, seed and options give byte-identical output."),
     output: Path = typer.Option(Path("out"), "-o", "--output", help="Output directory."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes (output does not depend on it)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", "-j", min=1,
+        help="Worker processes (default: the cores this process may use; output does not depend on it)."),
     max_len: int = typer.Option(4, "--max-len", help="Longest walk, in tool calls."),
     background: float = typer.Option(1.0, "--background", help="Multiplier on each entity's background record count."),
     distractors: int = typer.Option(3, "--distractors", help="Near-miss records per description (0: none)."),
@@ -227,7 +229,7 @@ def generate(
 ):
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
     from .state.distractors import KINDS
-    from .generate import GenerateOptions, generate as run
+    from .generate import GenerateOptions, generate as run, usable_cores
     from .spec.loader import resolve_spec_path
 
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
@@ -246,7 +248,7 @@ def generate(
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:
         bar = progress.add_task("tasks", total=n)
-        report = run(spec, output, options, workers=workers,
+        report = run(spec, output, options, workers=workers or usable_cores(),
                      progress=lambda done, total: progress.update(bar, completed=done))
     rate = report.tasks / report.seconds if report.seconds else 0.0
     err.print(f"{report.tasks} tasks in {report.seconds:.1f}s ({rate:.1f} tasks/s) -> {output}/tasks.jsonl")

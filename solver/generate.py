@@ -33,11 +33,12 @@ from .tasks.phrases import Templates
 from .tasks.derive import derive_task, tool_schemas
 from .tasks.model import Task
 from .verify import check_task
-from .plan.canonical import canonical_key
+from .plan.canonical import canonical_form, canonical_key
 from .coverage import Coverage, reachable_from, task_coverage
 from .plan.learning import Learner, learn
 from .plan.merge import merge
 from .plan.walk import Walk
+from .plan.shapes import Draw, ShapeDraws, ShapeSpace
 from .plan.planner import Checker, Planner, WalkStats, sample_walk
 
 
@@ -113,6 +114,57 @@ class TaskResult:
     counts: Counter = field(default_factory=Counter)  # proposed / solved / feasible / pruned / learned
 
 
+@dataclass
+class WorkItem:
+    """One index's work as the parent hands it out: the index and the shape drawn for it."""
+
+    index: int
+    draw: Optional[Draw] = None
+
+
+class Drawer:
+    """The parent's side of shape draws: for each index in order, the kind of task (from the
+    index's stream, as `Generator.task` decides it again) and the next unused shape of that kind's
+    strata. Single-intent walks (by length under a length mix) and refusal walks draw from separate
+    streams; merged and sampled tasks have no draw."""
+
+    def __init__(self, gen: "Generator"):
+        self.gen = gen
+        self.next = 0
+        key = f"{gen.options.seed}"
+        opts = gen.options
+        exhaustive = opts.walk_mode == "exhaustive"
+        self.single = ShapeDraws(gen.strata, lambda p: gen.shape_space(False, p), f"{key}/single") \
+            if exhaustive and not opts.length_mix else None
+        self.lengths = {n: ShapeDraws(gen.by_length[n], lambda p: gen.shape_space(False, p), f"{key}/len{n}")
+                        for n in getattr(gen, "lengths", [])} if exhaustive and opts.length_mix else {}
+        self.refusal = ShapeDraws(gen.refusal_strata, lambda p: gen.shape_space(True, p), f"{key}/refusal") \
+            if exhaustive else None
+
+    def item(self, index: int) -> WorkItem:
+        """The work of `index`; indices must come in order from 0 (a resume replays them)."""
+        assert index == self.next, "draws are made for every index in order"
+        self.next += 1
+        rng, refuse, multi = self.gen.kind(index)
+        rng = random.Random(f"{self.gen.options.seed}/{index}/draw")
+        pool_goal = self.gen.options.stratify == "goal"
+        if multi:
+            return WorkItem(index)
+        if refuse:
+            draws = self.refusal
+        elif self.lengths:
+            draws = self.lengths[rng.choices(self.gen.lengths, self.gen.length_weights)[0]]
+        else:
+            draws = self.single
+        return WorkItem(index, draws.draw(rng, pool_goal) if draws is not None else None)
+
+    def items(self, start: int = 0) -> Iterator[WorkItem]:
+        while self.next < start:
+            self.item(self.next)
+        while True:
+            yield self.item(self.next)
+
+
 class Generator:
     """A domain's walks and templates, ready to turn task indices into tasks."""
 
@@ -166,10 +218,7 @@ class Generator:
         # stratify: a goal uniformly, then a tool sequence for it, then a walk - so rare goals and
         # rare sequences are not drowned by common ones; with a length mix, the length first
         self.strata = self._strata(self.walks)
-        by_length: dict[int, list[Walk]] = defaultdict(list)
-        for w in self.walks:
-            by_length[len(w.steps)].append(w)
-        self.by_length = {n: self._strata(ws) for n, ws in by_length.items()}
+        self.by_length = {n: self._strata(self.walks, n) for n in sorted({len(w.steps) for w in self.walks})}
         if options.length_mix and options.walk_mode == "exhaustive":
             usable = {n: wt for n, wt in options.length_mix.items() if wt > 0 and n in self.by_length}
             if not usable:
@@ -184,16 +233,25 @@ class Generator:
         self.learner = Learner()
         self.checked: dict[str, bool] = {}  # merged walk -> accepted by the planner
         self.checker = Checker(domain)  # grounds once per shape of walk, decides each by assumptions
+        self._spaces: dict[tuple[bool, int], ShapeSpace] = {}
 
-    def _strata(self, walks: list[Walk]) -> list[list[list[Walk]]]:
-        goals: dict[tuple, dict[tuple, list[Walk]]] = defaultdict(lambda: defaultdict(list))
-        for w in walks:
+    def _strata(self, walks: list[Walk], length: Optional[int] = None) -> list[list[list[int]]]:
+        """Positions in `walks` (of `length` steps, if given) by goal, then by tool sequence (both
+        in a fixed order)."""
+        goals: dict[tuple, dict[tuple, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for i, w in enumerate(walks):
+            if length is not None and len(w.steps) != length:
+                continue
             # a refused request is its own goal per refused requirement, so each rule gets its turn
             g = tuple((w.steps[i].tool, w.steps[i].refuse or 0) for i in w.goal_steps(self.domain))
-            goals[g][w.tool_sequence()].append(w)
+            goals[g][w.tool_sequence()].append(i)
         return [[goals[g][seq] for seq in sorted(goals[g])] for g in sorted(goals)]
 
+    def _pool(self, refusal: bool) -> list[Walk]:
+        return self.refusal_walks if refusal else self.walks
+
     def pick_walk(self, rng: random.Random, refusal: bool = False) -> Walk:
+        """A walk drawn with replacement (retries, merged intents, sampled mode)."""
         if self.options.walk_mode == "sampled":
             return self._sample(rng, refusal=refusal)
         strata = self.strata
@@ -209,7 +267,18 @@ class Generator:
             pool = [w for seq in goal for w in seq]
         else:
             pool = goal[rng.randrange(len(goal))]
-        return pool[rng.randrange(len(pool))]
+        return self._pool(refusal)[pool[rng.randrange(len(pool))]]
+
+    def shape_space(self, refusal: bool, position: int) -> ShapeSpace:
+        """The starting values a walk may be solved with (one planner call per walk, cached)."""
+        key = (refusal, position)
+        if key not in self._spaces:
+            walk = self._pool(refusal)[position]
+            self._spaces[key] = ShapeSpace.of(self.domain, walk, self.checker.initial_values(walk))
+        return self._spaces[key]
+
+    def drawer(self) -> "Drawer":
+        return Drawer(self)
 
     def _sample(self, rng: random.Random, extra: str = "", refusal: bool = False) -> Walk:
         """A walk drawn by clingo with randomized decisions (spaces too large to enumerate)."""
@@ -244,18 +313,32 @@ class Generator:
             return None
         return walk
 
-    def task(self, index: int) -> TaskResult:
+    def kind(self, index: int) -> tuple[random.Random, bool, bool]:
+        """What kind of task an index is, decided once from the index's own random stream: every
+        attempt tries for that kind, so the shares of refusals and multi-intent tasks come out as
+        asked. The rng is returned in the state the rest of the index's draws start from."""
         rng = random.Random(f"{self.options.seed}/{index}")
+        refuse = rng.random() < self.options.refusals
+        multi = rng.random() < self.options.multi_intent
+        return rng, refuse, multi
+
+    def task(self, item: "int | WorkItem") -> TaskResult:
+        """The task of one index: the first attempt solves the shape the parent drew for it (if
+        any); retries propose walks as before (drawn with replacement from the index's stream)."""
+        if isinstance(item, int):
+            item = WorkItem(item)
+        index = item.index
+        rng, refuse, multi = self.kind(index)
         failures: list[str] = []
         timings: dict[str, float] = {}
         counts: Counter = Counter()
         mismatches = 0
-        # what kind of task this index is, decided once: every attempt tries for that kind, so
-        # the shares of refusals and multi-intent tasks come out as asked
-        refuse = rng.random() < self.options.refusals
-        multi = rng.random() < self.options.multi_intent
-        for _attempt in range(self.options.max_attempts):
-            walk = self.propose(rng, counts, refuse, multi)
+        for attempt in range(self.options.max_attempts):
+            shape = item.draw if attempt == 0 else None
+            if shape is not None:
+                walk = self._pool(refuse)[shape.walk]
+            else:
+                walk = self.propose(rng, counts, refuse, multi)
             seed = rng.randrange(2**31)
             if walk is None:
                 continue
@@ -267,12 +350,16 @@ class Generator:
                 continue
             counts["solved"] += 1
             try:
-                sc = synthesize(self.domain, walk, seed, self.synth_options, timings=timings)
+                sc = synthesize(self.domain, walk, seed, self.synth_options, timings=timings,
+                                shape=shape.values if shape else None,
+                                fixed=shape.fixed if shape else frozenset())
             except Infeasible as e:
                 core = "; ".join(e.core[:4])
                 failures.append(f"{e.reason}: {core}" if core else e.reason)
                 counts["infeasible"] += 1
-                if self.learner.add(learn(walk, e.core, e.core_steps, e.core_kinds, e.core_objects)):
+                # a core naming the drawn values says nothing about the walk itself
+                if "shape" not in e.core_kinds and self.learner.add(
+                        learn(walk, e.core, e.core_steps, e.core_kinds, e.core_objects)):
                     counts["learned"] += 1
                 continue
             except ReplayMismatch as e:  # a solver/runtime disagreement: never emitted, counted
@@ -319,9 +406,10 @@ def summarize(domain: Domain, task: Task) -> dict:
 
 def task_shape(domain: Domain, task: Task) -> str:
     """The plan up to renaming and reordering, the enum, bool and pooled values of the records it
-    acts on (not people's names), and its near-miss kinds: two tasks of one shape differ only in
+    acts on by their role in the plan (not people's names), and its near-miss kinds: two tasks of one shape differ only in
     who asks and in numbers."""
     walk = task.certificate.walk
+    key, role = canonical_form(domain, walk)
     values = []
     for obj, ent in walk.objects.items():
         rid = task.certificate.objects.get(obj)
@@ -332,13 +420,21 @@ def task_shape(domain: Domain, task: Task) -> str:
         for f in domain.entities[ent].fields.values():
             # the values a task binds (statuses, routes, topics) - not who the person is
             if f.type.kind in ("enum", "bool") or (f.type.kind == "str" and f.type.values and f.name not in label):
-                values.append(f"{ent}.{f.name}={rec[f.name]}")
+                values.append(f"{role.get(obj, ent)}.{f.name}={rec[f.name]}")
     kinds = sorted(d.kind for d in task.certificate.distractors)
-    raw = json.dumps([canonical_key(domain, walk), sorted(values), kinds])
+    raw = json.dumps([key, sorted(values), kinds])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- workers
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
 
 _GEN: Optional[Generator] = None
 
@@ -348,9 +444,9 @@ def _init_worker(spec: str, options: dict) -> None:
     _GEN = Generator(load_domain(spec), GenerateOptions.from_public(options))
 
 
-def _run_index(index: int) -> TaskResult:
+def _run_item(item: WorkItem) -> TaskResult:
     assert _GEN is not None
-    return _GEN.task(index)
+    return _GEN.task(item)
 
 
 @dataclass
@@ -370,28 +466,28 @@ class Report:
 
 def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: int = 0,
                  generator: Optional[Generator] = None) -> Iterator[TaskResult]:
-    """Task results in index order from `start`, forever (the caller stops)."""
+    """Task results in index order from `start`, forever (the caller stops). The parent draws each
+    index's shape in order (`Drawer`), so the work does not depend on the number of workers."""
+    gen = generator or Generator(load_domain(spec), options)
+    items = gen.drawer().items(start)
     if workers <= 1:
-        gen = generator or Generator(load_domain(spec), options)
-        i = start
-        while True:
-            yield gen.task(i)
-            i += 1
+        for item in items:
+            yield gen.task(item)
     global _GEN
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
-    if method == "fork" and generator is not None:
-        _GEN = generator  # forked workers inherit the enumerated walks instead of planning again
+    if method == "fork":
+        _GEN = gen  # forked workers inherit the enumerated walks instead of planning again
         init, initargs = None, ()
     else:
         init, initargs = _init_worker, (spec, options.public())
     with ctx.Pool(workers, initializer=init, initargs=initargs) as pool:
-        i = start
         batch = max(32, workers * 16)
+        # two batches in flight: the parent draws the next while the workers solve this one
+        window = [pool.imap(_run_item, [next(items) for _ in range(batch)], chunksize=4)]
         while True:
-            for r in pool.imap(_run_index, range(i, i + batch), chunksize=4):
-                yield r
-            i += batch
+            window.append(pool.imap(_run_item, [next(items) for _ in range(batch)], chunksize=4))
+            yield from window.pop(0)
 
 
 CHECKPOINT = 25  # tasks between resume checkpoints
@@ -529,6 +625,9 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
         "tasks": report.tasks,
         "attempts": {
             "task_indices": report.indices,
+            # walks solved per task written (shapes are drawn without replacement: near 1)
+            "proposed": report.counts["proposed"],
+            "proposals_per_task": round(report.counts["proposed"] / max(report.tasks, 1), 3),
             # solved-infeasible plus pruned: each worker learns on its own, the sum does not vary
             "infeasible": report.counts["infeasible"] + report.counts["pruned"],
             "description_never_given": report.counts["unrenderable"],
@@ -595,8 +694,9 @@ def generate_tasks(domain: Domain, n: int, seed: int = 0, **kw) -> list[Task]:
     gen = Generator(domain, options)
     out: list[Task] = []
     i = 0
+    items = gen.drawer().items()
     while len(out) < n:
-        r = gen.task(i)
+        r = gen.task(next(items))
         i += 1
         if r.line is not None:
             out.append(Task.model_validate_json(r.line))

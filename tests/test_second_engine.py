@@ -155,3 +155,23 @@ def test_planted_operator_bug_is_caught_by_the_second_engine(monkeypatch):
             problems = check_task(domain, task).problems
             caught += any(p.startswith("second engine:") for p in problems)
     assert checked and caught > 0
+
+
+def test_sql_floor_modulo_is_the_spec_s(monkeypatch):
+    """SQLite's % keeps the dividend's sign (-30 % 1440 is -30); the spec's time of day wraps
+    (00:30 minus an hour is 23:30). The second engine computes the spec's modulo on its own -
+    and a planted plain % makes it disagree with the runtime and Z3 on tests/data/clock.yaml."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from engines import clock_domain, in_python, in_sql, records
+
+    d = clock_domain()
+    lets = d.tools["probe"].lets
+
+    def disagreements():
+        return sum(in_python(d, rec, node) != in_sql(d, rec, node) for rec in records(d, 24) for _n, node, _t in lets)
+
+    assert disagreements() == 0
+    monkeypatch.setattr(sqlcheck, "_floor_mod", lambda sql, m: f"(({sql}) % {m})")
+    assert disagreements() > 0

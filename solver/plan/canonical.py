@@ -79,6 +79,10 @@ def _orders(n: int, deps: set[tuple[int, int]]) -> Iterator[list[int]]:
 
 
 def serialize(walk: Walk, order: list[int]) -> str:
+    return _serialize(walk, order)[0]
+
+
+def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
     names: dict[str, str] = {walk.actor: "A"}
     counters: dict[str, int] = {}
 
@@ -110,15 +114,21 @@ def serialize(walk: Walk, order: list[int]) -> str:
     given = sorted(name(o) for o in walk.given)
     links = sorted((names[k.split(".", 1)[0]] + "." + k.split(".", 1)[1], names[v]) for k, v in walk.links.items()
                    if k.split(".", 1)[0] in names and v in names)
-    return json.dumps([steps, given, links], separators=(",", ":"))
+    return json.dumps([steps, given, links], separators=(",", ":")), names
+
+
+def canonical_form(domain: Domain, walk: Walk, max_orders: int = 5040) -> tuple[str, dict[str, str]]:
+    """The walk's key and each object's canonical name (`account#2`): the name says which role an
+    object plays in the plan, whatever the walk called it."""
+    deps = dependencies(domain, walk)
+    best = None
+    for order in itertools.islice(_orders(len(walk.steps), deps), max_orders):
+        s = _serialize(walk, order)
+        if best is None or s[0] < best[0]:
+            best = s
+    return hashlib.sha256(best[0].encode()).hexdigest()[:16], best[1]
 
 
 def canonical_key(domain: Domain, walk: Walk, max_orders: int = 5040) -> str:
     """Key equal for walks that are the same plan up to renaming and independent reordering."""
-    deps = dependencies(domain, walk)
-    best = None
-    for order in itertools.islice(_orders(len(walk.steps), deps), max_orders):
-        s = serialize(walk, order)
-        if best is None or s < best:
-            best = s
-    return hashlib.sha256(best.encode()).hexdigest()[:16]
+    return canonical_form(domain, walk, max_orders)[0]

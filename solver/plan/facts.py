@@ -22,6 +22,7 @@ from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
 from ..spec import grammar as E
 from ..spec.meaning import ACTOR, describe
 from ..spec.walker import Walker
+from ..spec.history import history
 from .scope import entities_for
 from .selection import selectable_references
 
@@ -163,6 +164,8 @@ class Facts:
                 self.fact("idref", S(ent.name))
             for node, _src in ent.invariants:
                 self.fact("inv", S(ent.name), self.cond(node, _Scope(record=ent.name)))
+            for rule in history(d).for_entity(ent.name):
+                self.fact("hist", S(ent.name), self.cond(rule.node, _Scope(record=ent.name)))
         for tool in d.tools.values():
             if opt.tools is None or tool.name in opt.tools:
                 self._tool(tool)

@@ -7,7 +7,7 @@ rare side of a branch their plan passes. The result depends only on (walk, seed)
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Optional
 
 import z3
 
@@ -23,7 +23,8 @@ from .world import Obj, Symbols, Unsupported, World
 STEER_SHARE = 0.5  # share of tasks steered to a random branch side
 
 
-def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef, SolveRecord, set[str]]:
+def solve(plan: Plan, rng: random.Random, rounds: int = 2, shape: Optional[dict] = None,
+          fixed: frozenset = frozenset()) -> tuple[z3.ModelRef, SolveRecord, set[str]]:
     """Find a model, steering values toward seeded realistic hints.
 
     The walk's constraints are hard. Near-miss constraints are soft, by record: when they clash
@@ -31,6 +32,14 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
     Hints are softest: a hint in an unsat core is dropped first and re-sampled next round.
     Returns the model, the record, and the near misses kept."""
     w = plan.world
+    shape = shape or {}
+    for label in sorted(fixed):  # the drawn starting values: as hard as the walk's own conditions
+        var = w.vars.get(label)
+        if var is not None:
+            value = shape[label]
+            val = w.B(value) if var.type.kind == "bool" else w.I(hint_code(w, var.type, value))
+            w.track(f"the drawn starting value {label} = {str(value).lower() if isinstance(value, bool) else value}",
+                    var.term == val, "shape")
     hard = [t.literal for t in w.tracked if not t.group]
     soft: dict[str, list] = {}
     for t in w.tracked:
@@ -61,6 +70,8 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2) -> tuple[z3.ModelRef,
         obj, _, fname = var.label.partition(".")
         src = templates.get(obj) if (obj, fname) in tied else None
         value = first.get(f"{src}.{fname}") if src else None
+        if value is None and var.label in shape:
+            value = shape[var.label]
         if value is None:
             value = T.sample(var.type, rng, var.typical)
         first[var.label] = value
@@ -151,7 +162,8 @@ def model_value(w: World, model: z3.ModelRef, term, t: T.VType) -> Any:
 
 
 def solve_walk(domain: Domain, walk: Walk, rng: random.Random, options: SynthOptions,
-               symbols: Symbols) -> tuple[Plan, z3.ModelRef, SolveRecord]:
+               symbols: Symbols, shape: Optional[dict] = None,
+               fixed: frozenset = frozenset()) -> tuple[Plan, z3.ModelRef, SolveRecord]:
     """Encode and solve one walk: the Z3 part of `synthesize`, deterministic in `rng`'s state.
     `plan.distractors` is left holding only the near misses the model keeps."""
     planned = D.plan(domain, walk, rng, options.distractors)
@@ -159,6 +171,6 @@ def solve_walk(domain: Domain, walk: Walk, rng: random.Random, options: SynthOpt
         plan = build_plan(domain, walk, symbols, planned)
     except Unsupported as e:
         raise Infeasible(f"not encodable: {e}") from None
-    model, rec, kept = solve(plan, rng, options.hint_rounds)
+    model, rec, kept = solve(plan, rng, options.hint_rounds, shape, fixed)
     plan.distractors = [p for p in plan.distractors if p.name in kept]
     return plan, model, rec

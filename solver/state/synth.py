@@ -27,8 +27,12 @@ __all__ = ["synthesize", "Infeasible", "ReplayMismatch", "Scenario", "SynthOptio
 
 
 def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOptions] = None,
-               symbols: Optional[Symbols] = None, timings: Optional[dict] = None) -> Scenario:
+               symbols: Optional[Symbols] = None, timings: Optional[dict] = None,
+               shape: Optional[dict] = None, fixed: frozenset = frozenset()) -> Scenario:
     """Solve `walk` into a checked Scenario, or raise Infeasible with the reason.
+
+    `shape`: starting values drawn for the walk's records ({"object.field": value}, plan/shapes.py);
+    those named in `fixed` must hold (a core of kind "shape" if they cannot), the rest are hints.
 
     `timings`, when given, accumulates seconds per part: solve, fill, replay, unique (the uniqueness checks)."""
     import time
@@ -45,7 +49,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     rng = random.Random(seed)
     symbols = symbols or Symbols(domain)
     try:
-        plan, model, solve_rec = solve_walk(domain, walk, rng, options, symbols)
+        plan, model, solve_rec = solve_walk(domain, walk, rng, options, symbols, shape, fixed)
     finally:
         lap("solve")
     w = plan.world
