@@ -71,7 +71,7 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
         if ent not in c.spec.entities:
             c.err(path + ("entity",), f"unknown entity '{ent}'", did_you_mean(ent, c.spec.entities, "entities"))
             return None
-        return VType("ref", entity=ent)
+        return VType("ref", entity=ent, nullable=bool(getattr(fs, "nullable", False)))
     assert base is not None
     # numeric / date bounds
     for key in ("min", "max"):
@@ -225,8 +225,12 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                 continue
             if fs.unique and t.kind not in ("str", "int"):
                 c.err(fp + ("unique",), "only str and int fields can be unique")
+            for key in ("nullable", "refer_through"):
+                if key in fs.model_fields_set and t.kind != "ref":
+                    c.err(fp + (key,), f"'{key}' is only for ref fields, and {ename}.{fname} is {t.describe()}",
+                          f"remove '{key}'", key=True)
             info = FieldInfo(fname, t, unique=fs.unique, format=fs.format, vary=fs.vary,
-                             description=fs.description or "")
+                             description=fs.description or "", refer_through=fs.refer_through)
             info.typical = _typical(c, fs, t, fp)
             if fs.default is not None:
                 try:
@@ -584,7 +588,9 @@ def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffe
             c.err(vp, f"{ename} has no field '{fname}'", did_you_mean(fname, ent.fields, f"fields of {ename}"), key=True)
             continue
         ft = ent.fields[fname].type
-        if isinstance(raw, bool):
+        if raw is None:
+            src = "null"  # YAML's null: no record
+        elif isinstance(raw, bool):
             src = "true" if raw else "false"
         elif isinstance(raw, (int, float)):
             src = str(raw)
@@ -619,6 +625,8 @@ def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffe
         if info.default is not None:
             lit = E.Lit(info.default, "const", type=info.type)
             values[fname] = lit
+        elif info.nullable:
+            values[fname] = E.Lit(None, "null", type=info.type)  # a link nobody set: no record yet
         elif info.format:
             values[fname] = E.Lit(None, "generated", type=info.type)
         else:
