@@ -104,6 +104,8 @@ def _linked_records(w, domain: Domain, entity: str) -> str:
         for f in domain.entities[ename].ref_fields():
             if depth < 2:
                 links[f.name] = make(f.type.entity, depth + 1)
+            elif f.nullable:
+                links[f.name] = None  # the chain ends in an empty link, not in a record linked to itself
             else:
                 same = [o for o, e in w.entity_of.items() if e == f.type.entity]
                 links[f.name] = same[0] if same else (name if f.type.entity == ename else make(f.type.entity, depth + 1))
