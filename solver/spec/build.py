@@ -18,6 +18,7 @@ from . import types as T
 from .model import (Arg, CreateEffect, DeleteEffect, Domain, Entity, FieldInfo, ListResult, Reference,
                     Requirement, Returns, SetEffect, Tool, path_type)
 from .shape import ArgSpec, Spec
+from .nulls import nullable_prefixes
 from .typecheck import NAME_RE, RESERVED, Checker, Names, TypeChecker, TypeMistake, did_you_mean
 from .types import VType
 
@@ -363,9 +364,14 @@ def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: Names, act
         rpth = _path(c, ename, rs.rank.by, rp + ("rank", "by"), "rank")
         if rpth:
             t = c_path_type(c, ename, rpth)
+            empty = nullable_prefixes(c.entities, ename, rpth)
             if not t.ordered:
                 c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': it is not a number or date",
                       "rank by a money, int, date or datetime field")
+            elif empty:
+                c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': {'.'.join(empty[0])} may be null, and a "
+                      "record without it has no value to rank by",
+                      "rank by a field of the record itself, or make the link not nullable")
             else:
                 rank = (rpth, rs.rank.order)
     line = c.smap.pos(rp, key=True).line if c.smap else 0

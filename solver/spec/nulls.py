@@ -17,14 +17,14 @@ from .meaning import Description, path_node
 from .model import Domain
 
 
-def nullable_prefixes(domain: Domain, entity: str, path) -> list[list[str]]:
+def nullable_prefixes(entities: dict, entity: str, path) -> list[list[str]]:
     """The prefixes of `path` (from a record of `entity`) that end at a nullable link and that the
     path reads further through: `[requester]` for requester.first_name when requester may be empty."""
     out, ent = [], entity
     for i, step in enumerate(path[:-1]):
         if step == "id":
             continue
-        f = domain.entities[ent].fields[step]
+        f = entities[ent].fields[step]
         if f.type.kind != "ref":
             break
         if f.nullable and path[i + 1] != "id":
@@ -40,7 +40,7 @@ def nonempty_links(domain: Domain, d: Description) -> list[E.Node]:
     out: list[E.Node] = []
     seen: set = set()
     for part in d.filters:
-        for prefix in nullable_prefixes(domain, d.ref.entity, part.path):
+        for prefix in nullable_prefixes(domain.entities, d.ref.entity, part.path):
             if tuple(prefix) in seen:
                 continue
             seen.add(tuple(prefix))
