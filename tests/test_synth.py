@@ -125,3 +125,29 @@ def test_background_meets_invariants_that_define_a_field(airline):
     walk = next(enumerate_walks(airline, max_len=1))
     sizes = [len(synthesize(airline, walk, seed).initial_db["reservation"]) for seed in range(4)]
     assert min(sizes) >= 8, sizes
+
+
+def test_background_records_leave_nullable_links_empty_in_a_realistic_share():
+    """hr: some background employees have no manager (the head of the company), most have one,
+    nobody manages themself; itsm: exactly the new incidents have no assignee (the invariants
+    tie it to the state). Catches a fill that never empties a nullable link (planted: `empty`
+    always false - no background employee is without a manager) or one that ignores the rules
+    tying it to a state (the itsm check)."""
+    from envsynth.generate import generate_tasks
+
+    hr = load_domain("hr")
+    empty = total = 0
+    for task in generate_tasks(hr, n=6, seed=4):
+        plan = set(task.certificate.objects.values()) | {x.id for x in task.certificate.distractors}
+        for rid, r in task.initial_db["employee"].items():
+            assert r["manager"] != rid
+            if rid not in plan:
+                total += 1
+                empty += r["manager"] is None
+    assert total > 20 and 0 < empty < total / 3, (empty, total)
+    itsm = load_domain("itsm")
+    for task in generate_tasks(itsm, n=4, seed=4):
+        for r in task.initial_db["incident"].values():
+            assert (r["assignee"] is None) == (r["status"] == "new"), r
+        for r in task.initial_db["change_request"].values():
+            assert (r["approver"] is None) == (r["status"] in ("draft", "requested")), r

@@ -293,7 +293,15 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
 
     if c.errors:
         raise SpecErrors(c.errors)
-    canon = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    dumped = spec.model_dump(mode="json", by_alias=True)
+    for es in dumped.get("entities", {}).values():
+        for fs in es.get("fields", {}).values():
+            # keys added to the format later hash only when written: a spec that does not use
+            # them keeps its hash (and so its seeds and its datasets)
+            for key, default in (("nullable", False), ("refer_through", True)):
+                if fs.get(key) == default:
+                    fs.pop(key)
+    canon = json.dumps(dumped, sort_keys=True)
     return Domain(
         name=spec.domain,
         title=spec.title or spec.domain,
