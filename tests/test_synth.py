@@ -151,3 +151,20 @@ def test_background_records_leave_nullable_links_empty_in_a_realistic_share():
             assert (r["assignee"] is None) == (r["status"] == "new"), r
         for r in task.initial_db["change_request"].values():
             assert (r["approver"] is None) == (r["status"] in ("draft", "requested")), r
+
+
+def test_solver_and_runtime_agree_on_an_empty_link():
+    """itsm: "resolve INC1" refused because nobody is assigned to it - Z3 keeps the assignee
+    empty, the database stores null, and the runtime refuses for that reason. Catches the solver
+    reading an empty link as a record (planted: World.same treating None as equal to anything -
+    the first requirement then holds in Z3 and the walk is infeasible)."""
+    from envsynth.plan.planner import Planner
+
+    d = load_domain("itsm")
+    walk = next(w for w in Planner(d).goal_walks("resolve_incident", 1, refusal=True)
+                if w.steps[0].refuse == 1 and w.links["incident1.assignee"] is None)
+    sc = synthesize(d, walk, 3)
+    inc = sc.initial_db["incident"][sc.ids["incident1"]]
+    assert inc["assignee"] is None and inc["status"] == "new"
+    out = Runtime(d, sc.initial_db, sc.ids[walk.actor]).call("resolve_incident", sc.gold[0].arguments)
+    assert out.output == "Error: only the agent assigned to the incident can resolve it"
