@@ -162,8 +162,11 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
             changes = []
             for (oname, fname), v in w.state.items():
                 if oname in touched and (oname, fname) in pre and pre[(oname, fname)] is not v:
-                    same = w.same(v, pre[(oname, fname)])
-                    changes.append((not same) if isinstance(same, bool) else z3.Not(same))
+                    before = pre[(oname, fname)]
+                    if isinstance(v, Obj) or v is None or before is None:  # a link (None: empty)
+                        changes.append(not w.same(v, before))
+                    else:
+                        changes.append(z3.Not(w.as_bool(w.same(v, before))))
             structural = w.exists != pre_exists
             if not structural:
                 if any(c is True for c in changes):
