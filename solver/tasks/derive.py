@@ -135,10 +135,11 @@ class _Describer:
         named = self.cache[obj] = Named(text, obj == self.walk.actor)
         return named
 
-
     def _through(self, key: str) -> bool:
+        """May the user describe a record through this link ('object.field')?"""
         parent, field = key.split(".", 1)
-        return self.d.entities[self.walk.objects[parent]].fields[field].refer_through
+        info = self.d.entities[self.walk.objects[parent]].fields.get(field)
+        return info is None or info.refer_through
 
 
 class _Mention:
