@@ -67,6 +67,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
             report.findings.append(Finding("warning", f"no phrasing for '{m}' in {tpl.directory}/phrases.yaml: "
                                            "tasks that need it cannot be rendered", m))
         report.findings += [located(e) for e in tpl.problems(domain)]
+        report.findings += link_findings(domain, tpl)
         if not any(f.severity == "error" for f in report.findings):
             report.findings += [located(e) for e in text_problems(tpl, domain)]
     except SpecErrors as e:
@@ -258,6 +259,20 @@ def located(e: SpecError) -> Finding:
     """A located problem (file:line:col: message - hint) as a check finding."""
     hint = f" (hint: {e.hint})" if e.hint else ""
     return Finding(e.severity, f"{e.file}:{e.line}:{e.col}: {e.message}{hint}")
+
+
+def link_findings(domain: Domain, tpl: Templates) -> list[Finding]:
+    """Phrasings written for a link declared `refer_through: false`: the planner never has the
+    user describe a record through it, so the phrasing is never said."""
+    out = []
+    for ent in domain.entities.values():
+        for f in ent.ref_fields():
+            if not f.refer_through and tpl.options("links", f.type.entity, f.name):
+                out.append(Finding("warning", f"{tpl.directory}/phrases.yaml: links.{f.type.entity}.{f.name} is never "
+                                   f"said: {ent.name}.{f.name} is declared 'refer_through: false', so no user describes "
+                                   f"a {f.type.entity} through it (hint: remove the phrasing, or the declaration)",
+                                   f.name))
+    return out
 
 
 def reference_findings(domain: Domain) -> list[Finding]:

@@ -158,6 +158,8 @@ class Compiler(Walker):
             return _q(_internal_to_sql(t, n.value))
         if n.kind == "bool" or isinstance(n.value, bool):
             return _q(bool(n.value))
+        if n.kind == "null":
+            return "NULL"  # an empty link: compared with IS / IS NOT, so `x IS NULL` is exact
         return _q(n.value)
 
     def name(self, n: E.Name, scope: _Scope) -> str:

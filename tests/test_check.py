@@ -182,3 +182,20 @@ def test_a_description_through_a_link_the_list_does_not_show_is_not_used_and_che
     assert any(s.select and s.select.reference == "latest_for"
                for w in enumerate_walks(shown, max_len=2) for s in w.steps)
     assert not any("latest_for" in f.message for f in check_domain(shown).findings)
+
+
+def test_a_phrasing_for_a_link_nobody_describes_records_through_is_reported():
+    """itsm's change approver is `refer_through: false`: a `links` phrasing written for it would
+    never be said, and check says so (planted: link_findings returning nothing - no warning)."""
+    from envsynth.check import link_findings
+    from envsynth.spec.loader import load_domain
+    from envsynth.tasks.phrases import Templates
+
+    d = load_domain("itsm")
+    tpl = Templates(d)
+    assert link_findings(d, tpl) == []
+    tpl.raw = {**tpl.raw, "links": {"user": {"approver": ["the manager who signed off {{ parent }}"],
+                                             "caller": ["the person who reported {{ parent }}"]}}}
+    found = link_findings(d, tpl)
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert "links.user.approver" in found[0].message and "refer_through: false" in found[0].message

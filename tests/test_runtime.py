@@ -183,3 +183,38 @@ def test_a_refused_create_leaves_later_ids_as_they_were():
     for name, args in gold:
         env.call(name, args)
     assert env.runtime.hash() == clean.runtime.hash() and not env.faults
+
+
+def _itsm_db():
+    user = lambda uid, first, role, group: {"id": uid, "first_name": first, "last_name": "Kim",  # noqa: E731
+                                          "email": f"{first.lower()}.kim@corp.example", "role": role, "group": group}
+    return {
+        "user": {"U00001": user("U00001", "Ava", "agent", "network"), "U00002": user("U00002", "Liam", "user", "network")},
+        "incident": {"INC000001": {"id": "INC000001", "caller": "U00002", "short_description": "VPN keeps disconnecting",
+                                   "priority": 3, "status": "in_progress", "assignment_group": "network",
+                                   "assignee": "U00001", "resolution_note": "no note",
+                                   "opened": "2026-11-20T09:00", "sla_due": "2026-11-26T09:00"}},
+        "change_request": {},
+    }
+
+
+def test_a_link_set_to_null_is_empty_everywhere_the_runtime_reads_it():
+    """itsm's unassign_incident sets `incident.assignee = null`: the record stores null, a
+    result expanding the link shows null, `assignee == actor` is false and `assignee == null`
+    (an invariant) true. Catches an evaluator that reads an empty link as a record (planted:
+    field() returning Ref(entity, None) - the invariant check refuses the unassign)."""
+    from envsynth.spec.loader import load_domain
+
+    d = load_domain("itsm")
+    rt = Runtime(d, _itsm_db(), "U00001")
+    out = rt.call("unassign_incident", {"incident_id": "INC000001"})
+    assert out.ok, out.output
+    assert rt.db["incident"]["INC000001"]["assignee"] is None
+    assert rt.db["incident"]["INC000001"]["status"] == "new"
+    shown = rt.call("get_incident", {"incident_id": "INC000001"})
+    assert shown.ok and shown.output["assignee"] is None
+    again = rt.call("resolve_incident", {"incident_id": "INC000001", "note": "Restarted the VPN gateway"})
+    assert not again.ok and "only the agent assigned" in again.output
+    # taking it again fills the link
+    taken = rt.call("assign_to_me", {"incident_id": "INC000001"})
+    assert taken.ok and rt.db["incident"]["INC000001"]["assignee"] == "U00001"

@@ -125,3 +125,46 @@ def test_background_meets_invariants_that_define_a_field(airline):
     walk = next(enumerate_walks(airline, max_len=1))
     sizes = [len(synthesize(airline, walk, seed).initial_db["reservation"]) for seed in range(4)]
     assert min(sizes) >= 8, sizes
+
+
+def test_background_records_leave_nullable_links_empty_in_a_realistic_share():
+    """hr: some background employees have no manager (the head of the company), most have one,
+    nobody manages themself; itsm: exactly the new incidents have no assignee (the invariants
+    tie it to the state). Catches a fill that never empties a nullable link (planted: `empty`
+    always false - no background employee is without a manager) or one that ignores the rules
+    tying it to a state (the itsm check)."""
+    from envsynth.generate import generate_tasks
+
+    hr = load_domain("hr")
+    empty = total = 0
+    for task in generate_tasks(hr, n=6, seed=4):
+        plan = set(task.certificate.objects.values()) | {x.id for x in task.certificate.distractors}
+        for rid, r in task.initial_db["employee"].items():
+            assert r["manager"] != rid
+            if rid not in plan:
+                total += 1
+                empty += r["manager"] is None
+    assert total > 20 and 0 < empty < total / 3, (empty, total)
+    itsm = load_domain("itsm")
+    for task in generate_tasks(itsm, n=4, seed=4):
+        for r in task.initial_db["incident"].values():
+            assert (r["assignee"] is None) == (r["status"] == "new"), r
+        for r in task.initial_db["change_request"].values():
+            assert (r["approver"] is None) == (r["status"] in ("draft", "requested")), r
+
+
+def test_solver_and_runtime_agree_on_an_empty_link():
+    """itsm: "resolve INC1" refused because nobody is assigned to it - Z3 keeps the assignee
+    empty, the database stores null, and the runtime refuses for that reason. Catches the solver
+    reading an empty link as a record (planted: World.same treating None as equal to anything -
+    the first requirement then holds in Z3 and the walk is infeasible)."""
+    from envsynth.plan.planner import Planner
+
+    d = load_domain("itsm")
+    walk = next(w for w in Planner(d).goal_walks("resolve_incident", 1, refusal=True)
+                if w.steps[0].refuse == 1 and w.links["incident1.assignee"] is None)
+    sc = synthesize(d, walk, 3)
+    inc = sc.initial_db["incident"][sc.ids["incident1"]]
+    assert inc["assignee"] is None and inc["status"] == "new"
+    out = Runtime(d, sc.initial_db, sc.ids[walk.actor]).call("resolve_incident", sc.gold[0].arguments)
+    assert out.output == "Error: only the agent assigned to the incident can resolve it"

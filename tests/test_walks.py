@@ -155,3 +155,69 @@ def test_asking_one_goal_at_a_time_finds_exactly_the_walks_of_the_whole_program(
             assert w.steps[-1].tool == goal
             scoped.append(json.dumps(w.model_dump(), sort_keys=True))
     assert sorted(scoped) == full
+
+
+def _named(domain, walk) -> set:
+    """An independent reading of how a user names records: themself, ids they state, records
+    picked by a description or made in the conversation, and records reached from those through
+    a link that is set and that people describe records by (not `refer_through: false`)."""
+    named = {walk.actor, *walk.given}
+    named |= {s.select.object for s in walk.steps if s.select}
+    named |= {o for s in walk.steps for o in s.creates.values()}
+    changed = True
+    while changed:
+        changed = False
+        for key, other in walk.links.items():
+            obj, field = key.split(".", 1)
+            through = domain.entities[walk.objects[obj]].fields[field].refer_through
+            if obj in named and other is not None and through and other not in named:
+                named.add(other)
+                changed = True
+    return named
+
+
+def test_empty_links_are_planned_and_no_request_names_a_record_through_a_link_people_do_not_say():
+    """itsm: an incident may have no assignee (nullable) - a refusal to resolve it can rest on that
+    - and a change's approver is never "the approver of CHG1" (refer_through: false). Catches the
+    planner naming records through such a link (planted: dropping `not noref(E,F)` from named/2 -
+    get_user on the approver of a change the user names appears) and empty links left out of
+    walks (planted: not showing nolink/2 - no walk records an empty assignee)."""
+    from envsynth.plan.planner import Planner
+    from envsynth.spec.loader import load_domain
+
+    d = load_domain("itsm")
+    planner = Planner(d)
+    refused = planner.goal_walks("resolve_incident", 1, refusal=True)
+    assert any(w.steps[0].refuse == 1 and w.links["incident1.assignee"] is None for w in refused)
+    for goal in planner.goals():
+        for w in planner.goal_walks(goal, 3):
+            named = _named(d, w)
+            for k in w.goal_steps(d):
+                s = w.steps[k]
+                for var, obj in s.binds.items():
+                    assert obj in named or obj in s.creates.values(), (w.describe(), w.links, obj)
+            # every record the walk starts with has each of its links recorded, set or empty
+            for obj in w.initial_objects():
+                for f in d.entities[w.objects[obj]].ref_fields():
+                    assert f"{obj}.{f.name}" in w.links, (w.describe(), obj, f.name)
+
+
+def test_the_checker_holds_a_walk_to_its_empty_links():
+    """A walk whose incident has no assignee is a different plan from one where the user is the
+    assignee: resolving it is refused, not allowed. Catches the checker ignoring empty links
+    (planted: leaving nolink/2 out of its assumptions - the flipped walk is accepted)."""
+    from envsynth.plan.planner import Checker, Planner
+    from envsynth.spec.loader import load_domain
+
+    d = load_domain("itsm")
+    ok = next(w for w in Planner(d).goal_walks("resolve_incident", 1)
+              if w.links["incident1.assignee"] == w.actor)
+    checker = Checker(d)
+    assert checker.accepts(ok)
+    empty = ok.model_copy(deep=True)
+    empty.links["incident1.assignee"] = None
+    assert empty.null_links() == ["incident1.assignee"]
+    assert not checker.accepts(empty)
+    refused = empty.model_copy(deep=True)
+    refused.steps[0].refuse = 1
+    assert checker.accepts(refused)

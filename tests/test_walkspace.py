@@ -162,6 +162,26 @@ def test_learning_prunes_impossible_patterns_without_changing_output(tmp_path):
     assert check_walk(d, twice) and not check_walk(d, twice, extra_rules=ng.asp)
 
 
+def test_a_nogood_learned_about_an_empty_link_says_so():
+    """A clash learned on a walk whose incident has no assignee must not forbid the walk where
+    it has one, and the reverse (itsm). Catches nogoods blind to empty links (planted: dropping
+    the `not nolink(...)` literal - a nogood learned with an assignee also forbids the walk
+    without one; dropping `nolink(...)` - the reverse)."""
+    from envsynth.plan.learning import prefix_key, to_asp
+    from envsynth.plan.planner import Checker, Planner
+    from envsynth.spec.loader import load_domain
+
+    d = load_domain("itsm")
+    refused = Planner(d).goal_walks("resolve_incident", 1, refusal=True)
+    empty = next(w for w in refused if w.steps[0].refuse == 1 and w.links["incident1.assignee"] is None)
+    other = next(w for w in refused if w.steps[0].refuse == 1 and w.links["incident1.assignee"] not in (None, w.actor)
+                 and w.links["incident1.caller"] == empty.links["incident1.caller"])
+    assert prefix_key(empty, 1) != prefix_key(other, 1)
+    for learned, spared in ((empty, other), (other, empty)):
+        checker = Checker(d, to_asp(learned, whole=True))
+        assert not checker.accepts(learned) and checker.accepts(spared), to_asp(learned, whole=True)
+
+
 def test_learning_changes_work_not_output(tmp_path):
     (tmp_path / "templates" / "retail").mkdir(parents=True)
     on = tmp_path / "on"

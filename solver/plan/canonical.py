@@ -26,7 +26,7 @@ def linked_closure(walk: Walk, objs: set[str]) -> set[str]:
     while changed:
         changed = False
         for key, other in walk.links.items():
-            if key.split(".", 1)[0] in out and other not in out:
+            if key.split(".", 1)[0] in out and other is not None and other not in out:
                 out.add(other)
                 changed = True
     return out
@@ -107,13 +107,13 @@ def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
         pending = False
         for key, v in sorted(walk.links.items(), key=lambda kv: (names.get(kv[0].split(".", 1)[0], "~"), kv[0])):
             src = key.split(".", 1)[0]
-            if src in names and v not in names:
+            if src in names and v is not None and v not in names:
                 name(v)
                 pending = True
                 break
     given = sorted(name(o) for o in walk.given)
-    links = sorted((names[k.split(".", 1)[0]] + "." + k.split(".", 1)[1], names[v]) for k, v in walk.links.items()
-                   if k.split(".", 1)[0] in names and v in names)
+    links = sorted((names[k.split(".", 1)[0]] + "." + k.split(".", 1)[1], "null" if v is None else names[v])
+                   for k, v in walk.links.items() if k.split(".", 1)[0] in names and (v is None or v in names))
     return json.dumps([steps, given, links], separators=(",", ":")), names
 
 

@@ -21,6 +21,7 @@ import clingo
 from ..spec.model import CreateEffect, DeleteEffect, Domain, SetEffect, Tool
 from ..spec import grammar as E
 from ..spec.meaning import ACTOR, describe
+from ..spec.nulls import nonempty_links
 from ..spec.walker import Walker
 from ..spec.history import history
 from .scope import entities_for
@@ -28,6 +29,7 @@ from .selection import selectable_references
 
 F, S, N = clingo.Function, clingo.String, clingo.Number
 TRUE, FALSE, NONE = F("true"), F("false"), F("none")
+NULL = F("null")  # the value of an empty link
 
 
 @dataclass
@@ -160,6 +162,10 @@ class Facts:
                     self.fact("enumval", S(ent.name), S(f.name), FALSE)
                 elif f.type.kind == "ref":
                     self.fact("reffield", S(ent.name), S(f.name), S(f.type.entity))
+                    if f.nullable:
+                        self.fact("nullable", S(ent.name), S(f.name))
+                    if not f.refer_through:
+                        self.fact("noref", S(ent.name), S(f.name))
             if any(r.by_id for r in ent.refs.values()):
                 self.fact("idref", S(ent.name))
             for node, _src in ent.invariants:
@@ -225,6 +231,10 @@ class Facts:
             for part in meaning.parts:
                 if part.kind in ("scope", "where"):
                     self.fact("refcheck", t, S(rname), self.cond(part.node, rscope))
+            # a value stated through a link needs the link: no record is described through an
+            # empty one ("the change of Ava" when it has no requester)
+            for node in nonempty_links(d, meaning):
+                self.fact("refcheck", t, S(rname), self.cond(node, rscope))
 
     def _set_effect(self, tool: Tool, scope: _Scope, k: int, eff: SetEffect) -> None:
         if eff.field_type.kind not in ("enum", "bool", "ref") or eff.op != "=":
@@ -252,7 +262,9 @@ class _Terms(Walker):
 
     def lit(self, n: E.Lit, scope: _Scope) -> Optional[clingo.Symbol]:
         value = None
-        if n.kind == "str" and n.type is not None and n.type.kind == "enum":
+        if n.kind == "null":
+            value = NULL
+        elif n.kind == "str" and n.type is not None and n.type.kind == "enum":
             value = S(str(n.value))
         elif n.kind == "bool":
             value = value_symbol(bool(n.value))

@@ -96,10 +96,16 @@ def to_asp(prefix: Walk, whole: bool) -> str:
         body.append(f"ask({i})" if s.ask else f"not ask({i})")
     for o in prefix.given:
         body.append(f"given({v(o)})")
-    for k, o2 in sorted(prefix.links.items()):
+    for k, o2 in sorted(prefix.links.items(), key=lambda kv: kv[0]):
         o, f = k.split(".", 1)
-        if o in var and o2 in var:
+        if o not in var:
+            continue
+        if o2 is None:
+            body.append(f"nolink({v(o)},{S(f)})")  # learned with the link empty: only then
+        elif o2 in var:
             body.append(f"link({v(o)},{S(f)},{v(o2)})")
+        else:
+            body.append(f"not nolink({v(o)},{S(f)})")  # learned with some record there, never with none
     by_entity: dict[str, list[str]] = {}
     for o in var:
         by_entity.setdefault(prefix.objects[o], []).append(var[o])

@@ -107,7 +107,8 @@ def _prune(domain: Domain, walk: Walk, start: int) -> Optional[Walk]:
     known = set(walk.given)
     links: dict[str, list[str]] = {}
     for k, v in walk.links.items():
-        links.setdefault(k.split(".", 1)[0], []).append(v)
+        if v is not None:
+            links.setdefault(k.split(".", 1)[0], []).append(v)
 
     def reveal(objs) -> set:
         out = set()

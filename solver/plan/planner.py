@@ -25,7 +25,7 @@ from .scope import entities_for
 
 SHOW = """
 #show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
-#show given/1. #show ask/1. #show link/3. #show refuse/2.
+#show given/1. #show ask/1. #show link/3. #show refuse/2. #show nolink/2.
 """
 RANDOM_DECISIONS = ["--sign-def=rnd", "--rand-freq=0.5"]
 
@@ -106,6 +106,8 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
             given.append(args[0])
         elif name == "link":
             links[f"{args[0]}.{args[1]}"] = args[2]
+        elif name == "nolink":
+            links[f"{args[0]}.{args[1]}"] = None  # an empty link
     used: dict[str, None] = {actor: None}
     steps = []
     for i in range(length):
@@ -120,7 +122,7 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
     while changed:
         changed = False
         for k, v in links.items():
-            if k.split(".")[0] in used and v not in used:
+            if k.split(".")[0] in used and v is not None and v not in used:
                 used[v] = None
                 changed = True
     links = {k: v for k, v in sorted(links.items()) if k.split(".")[0] in used}
@@ -264,7 +266,7 @@ class Checker:
                 ctl.assign_external(F("query", [N(t)]), False)
             choices: dict[str, list] = {}
             for name, arity in (("call", 2), ("bind", 3), ("argval", 3), ("new", 3), ("select", 3), ("ask", 1),
-                                ("refuse", 2), ("refuse_at", 1), ("given", 1), ("link", 3)):
+                                ("refuse", 2), ("refuse_at", 1), ("given", 1), ("link", 3), ("nolink", 2)):
                 choices[name] = [a.symbol for a in ctl.symbolic_atoms.by_signature(name, arity)]
             self._controls[key] = (ctl, choices)
         return self._controls[key]
@@ -299,12 +301,14 @@ class Checker:
             if s.refuse is not None:
                 want |= {F("refuse", [N(i), N(s.refuse)]), F("refuse_at", [N(i)])}
         want |= {F("given", [S(o)]) for o in w.given}
-        want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) for k, v in w.links.items()}
+        want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) if v is not None
+                 else F("nolink", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1])]) for k, v in w.links.items()}
         known = {a for atoms in choices.values() for a in atoms}
         if not want <= known:
             return ctl, None, names
-        assumptions = [(a, a in want) for name, atoms in choices.items() if name != "link" for a in atoms]
-        assumptions += [(a, True) for a in want if a.name == "link"]
+        links = ("link", "nolink")
+        assumptions = [(a, a in want) for name, atoms in choices.items() if name not in links for a in atoms]
+        assumptions += [(a, True) for a in want if a.name in links]
         return ctl, assumptions, names
 
     def accepts(self, walk: Walk) -> bool:

@@ -131,17 +131,20 @@ class ShapeDraws:
         return not self.strata
 
     def draw(self, rng: random.Random, pool_goal: bool = False) -> Optional[Draw]:
-        """The next shape, or None when every walk's shapes are used. `pool_goal`: pick a walk of
-        the goal directly (stratify by goal only)."""
+        """The next shape, or None when every walk's shapes are used. Below the goal (drawn
+        uniformly), the least drawn tool sequence and then the least drawn walk go first (ties at
+        random), so a run covers every walk before it repeats one. `pool_goal`: pick among the
+        goal's walks directly (stratify by goal only)."""
         while self.strata:
             gi = rng.randrange(len(self.strata))
             goal = self.strata[gi]
             if pool_goal:
                 flat = [(si, wi) for si, seq in enumerate(goal) for wi in range(len(seq))]
-                si, wi = flat[rng.randrange(len(flat))]
+                si, wi = self._least(rng, flat, lambda c: self.used.get(goal[c[0]][c[1]], 0))
             else:
-                si = rng.randrange(len(goal))
-                wi = rng.randrange(len(goal[si]))
+                si = self._least(rng, list(range(len(goal))),
+                                 lambda i: sum(self.used.get(w, 0) for w in goal[i]))
+                wi = self._least(rng, list(range(len(goal[si]))), lambda i: self.used.get(goal[si][i], 0))
             walk = goal[si][wi]
             space = self.space_of(walk)
             k = self.used.get(walk, 0)
@@ -157,3 +160,10 @@ class ShapeDraws:
                 self.perms[walk] = Permutation(space.size, f"{self.key}/{walk}")
             return Draw(walk, space.point(self.perms[walk](k)), frozenset(space.fixed()))
         return None
+
+    @staticmethod
+    def _least(rng: random.Random, choices: list, uses: Callable) -> object:
+        counts = [uses(c) for c in choices]
+        low = min(counts)
+        best = [c for c, n in zip(choices, counts) if n == low]
+        return best[rng.randrange(len(best))]

@@ -37,7 +37,8 @@ class Walk(BaseModel):
     steps: list[WalkStep]
     objects: dict[str, str] = Field(description="object -> entity (every record the walk touches)")
     given: list[str] = Field(default_factory=list, description="objects whose id the user states")
-    links: dict[str, str] = Field(default_factory=dict, description="'object.field' -> object, initially")
+    links: dict[str, Optional[str]] = Field(
+        default_factory=dict, description="'object.field' -> object, initially (None: an empty link)")
     actor: str
 
     def tool_sequence(self) -> tuple[str, ...]:
@@ -53,6 +54,10 @@ class Walk(BaseModel):
     def initial_objects(self) -> list[str]:
         created = {o for s in self.steps for o in s.creates.values()}
         return [o for o in self.objects if o not in created]
+
+    def null_links(self) -> list[str]:
+        """The 'object.field' links that start out empty (a nullable ref holding null)."""
+        return [k for k, v in self.links.items() if v is None]
 
     def describe(self) -> str:
         parts = []
@@ -81,7 +86,7 @@ def slot_names(walk: Walk) -> dict[str, str]:
     while changed:
         changed = False
         for k, v in sorted(walk.links.items()):
-            if k.split(".", 1)[0] in order and v not in order:
+            if k.split(".", 1)[0] in order and v is not None and v not in order:
                 order[v] = None
                 changed = True
     counts: dict[str, int] = {}
@@ -112,7 +117,7 @@ def renumber(walk: Walk) -> Walk:
         steps=steps,
         objects={names[o]: walk.objects[o] for o in sorted(order, key=lambda x: names[x])},
         given=sorted(names[o] for o in walk.given),
-        links=dict(sorted((f"{names[k.split('.', 1)[0]]}.{k.split('.', 1)[1]}", names[v])
+        links=dict(sorted((f"{names[k.split('.', 1)[0]]}.{k.split('.', 1)[1]}", None if v is None else names[v])
                           for k, v in walk.links.items() if k.split(".", 1)[0] in names)),
         actor=names[walk.actor],
     )

@@ -337,7 +337,9 @@ def record_problems(domain: Domain, db: dict) -> tuple[set[str], list[str]]:
                 if fname not in rec:
                     bad.append(f"{at} has no field {fname}")
                 elif info.type.kind == "ref":
-                    if not isinstance(value, str) or value not in db.get(info.type.entity, {}):
+                    if value is None and info.nullable:
+                        pass  # an empty link the spec allows
+                    elif not isinstance(value, str) or value not in db.get(info.type.entity, {}):
                         bad.append(f"{at}.{fname} = {safe_repr(value)} points to a missing {info.type.entity}")
                 else:
                     why = value_problem(info.type, value) or _unencodable(value)

@@ -36,7 +36,8 @@ def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Cho
     links: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for k, v in walk.links.items():
         obj, f = k.split(".", 1)
-        links[obj].append((f, v))
+        if v is not None:
+            links[obj].append((f, v))
 
     def derive(obj: str) -> None:
         rec = env.runtime.db.get(walk.objects[obj], {}).get(ids[obj])

@@ -77,17 +77,23 @@ class Evaluator(Arithmetic):
             raise ToolError(f"{ref.entity} {ref.id} does not exist")
         return rec
 
-    def field(self, ref: Ref, name: str) -> Any:
+    def field(self, ref: Optional[Ref], name: str) -> Any:
+        if ref is None:
+            # read through an empty link: only descriptions do (the type checker refuses it in
+            # conditions), and a record whose link is empty fits no stated value through it
+            return None
         if name == "id":
             return ref
         f = self.domain.entities[ref.entity].fields[name]
         raw = self.record(ref).get(name)
         if f.type.kind == "ref":
-            return Ref(f.type.entity, raw)
+            return None if raw is None else Ref(f.type.entity, raw)
         return T.decode(f.type, raw)
 
     # ------------------------------------------------------------------ one method per node kind
     def lit(self, n: E.Lit, env: dict) -> Any:
+        if n.kind == "null":
+            return None
         return n.value if n.kind == "const" else lit_value(n)
 
     def name(self, n: E.Name, env: dict) -> Any:
@@ -155,12 +161,16 @@ class Evaluator(Arithmetic):
 def to_text(t: T.VType, value: Any) -> str:
     if isinstance(value, Ref):
         return value.id
+    if value is None and t.kind == "ref":
+        return "none"
     return T.to_text(t, value)
 
 
 def to_json(t: T.VType, value: Any) -> Any:
     if isinstance(value, Ref):
         return value.id
+    if value is None and t.kind == "ref":
+        return None  # an empty link
     return T.encode(t, value)
 
 
@@ -327,7 +337,7 @@ class Runtime:
                 r = {"id": ref.id}
                 for fname, info in ent.fields.items():
                     v = fields.get(fname)
-                    if v is not None:
+                    if v is not None and info.type.kind != "ref":
                         self._in_range(ref, fname, info.type, v)
                     r[fname] = None if v is None else to_json(info.type, v)
                 for fname, info in ent.fields.items():
@@ -377,6 +387,8 @@ class Runtime:
                     for oid, other in overlay[ref.entity].items():
                         if oid != ref.id and other.get(fname) == r.get(fname):
                             raise ToolError(f"another {ref.entity} already has {fname} {r.get(fname)!r}")
+                if info.type.kind == "ref" and r.get(fname) is None and info.nullable:
+                    continue
                 if info.type.kind == "ref" and r.get(fname) not in overlay.get(info.type.entity, {}):
                     raise ToolError(f"{ref.entity} {ref.id} would point to a missing {info.type.entity}")
 

@@ -30,6 +30,8 @@ def path_value(ev: Evaluator, ref: Ref, path: list[str]) -> Any:
 def to_json(domain: Domain, entity: str, path: list[str], value: Any) -> Any:
     if isinstance(value, Ref):
         return value.id
+    if value is None:
+        return None  # past an empty link
     return T.encode(domain.path_type(entity, path), value)
 
 
@@ -53,7 +55,7 @@ def _stated_env(domain: Domain, d: Description, stated: dict[str, Any], actor_id
     for i, part in enumerate(d.filters):
         t = domain.path_type(d.ref.entity, list(part.path))
         raw = stated[part.name]
-        env[stated_name(i)] = Ref(t.entity, raw) if t.kind == "ref" else T.decode(t, raw)
+        env[stated_name(i)] = None if raw is None else Ref(t.entity, raw) if t.kind == "ref" else T.decode(t, raw)
     return env
 
 

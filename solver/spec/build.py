@@ -18,6 +18,7 @@ from . import types as T
 from .model import (Arg, CreateEffect, DeleteEffect, Domain, Entity, FieldInfo, ListResult, Reference,
                     Requirement, Returns, SetEffect, Tool, path_type)
 from .shape import ArgSpec, Spec
+from .nulls import nullable_prefixes
 from .typecheck import NAME_RE, RESERVED, Checker, Names, TypeChecker, TypeMistake, did_you_mean
 from .types import VType
 
@@ -71,7 +72,7 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
         if ent not in c.spec.entities:
             c.err(path + ("entity",), f"unknown entity '{ent}'", did_you_mean(ent, c.spec.entities, "entities"))
             return None
-        return VType("ref", entity=ent)
+        return VType("ref", entity=ent, nullable=bool(getattr(fs, "nullable", False)))
     assert base is not None
     # numeric / date bounds
     for key in ("min", "max"):
@@ -225,8 +226,12 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                 continue
             if fs.unique and t.kind not in ("str", "int"):
                 c.err(fp + ("unique",), "only str and int fields can be unique")
+            for key in ("nullable", "refer_through"):
+                if key in fs.model_fields_set and t.kind != "ref":
+                    c.err(fp + (key,), f"'{key}' is only for ref fields, and {ename}.{fname} is {t.describe()}",
+                          f"remove '{key}'", key=True)
             info = FieldInfo(fname, t, unique=fs.unique, format=fs.format, vary=fs.vary,
-                             description=fs.description or "")
+                             description=fs.description or "", refer_through=fs.refer_through)
             info.typical = _typical(c, fs, t, fp)
             if fs.default is not None:
                 try:
@@ -288,7 +293,15 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
 
     if c.errors:
         raise SpecErrors(c.errors)
-    canon = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    dumped = spec.model_dump(mode="json", by_alias=True)
+    for es in dumped.get("entities", {}).values():
+        for fs in es.get("fields", {}).values():
+            # keys added to the format later hash only when written: a spec that does not use
+            # them keeps its hash (and so its seeds and its datasets)
+            for key, default in (("nullable", False), ("refer_through", True)):
+                if fs.get(key) == default:
+                    fs.pop(key)
+    canon = json.dumps(dumped, sort_keys=True)
     return Domain(
         name=spec.domain,
         title=spec.title or spec.domain,
@@ -359,9 +372,14 @@ def _build_reference(c: Checker, ename: str, rname: str, rs, rp, env: Names, act
         rpth = _path(c, ename, rs.rank.by, rp + ("rank", "by"), "rank")
         if rpth:
             t = c_path_type(c, ename, rpth)
+            empty = nullable_prefixes(c.entities, ename, rpth)
             if not t.ordered:
                 c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': it is not a number or date",
                       "rank by a money, int, date or datetime field")
+            elif empty:
+                c.err(rp + ("rank", "by"), f"cannot rank by '{rs.rank.by}': {'.'.join(empty[0])} may be null, and a "
+                      "record without it has no value to rank by",
+                      "rank by a field of the record itself, or make the link not nullable")
             else:
                 rank = (rpth, rs.rank.order)
     line = c.smap.pos(rp, key=True).line if c.smap else 0
@@ -584,7 +602,9 @@ def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffe
             c.err(vp, f"{ename} has no field '{fname}'", did_you_mean(fname, ent.fields, f"fields of {ename}"), key=True)
             continue
         ft = ent.fields[fname].type
-        if isinstance(raw, bool):
+        if raw is None:
+            src = "null"  # YAML's null: no record
+        elif isinstance(raw, bool):
             src = "true" if raw else "false"
         elif isinstance(raw, (int, float)):
             src = str(raw)
@@ -619,6 +639,8 @@ def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffe
         if info.default is not None:
             lit = E.Lit(info.default, "const", type=info.type)
             values[fname] = lit
+        elif info.nullable:
+            values[fname] = E.Lit(None, "null", type=info.type)  # a link nobody set: no record yet
         elif info.format:
             values[fname] = E.Lit(None, "generated", type=info.type)
         else:

@@ -16,7 +16,7 @@ Grammar (lowest precedence first)::
     prod    := unary ('*' unary)*
     unary   := '-' unary | postfix
     postfix := atom ('.' NAME)*
-    atom    := INT | DECIMAL | STRING | 'true' | 'false' | NAME | NAME '(' expr,* ')' | '(' expr ')'
+    atom    := INT | DECIMAL | STRING | 'true' | 'false' | 'null' | NAME | NAME '(' expr,* ')' | '(' expr ')'
 
     effect  := path ('=' | '+=' | '-=') expr ('when' expr)?
 """
@@ -52,7 +52,7 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
-KEYWORDS = {"and", "or", "not", "in", "if", "then", "else", "true", "false", "when"}
+KEYWORDS = {"and", "or", "not", "in", "if", "then", "else", "true", "false", "when", "null"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Node:
 @dataclass(eq=False)
 class Lit(Node):
     value: Union[int, str, bool]
-    kind: str  # "int", "dec" (value is the source text), "str", "bool"
+    kind: str  # "int", "dec" (value is the source text), "str", "bool", "null" (no record)
 
 
 @dataclass(eq=False)
@@ -374,6 +374,9 @@ class _Parser:
         if t.kind == "kw" and t.text in ("true", "false"):
             self.advance()
             return Lit(t.text == "true", "bool", offset=t.offset)
+        if t.kind == "kw" and t.text == "null":
+            self.advance()
+            return Lit(None, "null", offset=t.offset)
         if t.kind == "name":
             self.advance()
             if t.text in QUANTIFIERS and self.at("op", "(") and self.tokens[self.i + 1].kind == "name" \
@@ -531,6 +534,8 @@ def unparse(node: Node) -> str:
             return '"' + str(node.value).replace('"', '\\"') + '"'
         if node.kind == "bool":
             return "true" if node.value else "false"
+        if node.kind == "null":
+            return "null"
         return str(node.value)
     if isinstance(node, Name):
         return node.id

@@ -28,6 +28,12 @@ class FieldInfo:
     default: Any = None  # internal form
     vary: bool = True
     description: str = ""
+    refer_through: bool = True  # ref: users may describe the linked record through this link
+
+    @property
+    def nullable(self) -> bool:
+        """A ref field whose link may be empty (`null`)."""
+        return self.type.nullable
 
     @property
     def symbolic(self) -> bool:

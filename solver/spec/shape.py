@@ -43,6 +43,9 @@ class FieldSpec(_Model):
     )
     default: Optional[Scalar] = Field(None, description="value of the field when a create effect omits it")
     vary: bool = Field(True, description="distractors may differ from the target in this field")
+    nullable: bool = Field(False, description="ref: the link may be empty (`null`): an incident with no assignee yet")
+    refer_through: bool = Field(
+        True, description="ref: a user may describe the linked record through this link ('the caller of INC123')")
 
 
 class ArgSpec(_Model):

@@ -156,6 +156,8 @@ class TypeChecker(Walker):
             return T.money(2)
         if n.kind == "bool":
             return T.BOOL
+        if n.kind == "null":
+            return T.NULL
         return T.STRLIT
 
     def name(self, n: E.Name, env=None) -> VType:
@@ -184,6 +186,10 @@ class TypeChecker(Walker):
             self.fail(n, f"'.{n.name}' needs a record, but {E.unparse(n.obj)} is {base.describe()}")
         if n.name == "id":
             return base
+        if base.nullable:
+            self.fail(n, f"{E.unparse(n.obj)} may be null, so '.{n.name}' cannot be read through it",
+                      f"compare the link itself ({E.unparse(n.obj)} == null, {E.unparse(n.obj)} == actor), "
+                      "or read the field on a tool argument that names the record")
         ent = self.c.entities[base.entity]
         if n.name not in ent.fields:
             self.fail(n, f"{base.entity} has no field '{n.name}'",
@@ -213,6 +219,9 @@ class TypeChecker(Walker):
             self.fail(n, "the list after 'in' is empty")
         for i, o in enumerate(n.options):
             ot = self.tc(o)
+            if it.kind == "null" or ot.kind == "null":
+                self.fail(o if ot.kind == "null" else n.item, "null cannot be listed after 'in'",
+                          "test it on its own: x == null or x in [...]")
             it = self._unify_list(n, i, it, ot)
         return T.BOOL
 
@@ -330,6 +339,8 @@ class TypeChecker(Walker):
         return out
 
     def _unify_nodes(self, n, an, bn, a: VType, b: VType):
+        if a.kind == "null" or b.kind == "null":
+            return self._unify_null(n, an, bn, a, b)
         if a.kind == "strlit" and b.kind == "strlit":
             self.fail(n, "this compares two fixed texts", "compare a field or argument with a text")
         if a.kind == "strlit":
@@ -358,6 +369,20 @@ class TypeChecker(Walker):
             self.fail(n, f"cannot compare {a.describe()} with {b.describe()}",
                       "both sides must have the same type (money with money or whole numbers, dates with dates, ...)")
         return a, an, bn
+
+    def _unify_null(self, n, an, bn, a: VType, b: VType):
+        """`null` meets a link that may be empty: a ref field declared `nullable: true`."""
+        other, ot, null = (bn, b, an) if a.kind == "null" else (an, a, bn)
+        if ot.kind == "null":
+            self.fail(n, "this compares null with null", "compare a link with null")
+        if ot.kind != "ref":
+            self.fail(null, f"only a link to a record can be null, and {E.unparse(other)} is {ot.describe()}",
+                      "null means 'no record': use it with a ref field declared 'nullable: true'")
+        if not ot.nullable:
+            self.fail(null, f"{E.unparse(other)} is never null",
+                      "declare the ref field 'nullable: true' if it may have no record")
+        null.type = ot
+        return ot, an, bn
 
     def _literal_fits(self, other: E.Node, lit: E.Node, t: VType) -> None:
         v = lit.value

@@ -30,12 +30,15 @@ class VType:
     places: int = 0  # decimal places (money)
     lo: Optional[int] = None  # internal-form bounds
     hi: Optional[int] = None
+    nullable: bool = False  # ref: the link may be empty (`null`)
 
     def describe(self) -> str:
         if self.kind == "enum":
             return "enum (" + ", ".join(self.values) + ")"
         if self.kind == "ref":
-            return f"a {self.entity} record"
+            return f"a {self.entity} record" + (" or null" if self.nullable else "")
+        if self.kind == "null":
+            return "null"
         if self.kind == "str" and self.pool:
             return f"str (pool {self.pool})"
         return self.kind
@@ -54,6 +57,7 @@ BOOL = VType("bool")
 INT = VType("int")
 DATE = VType("date")
 DATETIME = VType("datetime")
+NULL = VType("null")  # the `null` literal: no record (only a nullable ref can hold it)
 
 
 def money(places: int = 2) -> VType:

@@ -14,6 +14,7 @@ import z3
 from ..errors import Finding
 from ..spec import grammar as E
 from ..spec.model import Domain
+from ..spec.nulls import tests_null
 from ..spec.types import to_text
 from .world import Obj, Symbols, Unsupported, World
 
@@ -34,7 +35,10 @@ def _record_world(domain: Domain, tool, symbols, ctx=None):
     for lname, node, _t in tool.lets:
         env[lname] = w.enc(node, env)
     for oname in list(w.entity_of):
-        w.check_invariants([oname], "")
+        ent = domain.entities[w.entity_of[oname]]
+        for node, src in ent.invariants:
+            if not tests_null(node):  # these records' links are all set: an empty one is the plan's
+                w.track(f"{ent.name} rule '{src}'", w.enc(node, {ent.name: Obj(oname, ent.name)}), "invariant")
     return w, env
 
 
@@ -65,6 +69,8 @@ def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
             continue
         named = {}
         for i, (node, src) in enumerate(ent.invariants):
+            if tests_null(node):
+                continue  # the free record's links are all set: whether one is empty is the plan's
             try:
                 cond = w.enc(node, {ent.name: Obj(made, ent.name)})
             except Unsupported:
@@ -98,6 +104,8 @@ def _linked_records(w, domain: Domain, entity: str) -> str:
         for f in domain.entities[ename].ref_fields():
             if depth < 2:
                 links[f.name] = make(f.type.entity, depth + 1)
+            elif f.nullable:
+                links[f.name] = None  # the chain ends in an empty link, not in a record linked to itself
             else:
                 same = [o for o, e in w.entity_of.items() if e == f.type.entity]
                 links[f.name] = same[0] if same else (name if f.type.entity == ename else make(f.type.entity, depth + 1))

@@ -162,8 +162,11 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
             changes = []
             for (oname, fname), v in w.state.items():
                 if oname in touched and (oname, fname) in pre and pre[(oname, fname)] is not v:
-                    changes.append(z3.Not(w.as_bool(w.same(v, pre[(oname, fname)]))) if not isinstance(v, Obj)
-                                   else (not (isinstance(pre[(oname, fname)], Obj) and pre[(oname, fname)].name == v.name)))
+                    before = pre[(oname, fname)]
+                    if isinstance(v, Obj) or v is None or before is None:  # a link (None: empty)
+                        changes.append(not w.same(v, before))
+                    else:
+                        changes.append(z3.Not(w.as_bool(w.same(v, before))))
             structural = w.exists != pre_exists
             if not structural:
                 if any(c is True for c in changes):
@@ -249,7 +252,7 @@ def _swap_map(w: World, walk: Walk, target: str, near: str) -> dict[str, str]:
         obj = frontier.pop()
         for key, other in walk.links.items():
             o, f = key.split(".", 1)
-            if o == obj and other not in m:
+            if o == obj and other is not None and other not in m:
                 linked = w.state.get((m[obj], f))
                 if isinstance(linked, Obj):
                     m[other] = linked.name

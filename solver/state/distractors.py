@@ -206,7 +206,9 @@ def _make(w: World, domain: Domain, entity: str, template: str, varied: list[lis
     for f in domain.entities[entity].ref_fields():
         linked = w.state[(template, f.name)]
         sub = [q[1:] for q in varied if q and q[0] == f.name and len(q) > 1]
-        if sub:
+        if linked is None:  # an empty link stays empty: there is no record to clone
+            links[f.name] = None
+        elif sub:
             links[f.name] = _make(w, domain, f.type.entity, linked.name, sub, f"{name}_{f.name}", made, templates)
         else:
             links[f.name] = linked.name

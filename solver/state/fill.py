@@ -126,13 +126,22 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
                     continue
                 rec: dict[str, Any] = {"id": rid}
                 ok = True
+                flips: dict[str, Any] = {}  # nullable links: the other choice, tried if this one breaks a rule
                 for f in ent.fields.values():
                     if f.type.kind == "ref":
                         pool = [i for i in db[f.type.entity] if i not in protected or i == actor_id]
-                        if not pool:
+                        if not pool and not f.nullable:
                             ok = False
                             break
-                        rec[f.name] = rng.choice(sorted(pool))
+                        linked = rng.choice(sorted(pool)) if pool else None
+                        if f.nullable:
+                            # empty about one time in `count` (the head of the company has no
+                            # manager); the invariants decide where they tie it to a state (a new
+                            # incident has no assignee), through the flip below
+                            empty = linked is None or rng.random() < 1 / max(ent.count, 2)
+                            rec[f.name], flips[f.name] = (None, linked) if empty else (linked, None)
+                        else:
+                            rec[f.name] = linked
                     elif f.type.kind == "str" and not f.type.values:
                         rec[f.name] = None
                     else:
@@ -148,7 +157,10 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
                         rec[f.name] = format_field(f.format or "{n}", rec, n)
                 _apply_definitions(domain, db, ename, rec)
                 if not _record_ok(domain, db, ename, rec):
-                    continue
+                    flipped = {**rec, **flips}
+                    if not flips or not _record_ok(domain, db, ename, flipped):
+                        continue
+                    rec = flipped
                 db[ename][rid] = rec
                 added += 1
                 break

@@ -121,8 +121,9 @@ def cross_check(domain: Domain, walk: Walk, w: World, model, final_state: dict, 
         rid = all_ids[oname]
         actual = final_db[ent.name][rid][fname]
         if f.type.kind == "ref":
-            if all_ids.get(term.name) != actual:
-                raise ReplayMismatch(f"{oname}.{fname}: solver {term.name}, runtime {actual}")
+            predicted = None if term is None else all_ids.get(term.name)  # None: an empty link
+            if predicted != actual:
+                raise ReplayMismatch(f"{oname}.{fname}: solver {term.name if term else 'null'}, runtime {actual}")
             compared += 1
             continue
         if f.type.kind == "str" and not f.type.values:

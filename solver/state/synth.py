@@ -67,7 +67,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         for f in ent.fields.values():
             term = initial_state[(oname, f.name)]
             if f.type.kind == "ref":
-                rec[f.name] = ids[term.name]
+                rec[f.name] = None if term is None else ids[term.name]
             elif f.type.kind == "str" and not f.type.values:
                 rec[f.name] = None  # generated below
             else:

@@ -216,6 +216,9 @@ class World:
         self.exists.add(name)
         for f in ent.fields.values():
             if f.type.kind == "ref":
+                if f.nullable and f.name in links and links[f.name] is None:
+                    self.state[(name, f.name)] = None  # an empty link, as the walk says
+                    continue
                 target = links.get(f.name)
                 if target is None:
                     raise Unsupported(f"{name}.{f.name} has no linked record")
@@ -227,7 +230,7 @@ class World:
         return Obj(name, self.entity_of[name])
 
     def path(self, o: Obj, path: list[str]) -> Value:
-        """`o.a.b` in the current state."""
+        """`o.a.b` in the current state (None past an empty link)."""
         v: Value = o
         for s in path:
             v = self.field(v, s)
@@ -235,12 +238,17 @@ class World:
 
     @staticmethod
     def same(a: Value, b: Value):
-        """Equality of two values: decided in Python for records, a Z3 term otherwise."""
-        if isinstance(a, Obj) or isinstance(b, Obj):
+        """Equality of two values: decided in Python for records and empty links (None), a Z3
+        term otherwise."""
+        if isinstance(a, Obj) or isinstance(b, Obj) or a is None or b is None:
+            if a is None or b is None:
+                return a is None and b is None
             return isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
         return a == b
 
-    def field(self, o: Obj, fname: str) -> Value:
+    def field(self, o: Optional[Obj], fname: str) -> Value:
+        if o is None:
+            return None  # read through an empty link (descriptions only): fits no stated value
         if fname == "id":
             return o
         if o.name not in self.exists:
@@ -305,7 +313,7 @@ class World:
             if item[0] == "set":
                 _, oname, fname, op, value, when = item
                 cur = self.state[(oname, fname)]
-                if isinstance(cur, Obj) or isinstance(value, Obj):
+                if isinstance(cur, Obj) or isinstance(value, Obj) or cur is None or value is None:
                     if when is not True:
                         if when is False:
                             continue
@@ -396,6 +404,8 @@ class Z3Terms(Arithmetic):
 
     def lit(self, n: E.Lit, env: dict) -> Value:
         w, t = self.w, n.type
+        if n.kind == "null":
+            return None
         if n.kind == "bool":
             return bool(n.value)
         if n.kind == "const":
@@ -419,14 +429,18 @@ class Z3Terms(Arithmetic):
 
     def attr(self, n: E.Attr, env: dict) -> Value:
         base = self.walk(n.obj, env)
+        if base is None and n.obj.type is not None and n.obj.type.kind == "ref":
+            return None
         if not isinstance(base, Obj):
             raise Unsupported(f"{E.unparse(n)}: the record is not fixed by the walk")
         return self.w.field(base, n.name)
 
     def compare(self, n: E.Compare, env: dict) -> Value:
         a, b = self.walk(n.left, env), self.walk(n.right, env)
-        if isinstance(a, Obj) or isinstance(b, Obj):
-            same = isinstance(a, Obj) and isinstance(b, Obj) and a.name == b.name
+        if isinstance(a, Obj) or isinstance(b, Obj) or a is None or b is None:
+            if n.op not in ("==", "!="):
+                return False  # an order against a value past an empty link (SQL: NULL, false)
+            same = self.w.same(a, b)
             return same if n.op == "==" else not same
         if isinstance(a, bool) and isinstance(b, bool):
             return (a == b) if n.op == "==" else (a != b)

@@ -119,7 +119,9 @@ class _Describer:
         elif obj in self.created:
             text = self.tpl.pick(self.rng, ("created", ent), f"the new {ent}")
         else:
-            link = next((k for k, v in self.walk.links.items() if v == obj), None)
+            # through a link people describe records by (not one declared `refer_through: false`,
+            # as the planner requires: "the approver of my change" is not how people talk)
+            link = next((k for k, v in self.walk.links.items() if v == obj and self._through(k)), None)
             if link is None or depth > 4:
                 text = f"{ent} {rid}"
             else:
@@ -132,6 +134,12 @@ class _Describer:
                 text = self.tpl.pick(self.rng, path, default, parent=said, field=field.replace("_", " "))
         named = self.cache[obj] = Named(text, obj == self.walk.actor)
         return named
+
+    def _through(self, key: str) -> bool:
+        """May the user describe a record through this link ('object.field')?"""
+        parent, field = key.split(".", 1)
+        info = self.d.entities[self.walk.objects[parent]].fields.get(field)
+        return info is None or info.refer_through
 
 
 class _Mention:
