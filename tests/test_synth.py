@@ -1,6 +1,7 @@
 """State synthesis (Z3): the solver and the runtime agree; values look real; uniqueness checks hold."""
 
 import random
+import sys
 from pathlib import Path
 import statistics
 
@@ -14,9 +15,10 @@ from envsynth.state.replay import check_unique
 from envsynth.state.solve import solve_walk
 from envsynth.state.synth import Infeasible, SynthOptions, synthesize
 from envsynth.plan.planner import enumerate_walks
-from envsynth.state.world import Symbols
+from envsynth.state.world import Symbols, World
 
 DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(Path(__file__).parent))  # tests/engines.py
 
 
 @pytest.mark.parametrize("name", ["airline", "retail"])
@@ -125,3 +127,89 @@ def test_background_meets_invariants_that_define_a_field(airline):
     walk = next(enumerate_walks(airline, max_len=1))
     sizes = [len(synthesize(airline, walk, seed).initial_db["reservation"]) for seed in range(4)]
     assert min(sizes) >= 8, sizes
+
+
+# ----------------------------------------------------------------------------- times, durations, products
+
+
+def _clock_disagreements(domain, n=40):
+    from engines import in_python, in_sql, in_z3, records
+
+    out = []
+    for rec in records(domain, n):
+        for name, node, _t in domain.tools["probe"].lets:
+            values = (in_python(domain, rec, node), in_z3(domain, rec, node), in_sql(domain, rec, node))
+            if len(set(values)) != 1:
+                out.append((name, rec, values))
+    return out
+
+
+def test_three_engines_agree_on_times_durations_and_products():
+    """Every let of tests/data/clock.yaml - times that wrap past midnight both ways, date_of /
+    time_of / datetime(d, t), durations, products with negative factors and a factor of span
+    1000 - has one value in the runtime, in Z3 (products in binary) and in SQL."""
+    from engines import clock_domain
+
+    assert _clock_disagreements(clock_domain()) == []
+
+
+def test_product_bits_must_cover_the_factor(monkeypatch):
+    """A planted encoding bug - one bit too few for the small factor - makes Z3 unable to
+    represent half the factor's range, and the three-engine check fails."""
+    from engines import clock_domain
+    from envsynth.state import world
+
+    real = world.Z3Terms.product
+
+    def planted(self, a, b, small):
+        side, lo, hi = small
+        return real(self, a, b, (side, lo, lo + (hi - lo) // 2))
+
+    monkeypatch.setattr(world.Z3Terms, "product", planted)
+    with pytest.raises(AssertionError):
+        _clock_disagreements(clock_domain(), n=8)
+
+
+def test_z3_floor_modulo_is_pythons(monkeypatch):
+    """A time of day minus hours wraps to the day before (00:30 - 1 hour is 23:30): a planted
+    truncating modulo in the Z3 back-end disagrees with the runtime."""
+    from engines import clock_domain
+    from envsynth.state import world
+
+    monkeypatch.setattr(world.Z3Terms, "floormod", lambda self, a, d: z3.If(a >= 0, a % d, -((-a) % d)))
+    assert _clock_disagreements(clock_domain(), n=12)
+
+
+def test_products_stay_linear_and_exact():
+    """`quantity * price` is encoded without a nonlinear term, and every value of the small
+    factor gives the exact product (a plain LIA solver decides it)."""
+    from engines import clock_domain
+
+    d = clock_domain()
+    node = next(n for name, n, _t in d.tools["probe"].lets if name == "small_big")
+    assert node.small == ("left", -7, 9)
+    w = World(d, Symbols(d))
+    w.add_object("s1", "slot", {})
+    term = w.enc(node, {"slot": w.obj("s1")})
+    assert not any(isinstance(x, z3.ArithRef) and x.decl().kind() == z3.Z3_OP_MUL
+                   and all(not z3.is_int_value(c) for c in x.children())
+                   for x in _subterms(term)), "a product of two variables reached Z3"
+    units, big = w.state[("s1", "units")], w.state[("s1", "big")]
+    for u in (-7, -1, 0, 5, 9):
+        w.solver.push()
+        w.add(units == u)
+        w.add(big == -99_999)
+        assert w.solver.check() == z3.sat
+        assert w.solver.model().eval(term).as_long() == u * -99_999
+        w.solver.pop()
+
+
+def _subterms(t):
+    seen, stack = set(), [t]
+    while stack:
+        x = stack.pop()
+        if x.get_id() in seen:
+            continue
+        seen.add(x.get_id())
+        yield x
+        stack.extend(x.children())
