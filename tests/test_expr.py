@@ -98,6 +98,7 @@ def test_time_literals_and_clock_functions_parse():
     ("now + 24 hours", "hours(24)"),
     ("start + 30 minutes", "minutes(30)"),
     ("today + 3 days", "today + 3"),
+    ("now + 2 weeks", "days(14)"),
 ])
 def test_units_written_as_words_get_the_constructor(src, hint):
     with pytest.raises(E.ExprSyntaxError) as e:

@@ -437,10 +437,14 @@ class _Parser:
                 hint = "use '==' to compare"
             elif t.kind == "name" and t.text in ("day", "days", "week", "weeks", "minute", "minutes", "hour", "hours") \
                     and prev is not None and prev.kind == "int":
-                unit = t.text if t.text.endswith("s") else t.text + "s"
-                hint = (f"dates add whole days: write 'today + {prev.text}'; date-times and times add durations: "
-                        f"write 'now + {unit}({prev.text})'" if t.text.startswith("day")
-                        else f"write the duration as {unit}({prev.text}) (date-times and times add durations)")
+                n = prev.text
+                if t.text.startswith("week"):
+                    n, unit = f"{7 * int(prev.text)}", "days"
+                else:
+                    unit = t.text if t.text.endswith("s") else t.text + "s"
+                hint = (f"dates add whole days: write 'today + {n}'; date-times and times add durations: "
+                        f"write 'now + days({n})'" if unit == "days"
+                        else f"write the duration as {unit}({n}) (date-times and times add durations)")
             elif t.kind in ("name", "str", "int", "dec"):
                 hint = "join conditions with 'and' / 'or'"
             raise ExprSyntaxError(f"unexpected {t.text!r} after a complete expression", t.offset, hint)
