@@ -103,22 +103,33 @@ def test_background_fills_the_database(airline):
     assert sum(len(t) for t in big.initial_db.values()) > sum(len(t) for t in small.initial_db.values()) + 40
 
 
-def test_rare_branches_are_steered_to():
-    """Sampled values almost never put a meeting across midnight UTC (the `then` side of
-    `day: if utc_hour < 0 ...`); steering half the tasks to a random branch side does."""
+def test_rare_branches_are_steered_to(tmp_path):
+    """Sampled values almost never start a meeting on the UTC day before its local date (an
+    organizer far east of UTC booking at 07:00: the `then` side of `prev_day: if date_of(start) <
+    date ...`, a let added to calendar's schedule_meeting here); steering half the tasks to a
+    random branch side does (and without steering this test fails)."""
+    import shutil
+
     from envsynth.coverage import task_coverage
     from envsynth.generate import Generator, GenerateOptions
     from envsynth.spec.loader import load_domain
     from envsynth.tasks.derive import derive_task
 
-    d = load_domain("calendar")
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "specs" / "calendar.yaml").read_text(encoding="utf-8")
+    anchor = "      end: start + minutes(duration)\n"
+    assert anchor in text
+    text = text.replace(anchor, anchor + "      prev_day: 'if date_of(start) < date then 1 else 0'\n", 1)
+    (tmp_path / "calendar.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(root / "templates" / "calendar", tmp_path / "templates" / "calendar")
+    d = load_domain(str(tmp_path / "calendar.yaml"))
     g = Generator(d, GenerateOptions(n=1, seed=1))
     walk = next(w for w in enumerate_walks(d, max_len=2) if w.steps[-1].tool == "schedule_meeting")
     taken = set()
     for seed in range(30):
         sc = synthesize(d, walk, seed, g.synth_options)
         taken |= set(task_coverage(d, derive_task(d, sc, g.templates, 0, g.schemas))["branches"])
-    assert {"schedule_meeting.let.day.then", "schedule_meeting.let.day.else"} <= taken
+    assert {"schedule_meeting.let.prev_day.then", "schedule_meeting.let.prev_day.else"} <= taken
 
 
 def test_background_meets_invariants_that_define_a_field(airline):
