@@ -423,8 +423,8 @@ class Z3Terms(Arithmetic):
         k = w.fresh()
         bits = [z3.Bool(f"bit{k}_{i}", ctx=w.ctx) for i in range((hi - lo).bit_length())]
         zero = w.I(0)
-        w.add(x == lo + z3.Sum([w.I(0)] + [z3.If(b_, w.I(1 << i), zero) for i, b_ in enumerate(bits)]))
-        return lo * y + z3.Sum([w.I(0)] + [z3.If(b_, y * (1 << i), zero) for i, b_ in enumerate(bits)])
+        w.add(x == lo + z3.Sum([zero] + [z3.If(b_, w.I(1 << i), zero) for i, b_ in enumerate(bits)]))
+        return lo * y + z3.Sum([zero] + [z3.If(b_, y * (1 << i), zero) for i, b_ in enumerate(bits)])
 
     def lit(self, n: E.Lit, env: dict) -> Value:
         w, t = self.w, n.type
