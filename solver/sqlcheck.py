@@ -76,6 +76,11 @@ def sql_value(t: T.VType, value: Any) -> Any:
             day, clock = value.split("T")
             hours, minutes = clock.split(":")
             return _day(day) * 1440 + int(hours) * 60 + int(minutes)
+        if k == "time":
+            hours, minutes = value.split(":")
+            if len(hours) != 2 or len(minutes) != 2:
+                raise ValueError("not HH:MM")
+            return int(hours) * 60 + int(minutes)
         if k == "bool":
             return 1 if value else 0
     except (ValueError, InvalidOperation, AttributeError) as e:
@@ -119,6 +124,14 @@ class Database:
 
 
 # ----------------------------------------------------------------------------- expressions
+
+_DAY = 1440  # minutes in a day: datetimes are minutes, dates day numbers, times minutes after midnight
+
+
+def _floor_mod(sql: str, d: int) -> str:
+    """`sql` modulo d with the divisor's sign, as the spec means it (SQLite's % keeps the sign
+    of the dividend: -30 % 1440 is -30 there, 1410 in the spec)."""
+    return f"((({sql}) % {d} + {d}) % {d})"
 
 
 @dataclass
@@ -182,7 +195,10 @@ class Compiler(Walker):
         return f"(- {self.walk(n.operand, scope)})"
 
     def arith(self, n: E.Arith, scope: _Scope) -> str:
-        return f"({self.walk(n.left, scope)} {n.op} {self.walk(n.right, scope)})"
+        sql = f"({self.walk(n.left, scope)} {n.op} {self.walk(n.right, scope)})"
+        if n.type is not None and n.type.kind == "time":  # a clock wraps around midnight
+            return _floor_mod(sql, _DAY)
+        return sql
 
     def compare(self, n: E.Compare, scope: _Scope) -> str:
         op = {"==": "IS", "!=": "IS NOT"}.get(n.op, n.op)
@@ -213,12 +229,21 @@ class Compiler(Walker):
         return f"({'' if n.kind == 'any' else 'NOT '}EXISTS (SELECT 1 {body}))"
 
     def call(self, n: E.Call, scope: _Scope) -> str:
-        if n.func in ("date", "datetime"):
+        if n.func in ("date", "datetime", "time") and len(n.args) == 1:
             text = n.args[0].value if n.args and isinstance(n.args[0], E.Lit) else None
             if not isinstance(text, str):
                 raise SqlCheckError(f"{n.func}() needs a literal")
-            return _q(sql_value(T.DATE if n.func == "date" else T.DATETIME, text))
+            return _q(sql_value({"date": T.DATE, "datetime": T.DATETIME, "time": T.TIME}[n.func], text))
         args = [self.walk(a, scope) for a in n.args]
+        units = {"minutes": 1, "hours": 60, "days": _DAY}
+        if n.func in units:
+            return f"({args[0]} * {units[n.func]})"
+        if n.func == "date_of":  # SQLite's integer '/' truncates towards zero: floor it
+            return f"(({args[0]} - {_floor_mod(args[0], _DAY)}) / {_DAY})"
+        if n.func == "time_of":
+            return _floor_mod(args[0], _DAY)
+        if n.func == "datetime":
+            return f"({args[0]} * {_DAY} + {args[1]})"
         if n.func in ("min", "max"):
             return args[0] if len(args) == 1 else f"{n.func}({', '.join(args)})"
         if n.func == "abs":

@@ -83,3 +83,56 @@ def test_unparse_round_trips(src):
     n = E.parse_expr(src)
     text = E.unparse(n)
     assert E.unparse(E.parse_expr(text)) == text
+
+
+def test_time_literals_and_clock_functions_parse():
+    n = E.parse_expr('appointment.start - now >= hours(24) and time_of(x.at) < time("09:30")')
+    left, right = n.values
+    assert isinstance(left.left, E.Arith) and isinstance(left.right, E.Call) and left.right.func == "hours"
+    assert right.right.func == "time" and right.right.args[0].value == "09:30"
+    assert E.unparse(E.parse_expr("datetime(m.date, m.start_time) + minutes(m.duration)")) == \
+        "datetime(m.date, m.start_time) + minutes(m.duration)"
+
+
+@pytest.mark.parametrize("src, hint", [
+    ("now + 24 hours", "hours(24)"),
+    ("start + 30 minutes", "minutes(30)"),
+    ("today + 3 days", "today + 3"),
+    ("now + 2 weeks", "days(14)"),
+])
+def test_units_written_as_words_get_the_constructor(src, hint):
+    with pytest.raises(E.ExprSyntaxError) as e:
+        E.parse_expr(src)
+    assert hint in e.value.hint
+
+
+CLOCK_SPEC = (__import__("pathlib").Path(__file__).parent / "data" / "clock.yaml").read_text()
+
+
+def _let_error(let_src: str):
+    """The first error `check` gives for one more let in the clock spec's probe tool."""
+    from envsynth.errors import SpecErrors
+    from envsynth.spec.loader import parse_spec_text
+
+    text = CLOCK_SPEC.replace("      wrap_ahead:", f"      extra: {let_src}\n      wrap_ahead:", 1)
+    with pytest.raises(SpecErrors) as e:
+        parse_spec_text(text, "clock.yaml")
+    return e.value.errors[0]
+
+
+@pytest.mark.parametrize("src, message, hint", [
+    ("'slot.big * slot.rate'", "small known range", "min: 1, max: 10"),
+    ("'slot.rate * slot.rate'", "cannot multiply money by money", "whole numbers"),
+    ("'slot.at - now >= 60'", "cannot compare duration with int", "minutes(90)"),
+    ("'slot.start + 30'", "cannot compute time + int", "minutes(30)"),
+    ("'slot.day + hours(2)'", "cannot compute date + duration", "datetime(d, time"),
+    ("'datetime(slot.at, slot.start)'", "takes a date and a time of day", "datetime(meeting.date"),
+    ("'time(\"25:00\")'", "not a valid time", "between 00:00 and 23:59"),
+    ("'time_of(slot.day)'", "needs a date-time", "time_of(dt)"),
+    ("'hours(slot.rate)'", "needs a whole number", "hours(n)"),
+    ("'slot.start == \"09:00\"'", "cannot be compared with a bare text", 'time("09:00")'),
+])
+def test_clock_and_product_mistakes_are_explained(src, message, hint):
+    err = _let_error(src)
+    assert message in err.message and hint in err.hint, (err.message, err.hint)
+    assert err.line == 45  # the line of the let

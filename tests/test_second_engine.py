@@ -189,3 +189,36 @@ def test_sql_and_runtime_agree_on_empty_links(name):
                     compared += 1
             base.close()
     assert compared > 10 and empties > 0
+
+
+def test_sql_floor_modulo_is_the_spec_s(monkeypatch):
+    """SQLite's % keeps the dividend's sign (-30 % 1440 is -30); the spec's time of day wraps
+    (00:30 minus an hour is 23:30). The second engine computes the spec's modulo on its own -
+    and a planted plain % makes it disagree with the runtime on tests/data/clock.yaml."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from engines import clock_domain, in_python, in_sql, records
+
+    d = clock_domain()
+    lets = d.tools["probe"].lets
+
+    def disagreements():
+        return sum(in_python(d, rec, node) != in_sql(d, rec, node) for rec in records(d, 24) for _n, node, _t in lets)
+
+    assert disagreements() == 0
+    monkeypatch.setattr(sqlcheck, "_floor_mod", lambda sql, m: f"(({sql}) % {m})")
+    assert disagreements() > 0
+
+
+def test_second_engine_checks_invariants_of_initial_records():
+    """An initial record that breaks its entity's invariant (an item priced off its variant) is
+    reported by the SQL engine too, not only by the runtime's replay."""
+    domain = load_domain("retail")
+    task = generate_tasks(domain, n=1, seed=3)[0]
+    bad = task.model_copy(deep=True)
+    item = sorted(bad.initial_db["order_item"])[0]
+    bad.initial_db["order_item"][item]["price"] += 1
+    problems = check_task(domain, bad).problems
+    assert any(p.startswith("second engine:") and item in p and "invariant 'price == variant.price'" in p
+               for p in problems), problems

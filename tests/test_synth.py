@@ -1,6 +1,7 @@
 """State synthesis (Z3): the solver and the runtime agree; values look real; uniqueness checks hold."""
 
 import random
+import sys
 from pathlib import Path
 import statistics
 
@@ -14,9 +15,10 @@ from envsynth.state.replay import check_unique
 from envsynth.state.solve import solve_walk
 from envsynth.state.synth import Infeasible, SynthOptions, synthesize
 from envsynth.plan.planner import enumerate_walks
-from envsynth.state.world import Symbols
+from envsynth.state.world import Symbols, World
 
 DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(Path(__file__).parent))  # tests/engines.py
 
 
 @pytest.mark.parametrize("name", ["airline", "retail"])
@@ -101,22 +103,33 @@ def test_background_fills_the_database(airline):
     assert sum(len(t) for t in big.initial_db.values()) > sum(len(t) for t in small.initial_db.values()) + 40
 
 
-def test_rare_branches_are_steered_to():
-    """Sampled values almost never put a meeting across midnight UTC (the `then` side of
-    `day: if utc_hour < 0 ...`); steering half the tasks to a random branch side does."""
+def test_rare_branches_are_steered_to(tmp_path):
+    """Sampled values almost never start a meeting on the UTC day before its local date (an
+    organizer far east of UTC booking at 07:00: the `then` side of `prev_day: if date_of(start) <
+    date ...`, a let added to calendar's schedule_meeting here); steering half the tasks to a
+    random branch side does (and without steering this test fails)."""
+    import shutil
+
     from envsynth.coverage import task_coverage
     from envsynth.generate import Generator, GenerateOptions
     from envsynth.spec.loader import load_domain
     from envsynth.tasks.derive import derive_task
 
-    d = load_domain("calendar")
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "specs" / "calendar.yaml").read_text(encoding="utf-8")
+    anchor = "      end: start + minutes(duration)\n"
+    assert anchor in text
+    text = text.replace(anchor, anchor + "      prev_day: 'if date_of(start) < date then 1 else 0'\n", 1)
+    (tmp_path / "calendar.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(root / "templates" / "calendar", tmp_path / "templates" / "calendar")
+    d = load_domain(str(tmp_path / "calendar.yaml"))
     g = Generator(d, GenerateOptions(n=1, seed=1))
     walk = next(w for w in enumerate_walks(d, max_len=2) if w.steps[-1].tool == "schedule_meeting")
     taken = set()
     for seed in range(30):
         sc = synthesize(d, walk, seed, g.synth_options)
         taken |= set(task_coverage(d, derive_task(d, sc, g.templates, 0, g.schemas))["branches"])
-    assert {"schedule_meeting.let.day.then", "schedule_meeting.let.day.else"} <= taken
+    assert {"schedule_meeting.let.prev_day.then", "schedule_meeting.let.prev_day.else"} <= taken
 
 
 def test_background_meets_invariants_that_define_a_field(airline):
@@ -168,3 +181,89 @@ def test_solver_and_runtime_agree_on_an_empty_link():
     assert inc["assignee"] is None and inc["status"] == "new"
     out = Runtime(d, sc.initial_db, sc.ids[walk.actor]).call("resolve_incident", sc.gold[0].arguments)
     assert out.output == "Error: only the agent assigned to the incident can resolve it"
+
+
+# ----------------------------------------------------------------------------- times, durations, products
+
+
+def _clock_disagreements(domain, n=40):
+    from engines import in_python, in_sql, in_z3, records
+
+    out = []
+    for rec in records(domain, n):
+        for name, node, _t in domain.tools["probe"].lets:
+            values = (in_python(domain, rec, node), in_z3(domain, rec, node), in_sql(domain, rec, node))
+            if len(set(values)) != 1:
+                out.append((name, rec, values))
+    return out
+
+
+def test_three_engines_agree_on_times_durations_and_products():
+    """Every let of tests/data/clock.yaml - times that wrap past midnight both ways, date_of /
+    time_of / datetime(d, t), durations, products with negative factors and a factor of span
+    1000 - has one value in the runtime, in Z3 (products in binary) and in SQL."""
+    from engines import clock_domain
+
+    assert _clock_disagreements(clock_domain()) == []
+
+
+def test_product_bits_must_cover_the_factor(monkeypatch):
+    """A planted encoding bug - one bit too few for the small factor - makes Z3 unable to
+    represent half the factor's range, and the three-engine check fails."""
+    from engines import clock_domain
+    from envsynth.state import world
+
+    real = world.Z3Terms.product
+
+    def planted(self, a, b, small):
+        side, lo, hi = small
+        return real(self, a, b, (side, lo, lo + (hi - lo) // 2))
+
+    monkeypatch.setattr(world.Z3Terms, "product", planted)
+    with pytest.raises(AssertionError):
+        _clock_disagreements(clock_domain(), n=8)
+
+
+def test_z3_floor_modulo_is_pythons(monkeypatch):
+    """A time of day minus hours wraps to the day before (00:30 - 1 hour is 23:30): a planted
+    truncating modulo in the Z3 back-end disagrees with the runtime."""
+    from engines import clock_domain
+    from envsynth.state import world
+
+    monkeypatch.setattr(world.Z3Terms, "floormod", lambda self, a, d: z3.If(a >= 0, a % d, -((-a) % d)))
+    assert _clock_disagreements(clock_domain(), n=12)
+
+
+def test_products_stay_linear_and_exact():
+    """`quantity * price` is encoded without a nonlinear term, and every value of the small
+    factor gives the exact product (a plain LIA solver decides it)."""
+    from engines import clock_domain
+
+    d = clock_domain()
+    node = next(n for name, n, _t in d.tools["probe"].lets if name == "small_big")
+    assert node.small == ("left", -7, 9)
+    w = World(d, Symbols(d))
+    w.add_object("s1", "slot", {})
+    term = w.enc(node, {"slot": w.obj("s1")})
+    assert not any(isinstance(x, z3.ArithRef) and x.decl().kind() == z3.Z3_OP_MUL
+                   and all(not z3.is_int_value(c) for c in x.children())
+                   for x in _subterms(term)), "a product of two variables reached Z3"
+    units, big = w.state[("s1", "units")], w.state[("s1", "big")]
+    for u in (-7, -1, 0, 5, 9):
+        w.solver.push()
+        w.add(units == u)
+        w.add(big == -99_999)
+        assert w.solver.check() == z3.sat
+        assert w.solver.model().eval(term).as_long() == u * -99_999
+        w.solver.pop()
+
+
+def _subterms(t):
+    seen, stack = set(), [t]
+    while stack:
+        x = stack.pop()
+        if x.get_id() in seen:
+            continue
+        seen.add(x.get_id())
+        yield x
+        stack.extend(x.children())

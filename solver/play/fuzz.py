@@ -106,6 +106,9 @@ def edge_values(t: T.VType) -> tuple[Any, ...]:
         last = T.parse_date("9999-12-31") * (T.EPOCH_MINUTES_PER_DAY if k == "datetime" else 1)
         out += [enc(v) for v in (t.lo, t.hi, t.lo - 1, t.hi + 1) if 1 <= v <= last]
         out += list(DATE_TEXTS + DATETIME_TEXTS)
+    elif k == "time" and t.lo is not None and t.hi is not None:
+        out += [enc(v) for v in (t.lo, t.hi, t.lo - 1, t.hi + 1) if 0 <= v < T.MINUTES_PER_DAY]
+        out += ["24:00", "9:30", "14:30:00", "2 PM", "12:60", "-01:00", "1430"]
     elif k == "enum":
         out += [x for v in t.values for x in _outside_enum(v)]
     elif k == "bool":

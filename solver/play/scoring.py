@@ -425,6 +425,9 @@ def stated(spec: AnswerSpec, text: str, m: Optional[Mentions] = None, allowed: I
         times = _asserted_spans(text, m.time_at, lambda x: x == hh * 60 + mm, False)
         times.sort()
         return any(bisect_right(times, a + 80) > bisect_right(times, a - 81) for a in dates)
+    if k == "time":
+        hh, mm = (int(x) for x in v.split(":"))
+        return bool(_asserted_spans(text, m.time_at, lambda x: x == hh * 60 + mm, False))
     if k == "enum":
         return _enum_told(spec, text, frozenset(allowed))
     if k == "bool":

@@ -139,8 +139,9 @@ class Evaluator(Arithmetic):
         return hits if n.kind == "count" else (hits > 0) == (n.kind == "any")
 
     def call(self, n: E.Call, env: dict) -> Any:
-        if n.func in ("date", "datetime"):
-            return n.const
+        v = self.clock(n, env)
+        if v is not None:
+            return v
         vals = [self.walk(a, env) for a in n.args]
         if n.func == "min":
             return min(vals)

@@ -27,10 +27,12 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
     """VType for a FieldSpec/ArgSpec, with located errors."""
     k = fs.type
     if k is None:
-        c.err(path, "missing 'type'", "write e.g. 'type: int' (int, money, str, enum, bool, date, datetime)")
+        c.err(path, "missing 'type'", "write e.g. 'type: int' (int, money, str, enum, bool, date, datetime, time)")
         return None
     lo = hi = None
-    base = {"int": T.INT, "date": T.DATE, "datetime": T.DATETIME, "bool": T.BOOL}.get(k)
+    base = {"int": T.INT, "date": T.DATE, "datetime": T.DATETIME, "time": T.TIME, "bool": T.BOOL}.get(k)
+    if k == "time":  # a time of day is bounded by the clock unless the spec narrows it
+        lo, hi = T.TIME.lo, T.TIME.hi
     if k == "money":
         places = fs.places if fs.places is not None else 2
         if not 0 <= places <= 6:
@@ -101,7 +103,7 @@ def _field_type(c: Checker, fs, path, pools: dict[str, list[str]], allow_ref: bo
 def _typical(c: Checker, fs, t: VType, path) -> Optional[tuple[int, int]]:
     if not getattr(fs, "typical", None):
         return None
-    if t.kind not in ("int", "money", "date", "datetime") or len(fs.typical) != 2:
+    if t.kind not in T.BOUNDED_KINDS or len(fs.typical) != 2:
         c.err(path + ("typical",), "typical must be [low, high] on a number or date field")
         return None
     try:
@@ -451,6 +453,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         args[aname] = arg
     env = Names(names)
     lets = []
+    let_bounds: dict[str, tuple] = {}
     for lname, lsrc in ts.let.items():
         lp = tp + ("let", lname)
         if isinstance(lsrc, (int, float)) and not isinstance(lsrc, bool):
@@ -462,7 +465,9 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         if node is not None:
             lets.append((lname, node, lt))
             names[lname] = lt
-            env = Names(names)
+            if node.bounds is not None:
+                let_bounds[lname] = node.bounds
+            env = Names(names, bounds=let_bounds)
     requires = []
     for i, r in enumerate(ts.requires):
         # a plain-string item has no 'check' key in the source map; pos() falls back to the item
@@ -498,7 +503,7 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
                 effects.append(eff)
                 created_vars[eff.var] = eff.entity
                 names[eff.var] = VType("ref", entity=eff.entity)
-                env = Names(names)
+                env = Names(names, bounds=let_bounds)
         else:
             if ef.delete not in names or names[ef.delete].kind != "ref":
                 c.err(ep + ("delete",), f"'{ef.delete}' is not a record variable of this tool",
@@ -514,7 +519,8 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         else:
             aenv = env
             if returns and returns.kind == "find" and returns.listing:
-                aenv = Names({**names, returns.listing.item: VType("ref", entity=returns.listing.entity)})
+                aenv = Names({**names, returns.listing.item: VType("ref", entity=returns.listing.entity)},
+                             bounds=let_bounds)
             answer, answer_t = c.check_value(ts.answer, tp + ("answer",), aenv)
     if len(c.errors) > n_err or returns is None:
         return None
@@ -546,6 +552,11 @@ def _set_effect(c: Checker, src: str, ep, env: Names) -> Optional[SetEffect]:
         c.err_at(ep, node.target.offset, "ids cannot be changed",
                  "ids are fixed; to get a record with another id, create a new record instead")
         return None
+    if node.op in ("+=", "-=") and tt.kind == "time":
+        tgt = ".".join(target)
+        c.err_at(ep, node.op_offset, f"'{node.op}' does not move a time of day ({tgt} is a time)",
+                 f"write '{tgt} = {tgt} {node.op[0]} {E.unparse(node.value)}' (it wraps around midnight)")
+        return None
     if node.op in ("+=", "-=") and tt.kind not in ("int", "money", "date", "datetime"):
         c.err_at(ep, node.op_offset, f"'{node.op}' needs a number or date field, but {'.'.join(target)} is {tt.describe()}",
                  "use '=' to set it")
@@ -562,7 +573,9 @@ def _set_effect(c: Checker, src: str, ep, env: Names) -> Optional[SetEffect]:
             tc = TypeChecker(c, env)
             _, _, holder.v = tc._unify_nodes(node.value, node.target, holder.v, tt, vt)
         else:
-            if tt.kind in ("date", "datetime"):
+            if tt.kind == "datetime" and vt.kind == "duration":
+                pass  # moves it by that many minutes
+            elif tt.kind in ("date", "datetime"):
                 if vt.kind != "int":
                     raise TypeMistake(node.value.offset, f"add a whole number of {'days' if tt.kind == 'date' else 'minutes'} to a {tt.kind}")
             else:
@@ -612,6 +625,8 @@ def _create_effect(c: Checker, ef, ep, env: Names, names) -> Optional[CreateEffe
             src = raw
         if ft.kind in ("date", "datetime") and isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?", raw):
             src = f'{ft.kind}("{raw}")'  # a bare date, as in field bounds
+        elif ft.kind == "time" and isinstance(raw, str) and re.fullmatch(r"\d{2}:\d{2}", raw):
+            src = f'time("{raw}")'  # a bare time of day
         node = c.parse(src, vp)
         if node is None:
             values[fname] = None  # reported; do not also say it is missing

@@ -104,6 +104,9 @@ class Node:
 
     offset: int = field(default=0, kw_only=True)
     type: object = field(default=None, kw_only=True, repr=False)
+    # (lo, hi) in internal units when the type checker knows them (field bounds, literals and what
+    # is computed from them): what lets a product of two variables stay linear for the solver
+    bounds: Optional[tuple] = field(default=None, kw_only=True, repr=False)
 
 
 @dataclass(eq=False)
@@ -130,9 +133,14 @@ class Neg(Node):
 
 @dataclass(eq=False)
 class Arith(Node):
+    """`a + b`, `a - b`, `a * b`. A product of two variables carries `small`: which factor has a
+    small known range ("left"/"right") and that range, set by the type checker; the solver
+    writes that factor in binary, so the product is a sum of shifted copies of the other."""
+
     op: str  # + - *
     left: Node
     right: Node
+    small: Optional[tuple] = None  # ("left" | "right", lo, hi) for a product of two variables
 
 
 @dataclass(eq=False)
@@ -213,7 +221,13 @@ QUANTIFIERS = {
 
 FUNCTIONS = {
     "date": "date(\"2026-12-03\"): a date literal",
-    "datetime": "datetime(\"2026-12-03T14:30\"): a date-time literal",
+    "datetime": "datetime(\"2026-12-03T14:30\"): a date-time literal; datetime(d, t): the date d at the time of day t",
+    "time": "time(\"14:30\"): a time-of-day literal",
+    "date_of": "date_of(dt): the date of a date-time",
+    "time_of": "time_of(dt): the time of day of a date-time",
+    "minutes": "minutes(n): a duration of n minutes",
+    "hours": "hours(n): a duration of n hours",
+    "days": "days(n): a duration of n days (of 24 hours)",
     "min": "min(a, b, ...): the smallest of numbers or dates",
     "max": "max(a, b, ...): the largest of numbers or dates",
     "abs": "abs(x): absolute value",
@@ -426,8 +440,14 @@ class _Parser:
                 hint = "use '==' to compare"
             elif t.kind == "name" and t.text in ("day", "days", "week", "weeks", "minute", "minutes", "hour", "hours") \
                     and prev is not None and prev.kind == "int":
-                hint = (f"dates add whole days and date-times minutes: write 'today + {prev.text}'"
-                        if t.text.startswith("day") else "write the amount as a number of days (dates) or minutes (date-times)")
+                n = prev.text
+                if t.text.startswith("week"):
+                    n, unit = f"{7 * int(prev.text)}", "days"
+                else:
+                    unit = t.text if t.text.endswith("s") else t.text + "s"
+                hint = (f"dates add whole days: write 'today + {n}'; date-times and times add durations: "
+                        f"write 'now + days({n})'" if unit == "days"
+                        else f"write the duration as {unit}({n}) (date-times and times add durations)")
             elif t.kind in ("name", "str", "int", "dec"):
                 hint = "join conditions with 'and' / 'or'"
             raise ExprSyntaxError(f"unexpected {t.text!r} after a complete expression", t.offset, hint)

@@ -165,7 +165,7 @@ def _copy(n: E.Node, f) -> E.Node:
     if isinstance(n, E.Scale):
         return E.Scale(f(n.operand), n.factor, type=t)
     if isinstance(n, E.Arith):
-        return E.Arith(n.op, f(n.left), f(n.right), type=t)
+        return E.Arith(n.op, f(n.left), f(n.right), n.small, type=t, bounds=n.bounds)
     if isinstance(n, E.Compare):
         return E.Compare(n.op, f(n.left), f(n.right), type=t)
     if isinstance(n, E.InList):

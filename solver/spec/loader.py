@@ -31,7 +31,7 @@ KEY_HINTS = {
     "fields": "list the entity's fields under 'fields:'",
     "kind": "write 'kind: read' or 'kind: write'",
     "description": "one sentence an agent reads to decide when to call the tool",
-    "type": "one of int, money, str, enum, bool, date, datetime, ref",
+    "type": "one of int, money, str, enum, bool, date, datetime, time, ref",
     "check": "the condition, e.g. 'check: \"flight.seats > 0\"'",
     "by": "the field to rank by, e.g. 'by: price'",
     "list": "the entity to list, e.g. 'list: reservation'",
@@ -165,7 +165,7 @@ def _translate(e: ValidationError, smap: SourceMap) -> list[SpecError]:
                 msg = f"{subject} should be 'name: ...' lines, not a list"
                 hint = "remove the '- ' in front of each entry"
             elif isinstance(value, str) and "fields" in loc and value in ("int", "money", "str", "enum", "bool",
-                                                                           "date", "datetime", "ref"):
+                                                                           "date", "datetime", "time", "ref"):
                 extra = {"enum": ", values: [...]", "str": ", pool: <pool>", "ref": ", entity: <entity>"}.get(
                     value, ", min: ..., max: ...")
                 msg = f"{subject} should say its type as a block, not just '{value}'"
@@ -212,7 +212,7 @@ GAP_HINTS = {
     "returns": "say what the tool returns: {record: var}, {list: entity, where: ...} or {value: expr}",
     "where": "write the condition a listed record satisfies, e.g. 'pet.status == status'",
     "entity": "name the entity this id refers to",
-    "type": "one of int, money, str, enum, bool, date, datetime, ref",
+    "type": "one of int, money, str, enum, bool, date, datetime, time, ref",
     "create_values": "the value the new record gets for this field: an argument, 'today', a constant "
                      "(e.g. active), or remove the field here and give it a 'default:'",
     "pool_values": "list realistic values, e.g. [Ava, Liam, Noah] (tasks draw names and labels from them)",

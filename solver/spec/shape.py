@@ -20,13 +20,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-FieldKind = Literal["int", "money", "str", "enum", "bool", "date", "datetime", "ref"]
+FieldKind = Literal["int", "money", "str", "enum", "bool", "date", "datetime", "time", "ref"]
 
 
 class FieldSpec(_Model):
     """A typed field of an entity, or the type of a scalar tool argument."""
 
-    type: FieldKind = Field(description="int, money, str, enum, bool, date, datetime or ref")
+    type: FieldKind = Field(description="int, money, str, enum, bool, date, datetime, time or ref")
     description: Optional[str] = None
     values: Optional[List[str]] = Field(None, description="enum: the allowed values")
     pool: Optional[str] = Field(None, description="str: name of a value pool to draw from")

@@ -40,12 +40,18 @@ def did_you_mean(word: str, options, what: str) -> str:
     return f"{what}: {listed}" if opts else ""
 
 
-class Names:
-    """Names visible in one expression: record variables and typed values."""
+MAX_FACTOR_SPAN = 1000  # a product of two variables needs a factor with at most this many + 1 values
 
-    def __init__(self, names: dict[str, VType], implicit: Optional[str] = None):
+
+class Names:
+    """Names visible in one expression: record variables and typed values (with the bounds of
+    `let` values, when known)."""
+
+    def __init__(self, names: dict[str, VType], implicit: Optional[str] = None,
+                 bounds: Optional[dict[str, tuple]] = None):
         self.names = dict(names)
         self.implicit = implicit  # bare field names resolve on this record variable
+        self.bounds = dict(bounds or {})
 
 
 class Checker:
@@ -144,7 +150,53 @@ class TypeChecker(Walker):
     def tc(self, n: E.Node) -> VType:
         t = self.walk(n)
         n.type = t
+        n.bounds = self._bounds(n, t)
         return t
+
+    def _bounds(self, n: E.Node, t: VType) -> Optional[tuple]:
+        """(lo, hi) of a number-like node, from literals, field and argument bounds and what is
+        computed from them; None when unknown."""
+        if t.kind not in T.ORDERED_KINDS:
+            return None
+        if isinstance(n, E.Lit):
+            if n.kind == "int":
+                return (n.value, n.value)
+            return None
+        if isinstance(n, E.Name):
+            if n.id in self.env.bounds:
+                return self.env.bounds[n.id]
+            return (t.lo, t.hi) if t.lo is not None and t.hi is not None else None
+        if isinstance(n, E.Attr):
+            return (t.lo, t.hi) if t.lo is not None and t.hi is not None else None
+        if t.kind == "time":
+            return (T.TIME.lo, T.TIME.hi)
+        if isinstance(n, (E.Neg, E.Scale)):
+            b = n.operand.bounds
+            if b is None:
+                return None
+            return (-b[1], -b[0]) if isinstance(n, E.Neg) else (b[0] * n.factor, b[1] * n.factor)
+        if isinstance(n, E.Arith):
+            a, b = n.left.bounds, n.right.bounds
+            if a is None or b is None:
+                return None
+            if n.op == "+":
+                return (a[0] + b[0], a[1] + b[1])
+            if n.op == "-":
+                return (a[0] - b[1], a[1] - b[0])
+            corners = [x * y for x in a for y in b]
+            return (min(corners), max(corners))
+        if isinstance(n, E.IfElse):
+            a, b = n.then.bounds, n.other.bounds
+            return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
+        if isinstance(n, E.Call):
+            bs = [a.bounds for a in n.args]
+            if n.func in T.DURATION_UNITS and bs and bs[0] is not None:
+                f = T.DURATION_UNITS[n.func]
+                return (bs[0][0] * f, bs[0][1] * f)
+            if n.func in ("min", "max") and all(b is not None for b in bs):
+                pick = min if n.func == "min" else max
+                return (pick(b[0] for b in bs), pick(b[1] for b in bs))
+        return None
 
     def lit(self, n: E.Lit, env=None) -> VType:
         if n.kind == "int":
@@ -198,7 +250,7 @@ class TypeChecker(Walker):
 
     def neg(self, n: E.Neg, env=None) -> VType:
         t = self.tc(n.operand)
-        if t.kind not in T.NUMERIC_KINDS:
+        if t.kind not in T.NUMERIC_KINDS and t.kind != "duration":
             self.fail(n, f"cannot negate {t.describe()}")
         return t
 
@@ -265,15 +317,38 @@ class TypeChecker(Walker):
         return T.INT if n.kind == "count" else T.BOOL
 
     def _call(self, n: E.Call) -> VType:
-        if n.func in ("date", "datetime"):
+        if n.func == "datetime" and len(n.args) == 2:
+            d, t = self.tc(n.args[0]), self.tc(n.args[1])
+            if d.kind != "date" or t.kind != "time":
+                self.fail(n, f"datetime(d, t) takes a date and a time of day, got {d.describe()} and {t.describe()}",
+                          'e.g. datetime(meeting.date, time("09:00")), or datetime("2026-12-03T14:30") for a fixed one')
+            return T.DATETIME
+        if n.func in ("date", "datetime", "time"):
             if len(n.args) != 1 or not (isinstance(n.args[0], E.Lit) and n.args[0].kind == "str"):
                 self.fail(n, f"{n.func}() takes one quoted text, e.g. {E.FUNCTIONS[n.func]}")
+            parse = {"date": T.parse_date, "datetime": T.parse_datetime, "time": T.parse_time}[n.func]
             try:
-                n.const = (T.parse_date if n.func == "date" else T.parse_datetime)(n.args[0].value)
+                n.const = parse(n.args[0].value)
             except ValueError as e:
-                why = str(e) if "must be" in str(e) or "out of range" in str(e) else E.FUNCTIONS[n.func]
+                why = str(e) if "must be" in str(e) or "out of range" in str(e) or "time of day" in str(e) \
+                    else E.FUNCTIONS[n.func]
                 self.fail(n.args[0], f"{n.args[0].value!r} is not a valid {n.func}", why)
-            return T.DATE if n.func == "date" else T.DATETIME
+            n.bounds = (n.const, n.const)
+            return {"date": T.DATE, "datetime": T.DATETIME, "time": T.TIME}[n.func]
+        if n.func in ("date_of", "time_of"):
+            if len(n.args) != 1:
+                self.fail(n, f"{n.func}() takes one date-time, e.g. {E.FUNCTIONS[n.func]}")
+            t = self.tc(n.args[0])
+            if t.kind != "datetime":
+                self.fail(n, f"{n.func}() needs a date-time, got {t.describe()}", E.FUNCTIONS[n.func])
+            return T.DATE if n.func == "date_of" else T.TIME
+        if n.func in T.DURATION_UNITS:
+            if len(n.args) != 1:
+                self.fail(n, f"{n.func}() takes one whole number, e.g. {E.FUNCTIONS[n.func]}")
+            t = self.tc(n.args[0])
+            if t.kind != "int":
+                self.fail(n, f"{n.func}() needs a whole number, got {t.describe()}", E.FUNCTIONS[n.func])
+            return T.DURATION
         if n.func in ("min", "max"):
             if len(n.args) < 2:
                 self.fail(n, f"{n.func}() needs at least two values")
@@ -288,36 +363,84 @@ class TypeChecker(Walker):
             if len(n.args) != 1:
                 self.fail(n, "abs() takes one value")
             t = self.tc(n.args[0])
-            if t.kind not in T.NUMERIC_KINDS:
-                self.fail(n, f"abs() needs a number, got {t.describe()}")
+            if t.kind not in T.NUMERIC_KINDS and t.kind != "duration":
+                self.fail(n, f"abs() needs a number or a duration, got {t.describe()}")
             return t
         self.fail(n, f"unknown function '{n.func}'", did_you_mean(n.func, E.FUNCTIONS, "functions"))
 
     def _arith(self, n: E.Arith) -> VType:
         lt, rt = self.tc(n.left), self.tc(n.right)
         if n.op == "*":
-            if not (_is_const(n.left) or _is_const(n.right)):
-                self.fail(n, "multiplication needs a constant on one side",
-                          "the solver keeps arithmetic linear: write '2 * x', not 'x * y'")
-            if lt.kind == "int" and rt.kind == "int":
-                return T.INT
-            if {lt.kind, rt.kind} == {"money", "int"}:
-                return lt if lt.kind == "money" else rt
-            self.fail(n, f"cannot multiply {lt.describe()} by {rt.describe()}",
-                      "multiply amounts by whole numbers only")
+            return self._product(n, lt, rt)
         # + and -
+        kinds = (lt.kind, rt.kind)
+        if "duration" in kinds or "time" in kinds:
+            return self._clock(n, lt, rt)
         if lt.kind in ("date", "datetime") or rt.kind in ("date", "datetime"):
             if lt.kind in ("date", "datetime") and rt.kind == "int":
                 return lt
             if n.op == "+" and rt.kind in ("date", "datetime") and lt.kind == "int":
                 return rt
             if n.op == "-" and lt.kind == rt.kind:
-                return T.INT
+                return T.INT if lt.kind == "date" else T.DURATION
             self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
-                      "add or subtract a whole number of days (minutes for datetime), or subtract two dates")
+                      "add or subtract a whole number of days to a date, a duration (hours(2)) to a date-time, "
+                      "or subtract two dates or two date-times")
         if lt.kind in T.NUMERIC_KINDS and rt.kind in T.NUMERIC_KINDS:
             return self._unify(n, "left", "right", lt, rt)
         self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}", "only numbers, money and dates have arithmetic")
+
+    def _clock(self, n: E.Arith, lt: VType, rt: VType) -> VType:
+        """+ and - with durations and times of day: datetime/time +- duration, duration +- duration,
+        time - time (a duration). A time plus a duration wraps around midnight."""
+        a, b = lt.kind, rt.kind
+        if a == b == "duration":
+            return T.DURATION
+        if a in ("datetime", "time") and b == "duration":
+            return lt if a == "datetime" else T.TIME
+        if n.op == "+" and a == "duration" and b in ("datetime", "time"):
+            return rt if b == "datetime" else T.TIME
+        if n.op == "-" and a == b == "time":
+            return T.DURATION
+        if "int" in (a, b) and "duration" in (a, b):
+            self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
+                      "say the number's unit: minutes(30), hours(2) or days(1)")
+        if "date" in (a, b) and "duration" in (a, b):
+            self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
+                      "a date moves by whole days (date + 3); for a moment in time use a date-time: "
+                      'datetime(d, time("09:00")) + hours(2)')
+        if "time" in (a, b) and "int" in (a, b):
+            self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
+                      "a time of day moves by a duration: t + minutes(30), t - hours(1)")
+        self.fail(n, f"cannot compute {lt.describe()} {n.op} {rt.describe()}",
+                  "durations add to date-times, times of day and other durations; two times of day subtract")
+
+    def _product(self, n: E.Arith, lt: VType, rt: VType) -> VType:
+        kinds = {lt.kind, rt.kind}
+        if lt.kind == "int" and rt.kind == "int":
+            out = T.INT
+        elif kinds in ({"money", "int"}, {"duration", "int"}):
+            out = lt if lt.kind != "int" else rt
+        else:
+            self.fail(n, f"cannot multiply {lt.describe()} by {rt.describe()}",
+                      "multiply amounts and durations by whole numbers only")
+        if _is_const(n.left) or _is_const(n.right):
+            return out
+        # a product of two variables: one factor needs a small known range (binary in the solver)
+        best = None
+        for side, node in (("left", n.left), ("right", n.right)):
+            b = node.bounds
+            if b is not None and b[1] - b[0] <= MAX_FACTOR_SPAN:
+                if best is None or b[1] - b[0] < best[2] - best[1]:
+                    best = (side, b[0], b[1])
+        if best is None:
+            ranges = [f"{E.unparse(x)} {'has no known range' if x.bounds is None else f'ranges over {x.bounds[1] - x.bounds[0] + 1} values'}"
+                      for x in (n.left, n.right)]
+            self.fail(n, f"multiplying two values needs one of them to have a small known range ({'; '.join(ranges)})",
+                      f"give one factor bounds at most {MAX_FACTOR_SPAN} apart - an int field or argument with "
+                      "min and max, e.g. 'quantity: {type: int, min: 1, max: 10}' - or multiply by a constant: '2 * x'")
+        n.small = best
+        return out
 
     # unification with int -> money promotion and string literals
     def _unify(self, n: E.Node, a_attr: str, b_attr: str, a: VType, b: VType) -> VType:
@@ -366,8 +489,12 @@ class TypeChecker(Walker):
                 self.fail(n, f"these can never be equal: {a.describe()} vs {b.describe()}")
             return a, an, bn
         if not T.same_kind(a, b):
-            self.fail(n, f"cannot compare {a.describe()} with {b.describe()}",
-                      "both sides must have the same type (money with money or whole numbers, dates with dates, ...)")
+            hint = "both sides must have the same type (money with money or whole numbers, dates with dates, ...)"
+            if {a.kind, b.kind} == {"duration", "int"}:
+                hint = "say the number's unit: minutes(90), hours(24) or days(2)"
+            elif {a.kind, b.kind} == {"time", "datetime"}:
+                hint = "compare time_of(x) with a time of day, or x with datetime(d, t)"
+            self.fail(n, f"cannot compare {a.describe()} with {b.describe()}", hint)
         return a, an, bn
 
     def _unify_null(self, n, an, bn, a: VType, b: VType):
@@ -397,7 +524,7 @@ class TypeChecker(Walker):
                 s = suggest(v, t.values)
                 self.fail(lit, f"\"{v}\" is not in the pool {t.pool}",
                           f"did you mean \"{s}\"?" if s else "add it to the pool or use a pool value")
-        elif t.kind in ("date", "datetime"):
+        elif t.kind in ("date", "datetime", "time"):
             self.fail(lit, f"a {t.kind} cannot be compared with a bare text",
                       f"write {t.kind}(\"{v}\")")
         else:
@@ -419,5 +546,5 @@ def _is_const(n: E.Node) -> bool:
 def _scale(n: E.Node, factor: int) -> E.Node:
     if factor == 1:
         return n
-    s = E.Scale(n, factor, offset=n.offset)
-    return s
+    b = n.bounds
+    return E.Scale(n, factor, offset=n.offset, bounds=None if b is None else (b[0] * factor, b[1] * factor))

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
-ORDERED_KINDS = {"int", "money", "date", "datetime"}
+ORDERED_KINDS = {"int", "money", "date", "datetime", "time", "duration"}
 NUMERIC_KINDS = {"int", "money"}
+BOUNDED_KINDS = {"int", "money", "date", "datetime", "time"}  # field kinds with [min, max]
+MINUTES_PER_DAY = 24 * 60
 
 
 @dataclass(frozen=True)
 class VType:
-    """A value type. `kind` is one of int, money, date, datetime, bool, enum, str, ref."""
+    """A value type. `kind` is one of int, money, date, datetime, time, bool, enum, str, ref, or
+    duration (expressions only: minutes, like the difference of two datetimes)."""
 
     kind: str
     values: tuple[str, ...] = ()  # enum values, or the pool's values for a pooled str
@@ -58,6 +61,8 @@ INT = VType("int")
 DATE = VType("date")
 DATETIME = VType("datetime")
 NULL = VType("null")  # the `null` literal: no record (only a nullable ref can hold it)
+TIME = VType("time", lo=0, hi=MINUTES_PER_DAY - 1)  # minutes after midnight
+DURATION = VType("duration")  # minutes, possibly negative
 
 
 def money(places: int = 2) -> VType:
@@ -76,7 +81,8 @@ def same_kind(a: VType, b: VType) -> bool:
 
 # ----------------------------------------------------------------------------- dates
 
-EPOCH_MINUTES_PER_DAY = 24 * 60
+EPOCH_MINUTES_PER_DAY = MINUTES_PER_DAY
+DURATION_UNITS = {"minutes": 1, "hours": 60, "days": MINUTES_PER_DAY}  # minutes(n), hours(n), days(n)
 
 
 def parse_date(text: str) -> int:
@@ -96,6 +102,24 @@ def format_datetime(minutes: int) -> str:
     day, rest = divmod(minutes, EPOCH_MINUTES_PER_DAY)
     d = _dt.date.fromordinal(day)
     return f"{d.isoformat()}T{rest // 60:02d}:{rest % 60:02d}"
+
+
+_TIME_RE = re.compile(r"(\d{2}):(\d{2})")
+
+
+def parse_time(text: str) -> int:
+    """"14:30" -> 870 (minutes after midnight); ValueError otherwise."""
+    m = _TIME_RE.fullmatch(str(text))
+    if m is None:
+        raise ValueError("a time of day is written HH:MM, e.g. 14:30")
+    hour, minute = int(m.group(1)), int(m.group(2))
+    if hour > 23 or minute > 59:
+        raise ValueError("a time of day is between 00:00 and 23:59")
+    return hour * 60 + minute
+
+
+def format_time(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def human_date(days: int) -> str:
@@ -202,6 +226,13 @@ def decode(t: VType, value: Any) -> Any:
         if hour > 23 or minute > 59:
             raise ValueError_(f"{show(value)} is not a real time of day")
         return day * EPOCH_MINUTES_PER_DAY + hour * 60 + minute
+    if k == "time":
+        if not isinstance(value, str):
+            raise ValueError_(f"expected a time of day as \"HH:MM\", got {show(value)}")
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise ValueError_(f"expected a time of day as \"HH:MM\" (00:00 to 23:59), got {show(value)}") from None
     if k == "bool":
         if not isinstance(value, bool):
             raise ValueError_(f"expected true or false, got {show(value)}")
@@ -256,6 +287,8 @@ def encode(t: VType, value: Any) -> Any:
         return format_date(value)
     if k == "datetime":
         return format_datetime(value)
+    if k == "time":
+        return format_time(value)
     return value
 
 
@@ -270,6 +303,10 @@ def to_text(t: VType, value: Any) -> str:
         return format_date(value)
     if k == "datetime":
         return format_datetime(value).replace("T", " ")
+    if k == "time":
+        return format_time(value)
+    if k == "duration":
+        return f"{value} minutes"
     if k == "bool":
         return "yes" if value else "no"
     return str(value)
@@ -277,6 +314,8 @@ def to_text(t: VType, value: Any) -> str:
 
 def parse_bound(t: VType, raw: Any) -> int:
     """A spec bound (min/max) in JSON form -> internal form."""
+    if t.kind == "time" and isinstance(raw, int) and not isinstance(raw, bool):
+        raise ValueError_(f"write the time in quotes as \"HH:MM\", e.g. \"{raw // 60:02d}:{raw % 60:02d}\"")
     return decode(t, raw.isoformat() if isinstance(raw, (_dt.date, _dt.datetime)) else raw)
 
 
@@ -292,6 +331,8 @@ def json_schema(t: VType) -> dict:
         s = {"type": "string", "description": "date as YYYY-MM-DD"}
     elif k == "datetime":
         s = {"type": "string", "description": "date and time as YYYY-MM-DDTHH:MM"}
+    elif k == "time":
+        s = {"type": "string", "description": "time of day as HH:MM"}
     elif k == "bool":
         s = {"type": "boolean"}
     elif k == "enum":
@@ -305,7 +346,7 @@ def json_schema(t: VType) -> dict:
             s["minimum"] = encode(t, t.lo)
         if t.hi is not None:
             s["maximum"] = encode(t, t.hi)
-    elif k in ("date", "datetime") and t.lo is not None and t.hi is not None:
+    elif k in ("date", "datetime", "time") and t.lo is not None and t.hi is not None:
         s["description"] += f", from {encode(t, t.lo)} to {encode(t, t.hi)}"
     return s
 
@@ -316,7 +357,7 @@ def sample(t: VType, rng: random.Random, typical=None) -> Any:
     if k in ("int", "date"):
         lo, hi = typical or (t.lo, t.hi)
         return rng.randint(lo, hi)
-    if k == "datetime":
+    if k in ("datetime", "time"):
         lo, hi = typical or (t.lo, t.hi)
         v = rng.randint(lo, hi)
         return max(t.lo, min(t.hi, v - v % 15))

@@ -15,6 +15,7 @@ import operator
 from typing import Any, Callable
 
 from . import grammar as E
+from .types import DURATION_UNITS, MINUTES_PER_DAY
 
 ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -61,4 +62,41 @@ class Arithmetic(Walker):
         return -self.walk(n.operand, env)
 
     def arith(self, n: E.Arith, env: Any) -> Any:
-        return ARITH[n.op](self.walk(n.left, env), self.walk(n.right, env))
+        a, b = self.walk(n.left, env), self.walk(n.right, env)
+        if n.small is not None:
+            return self.product(a, b, n.small)
+        v = ARITH[n.op](a, b)
+        if n.type is not None and n.type.kind == "time":  # a time of day wraps around midnight
+            v = self.floormod(v, MINUTES_PER_DAY)
+        return v
+
+    # floor division and modulo (the remainder has the divisor's sign): Python's // and %, and
+    # what the Z3 and SQL back-ends must compute too - 00:30 minus an hour is 23:30
+    def floordiv(self, a: Any, d: int) -> Any:
+        return a // d
+
+    def floormod(self, a: Any, d: int) -> Any:
+        return a % d
+
+    def product(self, a: Any, b: Any, small: tuple) -> Any:
+        """A product of two variables (`small` says which factor has a small range)."""
+        return a * b
+
+    def clock(self, n: E.Call, env: Any) -> Any:
+        """The time functions - time/date/datetime literals, datetime(d, t), date_of, time_of,
+        minutes/hours/days - on minutes and day numbers; None for any other function."""
+        f = n.func
+        if getattr(n, "const", None) is not None:
+            return self.constant(n.const)
+        if f in DURATION_UNITS:
+            return self.walk(n.args[0], env) * DURATION_UNITS[f]
+        if f == "date_of":
+            return self.floordiv(self.walk(n.args[0], env), MINUTES_PER_DAY)
+        if f == "time_of":
+            return self.floormod(self.walk(n.args[0], env), MINUTES_PER_DAY)
+        if f == "datetime" and len(n.args) == 2:
+            return self.walk(n.args[0], env) * MINUTES_PER_DAY + self.walk(n.args[1], env)
+        return None
+
+    def constant(self, v: int) -> Any:
+        return v

@@ -225,6 +225,8 @@ def _near(w: World, t, a, b):
         return z3.And(a != b, a - b <= 3, b - a <= 3)
     if t.kind == "datetime":
         return z3.And(a != b, a - b <= 3 * 1440, b - a <= 3 * 1440)
+    if t.kind == "time":  # within an hour and a half on the same day
+        return z3.And(a != b, a - b <= 90, b - a <= 90)
     if t.kind in ("int", "money"):
         span = max(1, ((t.hi or 0) - (t.lo or 0)) // 5)
         return z3.And(a != b, a - b <= span, b - a <= span)
@@ -304,4 +306,6 @@ def _rank_margin(t) -> int:
         return 3
     if t.kind == "datetime":
         return 3 * 1440
+    if t.kind == "time":
+        return 60
     return max(1, ((t.hi or 0) - (t.lo or 0)) // 10)

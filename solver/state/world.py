@@ -138,6 +138,12 @@ class World:
         self._presence: dict[str, z3.BoolRef] = {}
         self.encoder = Z3Terms(self)
         self.object_group: dict[str, str] = {}  # near-miss object -> its group
+        self._fresh = 0
+
+    def fresh(self) -> int:
+        """A new number for auxiliary variables (a product's bits): deterministic per walk."""
+        self._fresh += 1
+        return self._fresh
 
     # ------------------------------------------------------------ basics
     def I(self, v: int) -> z3.ArithRef:
@@ -162,7 +168,7 @@ class World:
         return term
 
     def domain_constraints(self, term, t: VType) -> list:
-        if t.kind in ("int", "money", "date", "datetime"):
+        if t.kind in ("int", "money", "date", "datetime", "time"):
             out = []
             if t.lo is not None:
                 out.append(term >= t.lo)
@@ -368,7 +374,7 @@ class World:
             ent = self.d.entities[self.entity_of[oname]]
             for f in ent.fields.values():
                 term = self.state[(oname, f.name)]
-                if f.type.kind not in ("int", "money", "date", "datetime") or before.get((oname, f.name)) is term:
+                if f.type.kind not in ("int", "money", "date", "datetime", "time") or before.get((oname, f.name)) is term:
                     continue
                 if isinstance(term, (bool, Obj)):
                     continue
@@ -401,6 +407,32 @@ class Z3Terms(Arithmetic):
         # a proxy, not the world itself: world -> encoder -> world would be a cycle, and every
         # task's Z3 context would then wait for the garbage collector instead of going at once
         self.w = weakref.proxy(world)
+
+    def constant(self, v: int) -> Value:
+        return self.w.I(v)
+
+    def floordiv(self, a: Value, d: int) -> Value:
+        return a // d if isinstance(a, int) else a / d  # Z3's integer '/' is floor division for d > 0
+
+    def floormod(self, a: Value, d: int) -> Value:
+        return a % d  # Z3's mod: the remainder in [0, d) for d > 0
+
+    def product(self, a: Value, b: Value, small: tuple) -> Value:
+        """x * y with x of a small range [lo, hi] (the type checker found it): x is written in
+        binary, x = lo + sum(bit_i * 2^i), and the product is lo*y + the sum of y*2^i over the set
+        bits - linear, so the solver stays in QF_LIA. The bits are fresh per use."""
+        side, lo, hi = small
+        x, y = (a, b) if side == "left" else (b, a)
+        if isinstance(x, int) or z3.is_int_value(x):
+            return x * y
+        w = self.w
+        if isinstance(y, int):
+            y = w.I(y)
+        k = w.fresh()
+        bits = [z3.Bool(f"bit{k}_{i}", ctx=w.ctx) for i in range((hi - lo).bit_length())]
+        zero = w.I(0)
+        w.add(x == lo + z3.Sum([zero] + [z3.If(b_, w.I(1 << i), zero) for i, b_ in enumerate(bits)]))
+        return lo * y + z3.Sum([zero] + [z3.If(b_, y * (1 << i), zero) for i, b_ in enumerate(bits)])
 
     def lit(self, n: E.Lit, env: dict) -> Value:
         w, t = self.w, n.type
@@ -511,8 +543,9 @@ class Z3Terms(Arithmetic):
         return False if some else (z3.Not(z3.Or(real)) if real else True)
 
     def call(self, n: E.Call, env: dict) -> Value:
-        if n.func in ("date", "datetime"):
-            return self.w.I(n.const)
+        v = self.clock(n, env)
+        if v is not None:
+            return v
         vals = [self.walk(a, env) for a in n.args]
         if n.func == "abs":
             return z3.If(vals[0] >= 0, vals[0], -vals[0])

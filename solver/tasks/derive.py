@@ -242,6 +242,8 @@ def _accept(t: Optional[T.VType], value: str) -> list[str]:
         human = _human_date(day)
         out += [f"{day}T{hm}", f"{human} at {hm}", f"{human.rsplit(',', 1)[0]} at {hm}", f"{human}, {hm}",
                 f"{hm} on {human.rsplit(',', 1)[0]}"]
+    if t is not None and t.kind == "time":
+        out += [clock(value)]  # "14:30", "2:30 PM"
     return list(dict.fromkeys(out))
 
 
