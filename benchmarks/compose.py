@@ -455,7 +455,13 @@ def compose(size: int) -> tuple[dict, dict]:
         policy.append(f"{m.label}:\n" + "\n".join("  " + l for l in str(m.spec.get("policy", "")).strip().splitlines()))
     for prev, mod in zip(modules, modules[1:]):
         field, fs, tname, tool, _ = link(prev, mod)
-        entities[mod.ent_map[mod.hub]]["fields"][field] = fs
+        hub = entities[mod.ent_map[mod.hub]]
+        hub["fields"][field] = fs
+        if not any(r.get("id") for r in (hub.get("refer") or {}).values()):
+            # the link tool takes the hub's id: let the user state it (calendar's rooms and hr's
+            # onboarding steps are otherwise only ever described)
+            hub["refer"] = {"by_id": {"id": True, "description": f"the person knows the {mod.hub.replace('_', ' ')} id"},
+                            **(hub.get("refer") or {})}
         tools[tname] = tool
     spec = {
         "domain": name,
@@ -489,6 +495,8 @@ def compose(size: int) -> tuple[dict, dict]:
             merged.setdefault(sect, {}).update(body)
         person_links.update(m.person_links())
     merged["ids"][ACTOR] = ["the person with id {{ id }}"]
+    for mod in modules[1:]:
+        merged["ids"].setdefault(mod.ent_map[mod.hub], [f"{mod.label} {mod.hub.replace('_', ' ')} {{{{ id }}}}"])
     merged["refs"][ACTOR] = person_refs
     merged["links"][ACTOR] = person_links
     phrases.update({k: v for k, v in merged.items() if v})
