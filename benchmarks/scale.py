@@ -152,8 +152,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per command")
     ap.add_argument("-n", type=int, default=100, help="tasks per generate run")
     ap.add_argument("--json", type=Path, default=compose.OUT / "scale.json")
+    ap.add_argument("--envsynth", help="the envsynth executable to measure (default: the one on PATH), "
+                                       "e.g. another checkout's venv, to compare two versions")
     a = ap.parse_args(argv)
-    exe = shutil.which("envsynth")
+    exe = a.envsynth or shutil.which("envsynth")
     envsynth = [exe] if exe else [sys.executable, "-m", "envsynth.cli"]
     rows = []
     for s in a.sizes:
