@@ -25,16 +25,19 @@ def _record_world(domain: Domain, tool, symbols, ctx=None):
 
     w = World(domain, symbols, ctx)
     env = {}
-    w.actor = _linked_records(w, domain, domain.actor)
+    shared: set[str] = set()
+    w.actor = _linked_records(w, domain, domain.actor, shared)
     env["actor"] = Obj(w.actor, domain.actor)
     for a in tool.args.values():
         if a.is_ref:
-            env[a.var] = Obj(_linked_records(w, domain, a.type.entity), a.type.entity)
+            env[a.var] = Obj(_linked_records(w, domain, a.type.entity, shared), a.type.entity)
         else:
             env[a.name] = w.new_var(f"arg.{a.name}", a.type)
     for lname, node, _t in tool.lets:
         env[lname] = w.enc(node, env)
     for oname in list(w.entity_of):
+        if oname in shared:
+            continue
         ent = domain.entities[w.entity_of[oname]]
         for node, src in ent.invariants:
             if not tests_null(node):  # these records' links are all set: an empty one is the plan's
@@ -93,8 +96,11 @@ def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
     return out
 
 
-def _linked_records(w, domain: Domain, entity: str) -> str:
-    """A free record of `entity` in `w`, with the records its ref fields point to (two deep)."""
+def _linked_records(w, domain: Domain, entity: str, shared: set = None) -> str:
+    """A free record of `entity` in `w`, with the records its ref fields point to (two deep).
+    Below that, links go to a record already made: such a record is added to `shared`, as its
+    invariants may not hold of links that are not its own (a transfer whose two accounts were
+    both set to the one account made already)."""
     counter = [len(w.entity_of)]
 
     def make(ename: str, depth: int) -> str:
@@ -109,6 +115,8 @@ def _linked_records(w, domain: Domain, entity: str) -> str:
             else:
                 same = [o for o, e in w.entity_of.items() if e == f.type.entity]
                 links[f.name] = same[0] if same else (name if f.type.entity == ename else make(f.type.entity, depth + 1))
+                if shared is not None and (same or f.type.entity == ename):
+                    shared.add(name)
         w.add_object(name, ename, links)
         return name
 
@@ -124,6 +132,7 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
     symbols = Symbols(domain)
 
     for tool in domain.tools.values():
+        world = None  # one world per tool, built when a requirement needs it: encoding adds nothing
         for i, req in enumerate(tool.requires):
             # conditions on links between records or over all records depend on which records
             # the plan connects - the planner and solver judge those; value ranges decide the rest
@@ -131,7 +140,14 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
                                               and n.left.type.kind == "ref") for n in E.walk(req.expr)):
                 continue
             try:
-                w, env = _record_world(domain, tool, symbols, ctx)
+                if world is None:
+                    try:
+                        world = _record_world(domain, tool, symbols, ctx)
+                    except Unsupported:
+                        world = False
+                if world is False:
+                    raise Unsupported(tool.name)
+                w, env = world
                 cond = w.enc(req.expr, env)
             except Unsupported:
                 continue
