@@ -107,22 +107,26 @@ def ray_cluster(nodes: int = 3, cpus: int = 1, timeout: float = 120) -> Iterator
             procs.append(subprocess.Popen([ray, "start", *args, *node], stdout=log, stderr=subprocess.STDOUT,
                                           env=env, start_new_session=True))
 
-    try:
-        start(["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", tmp], "head")
-        for i in range(1, nodes):
-            start(["--address", address], f"worker{i}")
-        deadline = time.monotonic() + timeout
-        want = f"/{float(nodes * cpus)} CPU"
+    def wait_for(total_cpus: int, deadline: float) -> None:
+        want = f"/{float(total_cpus)} CPU"
         while True:
             done = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env)
             if want in done.stdout:
-                break
+                return
             dead = [p.args for p in procs if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 logs = "\n".join(f.read_text(errors="replace")[-2000:] for f in Path(tmp).glob("*.log"))
                 raise RuntimeError(f"the local Ray cluster did not come up ({'a node exited' if dead else 'timeout'}):"
                                    f"\n{done.stdout[-1000:]}{done.stderr[-1000:]}\n{logs}")
             time.sleep(1)
+
+    try:
+        deadline = time.monotonic() + timeout
+        start(["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", tmp], "head")
+        wait_for(cpus, deadline)  # a worker node that finds no head gives up
+        for i in range(1, nodes):  # one at a time: two nodes starting at once on one host can time out
+            start(["--address", address], f"worker{i}")
+            wait_for((i + 1) * cpus, deadline)
         yield address
     finally:
         for p in reversed(procs):
