@@ -77,7 +77,7 @@ class _Actor:
         return self.obj.task(item)
 
 
-def _connect_args(address: str) -> Optional[str]:
+def ray_target(address: str) -> Optional[str]:
     """The address to give ray.init; refuses, in a sentence, one nothing answers at (Ray itself
     would retry for minutes). 'auto': RAY_ADDRESS, else a cluster this machine runs, else a new
     local one."""
@@ -128,7 +128,7 @@ class RayPool:
     def __enter__(self) -> "RayPool":
         ray = self.ray = import_ray()
         if not ray.is_initialized():
-            target = _connect_args(self.address)
+            target = ray_target(self.address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             kwargs: dict = {"logging_level": logging.ERROR, "log_to_driver": False}
             if target is None:

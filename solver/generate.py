@@ -570,9 +570,10 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: Option
     if workers is not None and workers < 1:
         raise EnvsynthError("workers (-j) must be at least 1")
     if ray is not None:
-        from .cluster import import_ray
+        from .cluster import import_ray, ray_target
 
-        import_ray()  # not installed: say so before planning
+        import_ray()  # not installed, or nothing answers at the address: say so before planning
+        ray_target(ray)
     t_start = time.perf_counter()
     spec_path = resolve_spec_path(spec)
     domain = load_domain(spec_path)
