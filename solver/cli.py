@@ -209,7 +209,13 @@ def generate(
     output: Path = typer.Option(Path("out"), "-o", "--output", help="Output directory."),
     workers: Optional[int] = typer.Option(
         None, "--workers", "-j", min=1,
-        help="Worker processes (default: the cores this process may use; output does not depend on it)."),
+        help="Worker processes (default: the cores this process may use), or Ray actors with --ray "
+             "(default: one per CPU of the cluster). Output does not depend on it."),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", metavar="[ADDRESS]",
+        help="Spread the work over a Ray cluster: the HOST:PORT of its head node, or no value for this "
+             "machine's cluster (RAY_ADDRESS, a running `ray start`, else a new local one). Same output. "
+             "Needs: pip install 'envsynth[ray]'."),
     max_len: int = typer.Option(4, "--max-len", help="Longest walk, in tool calls."),
     background: float = typer.Option(1.0, "--background", help="Multiplier on each entity's background record count."),
     distractors: int = typer.Option(3, "--distractors", help="Near-miss records per description (0: none)."),
@@ -248,7 +254,8 @@ def generate(
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     with progress:
         bar = progress.add_task("tasks", total=n)
-        report = run(spec, output, options, workers=workers or usable_cores(),
+        local = workers or usable_cores()  # with --ray, None: one actor per CPU of the cluster
+        report = run(spec, output, options, workers=workers if ray is not None else local, ray=ray,
                      progress=lambda done, total: progress.update(bar, completed=done))
     rate = report.tasks / report.seconds if report.seconds else 0.0
     err.print(f"{report.tasks} tasks in {report.seconds:.1f}s ({rate:.1f} tasks/s) -> {output}/tasks.jsonl")
@@ -693,8 +700,18 @@ def schema(output: Optional[Path] = typer.Option(None, "-o", "--output", help="W
         print(text, end="")
 
 
+def optional_ray_value(argv: list[str]) -> list[str]:
+    """`generate --ray` with no address means 'auto' (typer options cannot take an optional value)."""
+    out = list(argv)
+    if "generate" in out:
+        for i in range(len(out) - 1, -1, -1):
+            if out[i] == "--ray" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+                out.insert(i + 1, "auto")
+    return out
+
+
 def main() -> None:
-    app()
+    app(args=optional_ray_value(sys.argv[1:]))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -439,9 +439,35 @@ def usable_cores() -> int:
 _GEN: Optional[Generator] = None
 
 
-def _init_worker(spec: str, options: dict) -> None:
+def worker_payload(spec_path: Path, templates: Templates, options: GenerateOptions) -> dict:
+    """What a worker needs to build the parent's Generator: texts, not paths (a Ray node need not
+    share this machine's files)."""
+    return {"spec": spec_path.read_text(encoding="utf-8"), "file": str(spec_path),
+            "domain_templates": Path(templates.file).read_text(encoding="utf-8"),
+            "options": options.public(), "learn": options.learn}
+
+
+def build_generator(payload: dict) -> Generator:
+    """The Generator a worker_payload describes, the same as the parent's."""
+    import tempfile
+
+    from .spec.loader import parse_spec_text
+
+    domain = parse_spec_text(payload["spec"], payload["file"])
+    here = tempfile.TemporaryDirectory(prefix="envsynth-")
+    tdir = Path(here.name) / domain.name
+    tdir.mkdir()
+    (tdir / "phrases.yaml").write_text(payload["domain_templates"], encoding="utf-8")
+    options = GenerateOptions.from_public(payload["options"])
+    options.learn = payload["learn"]
+    gen = Generator(domain, options, Templates(domain, tdir))
+    gen._template_dir = here  # removed with the worker
+    return gen
+
+
+def _init_worker(payload: dict) -> None:
     global _GEN
-    _GEN = Generator(load_domain(spec), GenerateOptions.from_public(options))
+    _GEN = build_generator(payload)
 
 
 def _run_item(item: WorkItem) -> TaskResult:
@@ -464,12 +490,25 @@ class Report:
     counts: Counter = field(default_factory=Counter)  # proposed, solved, feasible, pruned, learned, ...
 
 
-def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: int = 0,
-                 generator: Optional[Generator] = None) -> Iterator[TaskResult]:
+def iter_results(spec: str, options: GenerateOptions, workers: Optional[int] = None, start: int = 0,
+                 generator: Optional[Generator] = None, ray: Optional[str] = None) -> Iterator[TaskResult]:
     """Task results in index order from `start`, forever (the caller stops). The parent draws each
-    index's shape in order (`Drawer`), so the work does not depend on the number of workers."""
+    index's shape in order (`Drawer`), so the work does not depend on the number of workers.
+    `workers`: local processes (None: 1), or with `ray` (a cluster address, or 'auto') Ray actors
+    (None: one per CPU of the cluster)."""
     gen = generator or Generator(load_domain(spec), options)
     items = gen.drawer().items(start)
+    if ray is not None or (workers or 1) > 1:
+        from .spec.loader import resolve_spec_path
+
+        payload = worker_payload(resolve_spec_path(spec), gen.templates, options)
+    if ray is not None:
+        from .cluster import RayPool
+
+        with RayPool(ray, workers, build_generator, payload) as pool:
+            yield from pool.map(items)
+        return
+    workers = workers or 1
     if workers <= 1:
         for item in items:
             yield gen.task(item)
@@ -480,7 +519,7 @@ def iter_results(spec: str, options: GenerateOptions, workers: int = 1, start: i
         _GEN = gen  # forked workers inherit the enumerated walks instead of planning again
         init, initargs = None, ()
     else:
-        init, initargs = _init_worker, (spec, options.public())
+        init, initargs = _init_worker, (payload,)
     with ctx.Pool(workers, initializer=init, initargs=initargs) as pool:
         batch = max(32, workers * 16)
         # two batches in flight: the parent draws the next while the workers solve this one
@@ -522,13 +561,19 @@ class _Stats:
         }
 
 
-def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 1,
-             progress: Optional[Callable[[int, int], None]] = None) -> Report:
-    """Generate `options.n` verified tasks into `out_dir` (tasks.jsonl, manifest.json, spec.yaml)."""
+def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: Optional[int] = None,
+             progress: Optional[Callable[[int, int], None]] = None, ray: Optional[str] = None) -> Report:
+    """Generate `options.n` verified tasks into `out_dir` (tasks.jsonl, manifest.json, spec.yaml).
+    `workers` and `ray` as in iter_results; the output does not depend on either."""
     from .spec.loader import resolve_spec_path
 
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise EnvsynthError("workers (-j) must be at least 1")
+    if ray is not None:
+        from .cluster import import_ray, ray_target
+
+        import_ray()  # not installed, or nothing answers at the address: say so before planning
+        ray_target(ray)
     t_start = time.perf_counter()
     spec_path = resolve_spec_path(spec)
     domain = load_domain(spec_path)
@@ -580,9 +625,10 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: int = 
     if progress:
         progress(report.tasks, options.n)
     streak = empty = 0
-    with _naming(partial), open(partial, "a", encoding="utf-8") as out:
-        if report.tasks < options.n:
-            for r in iter_results(str(spec_path), options, workers, next_index, gen):
+    with _naming(partial), open(partial, "a", encoding="utf-8") as out, \
+            contextlib.closing(iter_results(str(spec_path), options, workers, next_index, gen, ray)) as results:
+        if report.tasks < options.n:  # closing: the workers end as soon as the loop does
+            for r in results:
                 report.indices += 1
                 for k, v in r.timings.items():
                     report.timings[k] = report.timings.get(k, 0.0) + v

@@ -9,15 +9,20 @@ of pins builds a new one) and reused; building needs the package registry, as CI
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
@@ -82,3 +87,56 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextlib.contextmanager
+def ray_cluster(nodes: int = 3, cpus: int = 1, timeout: float = 120) -> Iterator[str]:
+    """A real Ray cluster on this machine - a head and nodes-1 worker nodes on 127.0.0.1, `cpus`
+    CPUs each - and its address. Every node is a `ray start --block` process in a process group
+    of its own, ended through that group (never `ray stop`, which ends every Ray on the machine)."""
+    ray = str(Path(sys.executable).parent / "ray")
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    node = ["--num-cpus", str(cpus), "--node-ip-address", "127.0.0.1", "--block", "--disable-usage-stats"]
+    procs: list[subprocess.Popen] = []
+    address = f"127.0.0.1:{port}"
+
+    def start(args: list[str], name: str) -> None:
+        with open(Path(tmp) / f"{name}.log", "wb") as log:
+            procs.append(subprocess.Popen([ray, "start", *args, *node], stdout=log, stderr=subprocess.STDOUT,
+                                          env=env, start_new_session=True))
+
+    def wait_for(total_cpus: int, deadline: float) -> None:
+        want = f"/{float(total_cpus)} CPU"
+        while True:
+            done = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env)
+            if want in done.stdout:
+                return
+            dead = [p.args for p in procs if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                logs = "\n".join(f.read_text(errors="replace")[-2000:] for f in Path(tmp).glob("*.log"))
+                raise RuntimeError(f"the local Ray cluster did not come up ({'a node exited' if dead else 'timeout'}):"
+                                   f"\n{done.stdout[-1000:]}{done.stderr[-1000:]}\n{logs}")
+            time.sleep(1)
+
+    try:
+        deadline = time.monotonic() + timeout
+        start(["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", tmp], "head")
+        wait_for(cpus, deadline)  # a worker node that finds no head gives up
+        for i in range(1, nodes):  # one at a time: two nodes starting at once on one host can time out
+            start(["--address", address], f"worker{i}")
+            wait_for((i + 1) * cpus, deadline)
+        yield address
+    finally:
+        for p in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)  # the node's daemons, in its group
+        shutil.rmtree(tmp, ignore_errors=True)

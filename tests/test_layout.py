@@ -15,7 +15,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "solver"
 LAYERS = [
-    {"errors", "registry"},
+    {"errors", "registry", "cluster"},  # cluster: the Ray back-end, a generic ordered map over actors
     {"spec"},
     {"runtime", "sqlcheck"},  # the plain-Python meaning; verify's second engine (SQL), which reads only the spec
     {"plan"},
