@@ -23,7 +23,7 @@ def _record_world(domain: Domain, tool, symbols, ctx=None):
     """A Z3 world with a free record for each of the tool's record variables (and the records they
     link to, two levels deep), its arguments and lets: what a requirement can read."""
 
-    w = World(domain, symbols, ctx)
+    w = World(domain, symbols, ctx, lazy=True)
     env = {}
     shared: set[str] = set()
     w.actor = _linked_records(w, domain, domain.actor, shared)
@@ -65,7 +65,7 @@ def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
     for ent in domain.entities.values():
         if not ent.invariants:
             continue
-        w = World(domain, symbols, ctx)
+        w = World(domain, symbols, ctx, lazy=True)
         try:
             made = _linked_records(w, domain, ent.name)
         except Unsupported:

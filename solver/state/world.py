@@ -119,17 +119,37 @@ class Tracked:
     objects: tuple = ()  # objects it compares (descriptions): learning needs them in the prefix
 
 
-class World:
-    """One walk's constraint system: objects, their field terms per state, tracked constraints."""
+class _LazyFields(dict):
+    """(object, field) -> term, where a value field's variable is made when first read: a question
+    about one requirement reads a few of the hundreds of fields a large spec's records carry."""
 
-    def __init__(self, domain: Domain, symbols: Symbols, ctx: Optional[z3.Context] = None):
+    def __init__(self, world: "World"):
+        super().__init__()
+        self.world = world
+        self.pending: dict[tuple[str, str], tuple] = {}
+
+    def __missing__(self, key):
+        if key not in self.pending:
+            raise KeyError(key)
+        label, t, typical = self.pending.pop(key)
+        term = self[key] = self.world.new_var(label, t, typical)
+        return term
+
+
+class World:
+    """One walk's constraint system: objects, their field terms per state, tracked constraints.
+    `lazy`: value fields get variables only when read (static questions; a walk's world makes
+    every variable, since hints and the model read them all)."""
+
+    def __init__(self, domain: Domain, symbols: Symbols, ctx: Optional[z3.Context] = None, lazy: bool = False):
         self.d = domain
         self.sym = symbols
         self.ctx = ctx or z3.Context()  # shared only by callers that solve many small questions
         self.solver = lia_solver(self.ctx)
         self.vars: dict[str, Var] = {}
         self.tracked: list[Tracked] = []
-        self.state: dict[tuple[str, str], Value] = {}  # (object, field) -> value, current state
+        # (object, field) -> value, current state
+        self.state: dict[tuple[str, str], Value] = _LazyFields(self) if lazy else {}
         self.entity_of: dict[str, str] = {}
         self.exists: set[str] = set()
         self.symbol_vars: list[z3.ArithRef] = []
@@ -229,6 +249,8 @@ class World:
                 if target is None:
                     raise Unsupported(f"{name}.{f.name} has no linked record")
                 self.state[(name, f.name)] = Obj(target, f.type.entity)
+            elif isinstance(self.state, _LazyFields):
+                self.state.pending[(name, f.name)] = (f"{prefix}{name}.{f.name}", f.type, f.typical)
             else:
                 self.state[(name, f.name)] = self.new_var(f"{prefix}{name}.{f.name}", f.type, f.typical)
 
