@@ -217,6 +217,9 @@ class Compiler(Walker):
                 raise SqlCheckError(f"{n.func}() needs a literal")
             return _q(sql_value(T.DATE if n.func == "date" else T.DATETIME, text))
         args = [self.walk(a, scope) for a in n.args]
+        if n.func == "distinct":
+            pairs = [f"{a} IS NOT {b}" for i, a in enumerate(args) for b in args[i + 1:]]
+            return "(" + " AND ".join(pairs) + ")"
         if n.func in ("min", "max"):
             return args[0] if len(args) == 1 else f"{n.func}({', '.join(args)})"
         if n.func == "abs":

@@ -136,6 +136,8 @@ class Evaluator(Arithmetic):
         if n.func in ("date", "datetime"):
             return n.const
         vals = [self.walk(a, env) for a in n.args]
+        if n.func == "distinct":
+            return all(a != b for i, a in enumerate(vals) for b in vals[i + 1:])
         if n.func == "min":
             return min(vals)
         if n.func == "max":

@@ -120,7 +120,9 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
             # conditions on links between records or over all records depend on which records
             # the plan connects - the planner and solver judge those; value ranges decide the rest
             if any(isinstance(n, E.Quant) or (isinstance(n, E.Compare) and n.left.type is not None
-                                              and n.left.type.kind == "ref") for n in E.walk(req.expr)):
+                                              and n.left.type.kind == "ref")
+                   or (isinstance(n, E.Call) and n.func == "distinct" and n.args[0].type.kind == "ref")
+                   for n in E.walk(req.expr)):
                 continue
             try:
                 w, env = _record_world(domain, tool, symbols, ctx)
