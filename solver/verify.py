@@ -164,6 +164,11 @@ def second_engine_problems(domain: Domain, task: Task, snapshots: list[dict]) ->
         return bases[step]
 
     try:
+        for ename in sorted(domain.entities):  # every initial record keeps its entity's invariants
+            for node, src in domain.entities[ename].invariants:
+                n_req += 1
+                for rid in sqlcheck.breaking(domain, base(1), ename, node):
+                    out.append(f"second engine: {ename} {rid} in the initial database breaks its invariant '{src}'")
         for ename in sorted(domain.entities):  # every initial record: one its creating tool could have made
             for rule in history(domain).for_entity(ename):
                 n_req += 1
