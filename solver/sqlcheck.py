@@ -244,6 +244,9 @@ class Compiler(Walker):
             return _floor_mod(args[0], _DAY)
         if n.func == "datetime":
             return f"({args[0]} * {_DAY} + {args[1]})"
+        if n.func == "distinct":
+            pairs = [f"{a} IS NOT {b}" for i, a in enumerate(args) for b in args[i + 1:]]
+            return "(" + " AND ".join(pairs) + ")"
         if n.func in ("min", "max"):
             return args[0] if len(args) == 1 else f"{n.func}({', '.join(args)})"
         if n.func == "abs":

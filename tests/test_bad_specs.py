@@ -213,3 +213,18 @@ def test_every_bad_file_gets_a_message_from_the_command_line_quickly(tmp_path):
         assert "Traceback" not in res["output"] and "internal error" not in res["output"], f"{label}:\n{res['output']}"
         if res["args"][0] == "generate" and unusable:
             assert res["code"] == 1 and "error" in res["output"], f"{label}: exit {res['code']}\n{res['output']}"
+
+
+def test_inequality_of_two_record_arguments_points_to_distinct():
+    """`target != source` can never be refused (the planner never names one record twice unless a
+    distinct() rule is what refuses it): check says so at its line, with what to write."""
+    from envsynth.state.analysis import distinct_findings
+
+    text = (CORPUS.parent.parent / "specs" / "banking.yaml").read_text(encoding="utf-8")
+    assert "distinct(source, target)" in text
+    lines = text.splitlines()
+    line = next(i for i, l in enumerate(lines, 1) if "distinct(source, target)" in l)
+    d = parse_spec_text(text.replace("distinct(source, target)", "target != source"), "banking.yaml")
+    found = [f.message for f in distinct_findings(d)]
+    assert found and found[0].startswith(f"banking.yaml:{line}: ") and "write distinct(target, source)" in found[0]
+    assert not distinct_findings(parse_spec_text(text, "banking.yaml"))

@@ -218,3 +218,52 @@ def test_a_link_set_to_null_is_empty_everywhere_the_runtime_reads_it():
     # taking it again fills the link
     taken = rt.call("assign_to_me", {"incident_id": "INC000001"})
     assert taken.ok and rt.db["incident"]["INC000001"]["assignee"] == "U00001"
+
+
+DISTINCT = """
+domain: bank
+today: 2026-01-01
+actor: account
+entities:
+  account:
+    fields:
+      balance: {type: money, min: 0, max: 1000}
+      opened: {type: date, min: 2025-01-01, max: 2025-12-31}
+    refer: {by_id: {id: true}}
+tools:
+  move:
+    kind: write
+    description: Move money between two accounts, to a third as a fee.
+    args:
+      from_id: {ref: account, as: source}
+      to_id: {ref: account, as: target}
+      fee_id: {ref: account, as: bank}
+      amount: {type: money, min: 1, max: 1000}
+    requires:
+      - check: distinct(source, target, bank)
+        error: the three accounts must all be different
+      - check: distinct(source.opened, target.opened)
+        error: accounts opened on one day cannot trade
+    effects:
+      - source.balance -= amount
+      - target.balance += amount
+"""
+
+
+def test_distinct_refuses_one_record_named_twice():
+    """`distinct(a, b, c)`: no two the same (records by id, other values by value), and a call
+    that names one record twice is refused for that rule and changes nothing."""
+    d = parse_spec_text(DISTINCT, "bank.yaml")
+    db = {"account": {a: {"id": a, "balance": 500, "opened": f"2025-0{i}-01"}
+                      for i, a in enumerate(["A1", "A2", "A3"], 1)}}
+    for args in ({"from_id": "A1", "to_id": "A1", "fee_id": "A3"}, {"from_id": "A1", "to_id": "A2", "fee_id": "A1"},
+                 {"from_id": "A2", "to_id": "A3", "fee_id": "A3"}):
+        rt = Runtime(d, json.loads(json.dumps(db)))
+        rec = rt.call("move", {**args, "amount": 20})
+        assert rec.output == "Error: the three accounts must all be different", args
+        assert rt.db == db
+    db["account"]["A2"]["opened"] = "2025-01-01"
+    rt = Runtime(d, json.loads(json.dumps(db)))
+    assert rt.call("move", {"from_id": "A1", "to_id": "A2", "fee_id": "A3", "amount": 20}).output == \
+        "Error: accounts opened on one day cannot trade"
+    assert rt.call("move", {"from_id": "A1", "to_id": "A3", "fee_id": "A2", "amount": 20}).ok

@@ -222,3 +222,75 @@ def test_second_engine_checks_invariants_of_initial_records():
     problems = check_task(domain, bad).problems
     assert any(p.startswith("second engine:") and item in p and "invariant 'price == variant.price'" in p
                for p in problems), problems
+
+
+def _task_of(domain, walk, seed: int = 0):
+    from envsynth.state.synth import synthesize
+    from envsynth.tasks.derive import derive_task, tool_schemas
+    from envsynth.tasks.phrases import Templates
+
+    return derive_task(domain, synthesize(domain, walk, seed), Templates(domain), 0, tool_schemas(domain))
+
+
+def _refusal_walks(domain, goal: str, prefix: str, max_len: int = 2):
+    from envsynth.plan.planner import Planner
+
+    j = next(i for i, r in enumerate(domain.tools[goal].requires, 1) if r.src.startswith(prefix))
+    return [w for w in Planner(domain).goal_walks(goal, max_len, refusal=True) if w.steps[-1].refuse == j]
+
+
+def test_sql_rederives_the_count_a_refusal_rests_on():
+    """itsm's "at most 5 in progress" refusal: SQLite counts the agent's incidents itself. With
+    one of the five put back in the queue the request would succeed, and SQL says so."""
+    import copy
+
+    domain = load_domain("itsm")
+    task = _task_of(domain, _refusal_walks(domain, "assign_to_me", "count(")[0])
+    result = check_task(domain, task)
+    assert result.ok, result.problems
+    refusal = task.expected.refusals[0]
+    assert refusal.requirement.startswith("count(")
+    actor = task.certificate.actor
+    busy = [r for r in task.initial_db["incident"].values()
+            if r["assignee"] == actor and r["status"] == "in_progress" and r["resolution_note"] == "no note"]
+    broken = copy.deepcopy(task)
+    broken.initial_db["incident"][busy[0]["id"]]["status"] = "new"
+    from envsynth.play.environment import Environment
+    from envsynth.runtime.execute import copy_db
+    from envsynth.verify import second_engine_problems
+
+    problems, _d, _r = second_engine_problems(domain, broken, [copy_db(Environment(domain, broken).runtime.db)])
+    assert any("fails on nothing in SQL" in p for p in problems), problems
+
+
+def test_sql_refuses_a_transfer_to_the_same_account():
+    """distinct(source, target) in SQL: the banking task that asks to send money from an account
+    to itself is refused for that rule by SQLite too; two accounts pass it."""
+    domain = load_domain("banking")
+    task = _task_of(domain, _refusal_walks(domain, "transfer_money", "distinct(")[0])
+    result = check_task(domain, task)
+    assert result.ok, result.problems
+    tool = domain.tools["transfer_money"]
+    j = next(i for i, r in enumerate(tool.requires) if r.src.startswith("distinct("))
+    base = sqlcheck.Database(domain, task.initial_db)
+    accounts = sorted(task.initial_db["account"])
+    same = sqlcheck.requirements(domain, base, tool, {"from_account_id": accounts[0], "to_account_id": accounts[0],
+                                                     "amount": "10.00"}, task.certificate.actor)
+    other = sqlcheck.requirements(domain, base, tool, {"from_account_id": accounts[0], "to_account_id": accounts[1],
+                                                      "amount": "10.00"}, task.certificate.actor)
+    base.close()
+    assert same[j] is False and other[j] is True
+
+
+def test_sql_checks_the_invariants_of_the_initial_records():
+    """A record no invariant allows (a witness or background record the solver got wrong) is
+    reported by the second engine: here an account that sent more today than its daily limit."""
+    domain = load_domain("banking")
+    task = generate_tasks(domain, n=1, seed=3)[0]
+    acc = sorted(task.initial_db["account"].values(), key=lambda r: r["id"])[0]
+    acc["daily_limit"], acc["transferred_today"] = "500.00", "600.00"
+    from envsynth.verify import second_engine_problems
+
+    problems, _d, _r = second_engine_problems(domain, task, [task.initial_db] * (len(task.gold_actions) + 1))
+    assert any(f"account {acc['id']} in the initial database breaks the invariant 'transferred_today <= daily_limit'"
+               in p for p in problems), problems

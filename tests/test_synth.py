@@ -267,3 +267,94 @@ def _subterms(t):
         seen.add(x.get_id())
         yield x
         stack.extend(x.children())
+
+
+# ---------------------------------------------------------------- witnesses of counting quantifiers
+
+def _count_refusals(domain, goal: str, max_len: int = 2):
+    from envsynth.plan.planner import Planner
+
+    j = next(i for i, r in enumerate(domain.tools[goal].requires, 1) if r.src.startswith("count("))
+    walks = [w for w in Planner(domain).goal_walks(goal, max_len, refusal=True) if w.steps[-1].refuse == j]
+    assert walks, f"the planner plans no refusal of {goal}'s count"
+    return walks, domain.tools[goal].requires[j - 1]
+
+
+def test_witness_demand_follows_the_bound():
+    """How many records a count needs, read from its comparison and whether it must hold."""
+    from envsynth.spec.grammar import parse_expr
+    from envsynth.state.witnesses import CAP, demands
+
+    d = load_domain("itsm")
+    tool = d.tools["assign_to_me"]
+    count = tool.requires[-1].expr  # count(...) < 5, typed
+    assert [k for _q, k in demands(count, False)] == [5]  # refused: five in progress
+    assert [k for _q, k in demands(count, True)] == []  # holds with none at all
+    neg = parse_expr("not (x < 5)")
+    neg.operand.left = count.left  # not (count < 5), which must hold: five again
+    assert [k for _q, k in demands(neg, True)] == [5]
+    # and the spec-level report: none of the shipped counts needs more than the cap
+    from envsynth.state.witnesses import over_cap
+    assert CAP >= 5 and not over_cap(d)
+
+
+def test_a_refused_count_gets_as_many_witnesses_as_its_bound():
+    """itsm's "at most 5 incidents in progress": refusing it needs five in progress for the agent,
+    in the database the solver builds, and the runtime refuses the request for that rule."""
+    d = load_domain("itsm")
+    for goal in ("assign_to_me", "reassign_incident"):
+        walks, req = _count_refusals(d, goal)
+        built = 0
+        for i, w in enumerate(walks[:6]):
+            sc = synthesize(d, w, i)
+            step = w.steps[-1]
+            holder = sc.ids[w.actor if goal == "assign_to_me" else step.binds["new_assignee"]]
+            busy = [r for r in sc.initial_db["incident"].values()
+                    if r["assignee"] == holder and r["status"] == "in_progress"]
+            assert len(busy) >= 5, (goal, busy)
+            assert sc.outputs[-1] == f"Error: {req.error}"
+            assert sc.replay.refused == 1
+            built += 1
+        assert built
+
+
+def test_one_witness_per_count_cannot_build_the_refusal(monkeypatch):
+    """The planted bug: one witness per quantifier (as before) - no database reaches five."""
+    import envsynth.state.witnesses as W
+
+    d = load_domain("itsm")
+    walks, _req = _count_refusals(d, "assign_to_me")
+    monkeypatch.setattr(W, "CAP", 1)
+    with pytest.raises(Infeasible):
+        synthesize(d, walks[0], 0)
+
+
+def test_witnesses_of_one_count_are_present_in_order():
+    """Symmetry breaking: the i+1-th witness of a count only with the i-th."""
+    from envsynth.state.solve import solve_walk as _solve
+
+    d = load_domain("itsm")
+    walks, _req = _count_refusals(d, "assign_to_me")
+    plan, model, _rec = _solve(d, walks[0], random.Random(0), SynthOptions(), Symbols(d))
+    w = plan.world
+    assert len(plan.witnesses) >= 5
+    first, second = plan.witnesses[:2]
+    assert w.solver.check(w.presence(second), z3.Not(w.presence(first))) == z3.unsat
+    present = [z3.is_true(model.eval(w.presence(o), model_completion=True)) for o in plan.witnesses]
+    assert present == sorted(present, reverse=True)  # a prefix of them
+
+
+def test_a_transfer_to_the_same_account_is_built_as_a_refusal():
+    """distinct(source, target) in Z3: the walk that names one account twice solves into a task
+    whose request the runtime refuses for that rule (and replay agrees with the model)."""
+    from envsynth.plan.planner import Planner
+
+    d = load_domain("banking")
+    rule = next(r for r in d.tools["transfer_money"].requires if r.src.startswith("distinct("))
+    walks = [w for w in Planner(d).goal_walks("transfer_money", 2, refusal=True)
+             if w.steps[-1].binds["source"] == w.steps[-1].binds["target"]]
+    assert walks
+    for i, w in enumerate(walks[:4]):
+        sc = synthesize(d, w, i)
+        assert sc.outputs[-1] == f"Error: {rule.error}"
+        assert sc.replay.refused == 1

@@ -221,3 +221,25 @@ def test_the_checker_holds_a_walk_to_its_empty_links():
     refused = empty.model_copy(deep=True)
     refused.steps[0].refuse = 1
     assert checker.accepts(refused)
+
+
+def test_one_record_twice_only_where_a_distinct_rule_refuses_it():
+    """banking's transfer requires distinct(source, target): no walk sends from an account to
+    itself, except refusal walks refused for exactly that rule (the user asks for it)."""
+    from envsynth.plan.planner import Planner
+    from envsynth.spec.loader import load_domain
+
+    d = load_domain("banking")
+    j = next(i for i, r in enumerate(d.tools["transfer_money"].requires, 1) if r.src.startswith("distinct("))
+    planner = Planner(d)
+
+    def same(w):
+        return any(s.tool == "transfer_money" and s.binds["source"] == s.binds["target"] for s in w.steps)
+
+    assert not any(same(w) for w in planner.goal_walks("transfer_money", 3))
+    refused = planner.goal_walks("transfer_money", 2, refusal=True)
+    twice = [w for w in refused if same(w)]
+    assert twice, "no refusal walk names one account twice"
+    assert all(w.steps[-1].refuse == j for w in twice)
+    # ...and the refusal of the rule is planned only that way (the rule cannot fail otherwise)
+    assert all(same(w) for w in refused if w.steps[-1].refuse == j)

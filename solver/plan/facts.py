@@ -205,8 +205,17 @@ class Facts:
         if tool.returns.kind == "record":
             self.fact("returns_record", t, S(tool.returns.var))
         scope = self.tool_scope(tool)
+        ref_vars = {a.var for a in tool.args.values() if a.is_ref}
         for j, req in enumerate(tool.requires, 1):
             self.fact("req", t, N(j), self.cond(req.expr, scope))
+            # `distinct(source, target)` of two record arguments: refusing it is how a request
+            # may name one record twice (encoding.lp otherwise never binds one record to both)
+            if isinstance(req.expr, E.Call) and req.expr.func == "distinct":
+                names = [a.id for a in req.expr.args if isinstance(a, E.Name) and a.id in ref_vars]
+                for v1 in names:
+                    for v2 in names:
+                        if v1 != v2:
+                            self.fact("req_distinct", t, N(j), S(v1), S(v2))
         if tool.is_write and tool.requires:
             self.fact("has_reqs", t)
         if listing is not None and listing.where is not None:
@@ -355,6 +364,23 @@ class _Conds(Walker):
         for p in parts:
             self.f.fact("e_arg", out, p)
             self.f.child(out, p)
+        return out
+
+    def call(self, n: E.Call, scope: _Scope) -> clingo.Symbol:
+        """`distinct(a, b, ...)` of records or enum values: every pair differs (an `e_cmp ne`
+        each, under one `e_and`); other functions compute numbers, Z3's to decide."""
+        if n.func != "distinct":
+            return self.missing(n, scope)
+        terms = [self.f.term(a, scope) for a in n.args]
+        if any(t is None for t in terms):
+            return self.missing(n, scope)
+        out = self.f.node("e_and")
+        for i in range(len(terms)):
+            for j in range(i + 1, len(terms)):
+                ne = self.f.node("e_cmp", F("ne"), terms[i], terms[j])
+                self.f.child(ne, terms[i], terms[j])
+                self.f.fact("e_arg", out, ne)
+                self.f.child(out, ne)
         return out
 
     def ifelse(self, n: E.IfElse, scope: _Scope) -> clingo.Symbol:

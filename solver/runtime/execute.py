@@ -143,6 +143,8 @@ class Evaluator(Arithmetic):
         if v is not None:
             return v
         vals = [self.walk(a, env) for a in n.args]
+        if n.func == "distinct":
+            return all(a != b for i, a in enumerate(vals) for b in vals[i + 1:])
         if n.func == "min":
             return min(vals)
         if n.func == "max":

@@ -231,6 +231,7 @@ FUNCTIONS = {
     "min": "min(a, b, ...): the smallest of numbers or dates",
     "max": "max(a, b, ...): the largest of numbers or dates",
     "abs": "abs(x): absolute value",
+    "distinct": "distinct(a, b, ...): true when no two of the values are the same (records by id)",
 }
 
 

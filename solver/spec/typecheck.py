@@ -366,7 +366,35 @@ class TypeChecker(Walker):
             if t.kind not in T.NUMERIC_KINDS and t.kind != "duration":
                 self.fail(n, f"abs() needs a number or a duration, got {t.describe()}")
             return t
+        if n.func == "distinct":
+            return self._distinct(n)
         self.fail(n, f"unknown function '{n.func}'", did_you_mean(n.func, E.FUNCTIONS, "functions"))
+
+    def _distinct(self, n: E.Call) -> VType:
+        """`distinct(source, target)`: values of one type, none named twice (a record argument
+        compared with itself is always the same, so the rule could never hold)."""
+        if len(n.args) < 2:
+            self.fail(n, "distinct() needs at least two values", "e.g. distinct(source, target)")
+        seen: dict[str, int] = {}
+        for i, a in enumerate(n.args):
+            text = E.unparse(a)
+            if text in seen:
+                self.fail(a, f"distinct() names {text} twice, so it can never hold",
+                          "name each argument once: distinct(source, target)")
+            seen[text] = i
+        types = [self.tc(a) for a in n.args]
+        for i in range(1, len(n.args)):
+            a, b = types[0], types[i]
+            if a.kind == "ref" and b.kind == "ref" and a.entity != b.entity:
+                self.fail(n.args[i], f"distinct() compares {E.unparse(n.args[0])} ({a.describe()}) with "
+                          f"{E.unparse(n.args[i])} ({b.describe()}): records of different entities always differ",
+                          "compare records of one entity: distinct(source, target)")
+            if (a.kind == "ref") != (b.kind == "ref"):
+                self.fail(n.args[i], f"distinct() compares {E.unparse(n.args[0])} ({a.describe()}) with "
+                          f"{E.unparse(n.args[i])} ({b.describe()})",
+                          "give distinct() values of one type: two records of one entity, two dates, ...")
+            self._unify_args(n, i, types[0], types[i])
+        return T.BOOL
 
     def _arith(self, n: E.Arith) -> VType:
         lt, rt = self.tc(n.left), self.tc(n.right)

@@ -16,6 +16,7 @@ from ..spec import grammar as E
 from ..spec.model import Domain
 from ..spec.nulls import tests_null
 from ..spec.types import to_text
+from . import witnesses as W
 from .world import Obj, Symbols, Unsupported, World
 
 
@@ -52,7 +53,41 @@ def static_findings(domain: Domain) -> list[Finding]:
 
     ctx = z3.Context()  # one context for all these small questions: a context costs megabytes
     broken = invariant_findings(domain, ctx)
-    return broken + requirement_findings(domain, skip={f.where for f in broken}, ctx=ctx)
+    return (broken + requirement_findings(domain, skip={f.where for f in broken}, ctx=ctx)
+            + witness_findings(domain) + distinct_findings(domain))
+
+
+def witness_findings(domain: Domain) -> list[Finding]:
+    """Counts whose bound needs more records than the solver adds for one quantifier (a warning:
+    the walks that need them are never built)."""
+    out = []
+    for tool, req, q, k, refused in W.over_cap(domain):
+        where = f"{domain.source}:{req.line}" if req.line else domain.source
+        need = f"{k}" if k is not None else "an unbounded number of"
+        what = "refusing" if refused else "calling"
+        out.append(Finding("warning", f"{where}: {what} {tool.name} for '{req.src}' needs {need} {q.entity} "
+                           f"records matching {E.unparse(q)}, but the solver adds at most {W.CAP} per count, "
+                           f"so no such task is built (hint: compare the count with a bound of at most {W.CAP}, "
+                           "or give the field it is compared with a max)", tool.name))
+    return out
+
+
+def distinct_findings(domain: Domain) -> list[Finding]:
+    """`a != b` between two record arguments of a tool: it holds in every planned call (the planner
+    never names one record twice), so it can never be refused - `distinct(a, b)` can."""
+    out = []
+    for tool in domain.tools.values():
+        ref_vars = {a.var for a in tool.args.values() if a.is_ref}
+        for req in tool.requires:
+            n = req.expr
+            if isinstance(n, E.Compare) and n.op == "!=" and all(
+                    isinstance(x, E.Name) and x.id in ref_vars for x in (n.left, n.right)):
+                where = f"{domain.source}:{req.line}" if req.line else domain.source
+                out.append(Finding("info", f"{where}: '{req.src}' of {tool.name} compares two record arguments; "
+                                   "no task asks for one record in both, so it is never refused (hint: write "
+                                   f"distinct({n.left.id}, {n.right.id}) to get refusals of the same record named "
+                                   "twice)", tool.name))
+    return out
 
 
 def invariant_findings(domain: Domain, ctx=None) -> list[Finding]:
@@ -137,7 +172,9 @@ def requirement_findings(domain: Domain, skip: frozenset = frozenset(), ctx=None
             # conditions on links between records or over all records depend on which records
             # the plan connects - the planner and solver judge those; value ranges decide the rest
             if any(isinstance(n, E.Quant) or (isinstance(n, E.Compare) and n.left.type is not None
-                                              and n.left.type.kind == "ref") for n in E.walk(req.expr)):
+                                              and n.left.type.kind == "ref")
+                   or (isinstance(n, E.Call) and n.func == "distinct" and n.args[0].type.kind == "ref")
+                   for n in E.walk(req.expr)):
                 continue
             try:
                 if world is None:

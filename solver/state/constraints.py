@@ -15,6 +15,7 @@ from ..spec import grammar as E
 from ..spec.meaning import TARGET, describe
 from ..spec.model import CreateEffect, Domain, Reference, SetEffect
 from . import distractors as D
+from .witnesses import add_witnesses
 from .world import Obj, Symbols, Unsupported, World
 
 
@@ -58,7 +59,7 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
         w.add_object(oname, ent, links)
     planned = planned or []
     D.add_objects(w, domain, planned)
-    witnesses = _add_witnesses(w, domain, walk)
+    witnesses = add_witnesses(w, domain, walk)
     initial = walk.initial_objects() + [o for p in planned for o in p.objects] + witnesses
     w.check_invariants(initial, "initially")
     w.check_history(initial, "initially")
@@ -184,63 +185,6 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
     plan.witnesses = witnesses
     plan.branches = branches
     return plan
-
-
-def _resolve(walk: Walk, step, path: list[str]) -> Optional[str]:
-    """The walk object a path from a tool's record variable denotes, if the walk fixes it."""
-    if not path:
-        return None
-    obj = walk.actor if path[0] == "actor" else step.binds.get(path[0])
-    for f in path[1:]:
-        if obj is None:
-            return None
-        obj = walk.links.get(f"{obj}.{f}")
-    return obj
-
-
-def _add_witnesses(w: World, domain: Domain, walk: Walk) -> list[str]:
-    """Records a quantifier may need to exist: one per `any(...)` a step requires, and per
-    quantifier in a refused requirement (`none(m in meeting where m.room == room ...)` fails only
-    if such a meeting exists). Each is optional - its presence literal is left to the solver - and
-    linked to the records the quantifier's condition names."""
-    out: list[str] = []
-    for k, step in enumerate(walk.steps):
-        tool = domain.tools[step.tool]
-        if step.refuse is not None:
-            roots = [tool.requires[step.refuse - 1].expr]
-            wanted = ("any", "none", "count")
-        else:
-            roots = [r.expr for r in tool.requires]
-            wanted = ("any",)
-        for root in roots:
-            for q in E.walk(root):
-                if not isinstance(q, E.Quant) or q.kind not in wanted:
-                    continue
-                links: dict[str, str] = {}
-                for c in E.conjuncts(q.cond):
-                    if isinstance(c, E.Compare) and c.op == "==":
-                        for a, b in ((c.left, c.right), (c.right, c.left)):
-                            pa, pb = E.path_of(a), E.path_of(b)
-                            if pa and len(pa) == 2 and pa[0] == q.var and pb and pb[0] != q.var:
-                                target = _resolve(walk, step, pb)
-                                if target is not None and a.type is not None and a.type.kind == "ref":
-                                    links[pa[1]] = target
-                name = f"w{len(out) + 1}"
-                _witness(w, domain, q.entity, name, links)
-                out.append(name)
-    return out
-
-
-def _witness(w: World, domain: Domain, entity: str, name: str, links: dict[str, str]) -> None:
-    ent = domain.entities[entity]
-    for f in ent.ref_fields():
-        if f.name not in links:
-            same = sorted(o for o, e in w.entity_of.items() if e == f.type.entity)
-            if not same:
-                raise Unsupported(f"no {f.type.entity} record for a witness {entity} to link to")
-            links[f.name] = same[0]
-    w.add_object(name, entity, links)
-    w.object_group[name] = name  # optional: present only if the model says so
 
 
 def _swap_map(w: World, walk: Walk, target: str, near: str) -> dict[str, str]:

@@ -569,6 +569,13 @@ class Z3Terms(Arithmetic):
         if v is not None:
             return v
         vals = [self.walk(a, env) for a in n.args]
+        if n.func == "distinct":
+            # records are fixed by the walk (decided here); other values pairwise by Z3
+            pairs = [self.w.same(a, b) for i, a in enumerate(vals) for b in vals[i + 1:]]
+            if any(p is True for p in pairs):
+                return False
+            real = [z3.Not(self.w._coerce_bool(p)) for p in pairs if p is not False]
+            return True if not real else (real[0] if len(real) == 1 else z3.And(real))
         if n.func == "abs":
             return z3.If(vals[0] >= 0, vals[0], -vals[0])
         out = vals[0]

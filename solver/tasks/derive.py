@@ -156,6 +156,12 @@ class _Mention:
     def __str__(self) -> str:
         return str(self.describe(self.obj))
 
+    def __eq__(self, other: object) -> bool:  # `{% if target == source %}`: one record named twice
+        return isinstance(other, _Mention) and other.obj == self.obj
+
+    def __hash__(self) -> int:
+        return hash(self.obj)
+
 
 def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
     """A value of `obj` that a rendered description states through a link (room.name of a meeting),
