@@ -216,7 +216,11 @@ def generate(
     distractor_kinds: str = typer.Option(
         "all", "--distractor-kinds", help="Comma list of: outranked, state_trap, off_by_one, look_alike."),
     length_mix: Optional[str] = typer.Option(
-        None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights)."),
+        None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights); lengths "
+        "beyond --max-len are built by chaining intents that share records, ranges share a weight: '2:1,10-15:1'."),
+    difficulty: Optional[str] = typer.Option(
+        None, "--difficulty", help="A difficulty profile every task must be on: easy, medium, hard, expert, or "
+        "bounds on length, intents, compared, near_misses, conditionals, e.g. 'length=8-12,near_misses=1-'."),
     multi_intent: float = typer.Option(0.0, "--multi-intent", help="Share of tasks merged from several intents (0-1)."),
     refusals: float = typer.Option(0.0, "--refusals", help="Share of tasks whose request must be refused (0-1)."),
     max_intents: int = typer.Option(2, "--max-intents", help="Most intents in one merged task."),
@@ -233,16 +237,14 @@ def generate(
     from .spec.loader import resolve_spec_path
 
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
-    mix = None
-    if length_mix:
-        try:
-            mix = {int(a): float(b) for a, b in (part.split(":") for part in length_mix.split(","))}
-        except ValueError:
-            raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
+    from .tasks.difficulty import parse_length_mix
+
+    mix = parse_length_mix(length_mix) if length_mix else None
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
                               distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
                               max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
-                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals)
+                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals,
+                              difficulty=difficulty)
     resolve_spec_path(spec)  # a bad spec name fails before the progress bar shows
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
@@ -261,7 +263,8 @@ def generate(
                    (c["unrenderable"], "relied on a description the templates never give the user"),
                    (c["failed_check"], "failed their own verification"),
                    (c["repeats"], "repeated the shape of a task already written"),
-                   (c["merge_rejected"], "merges the planner rejected")]
+                   (c["merge_rejected"], "merges the planner rejected"),
+                   (c["off_profile"], "were off the difficulty profile")]
         parts = [f"{k} {what}" for k, what in skipped if k]
         if parts:
             err.print(f"{c['proposed']} walks proposed for {report.tasks - report.resumed_from} tasks; not written: "
