@@ -316,10 +316,14 @@ def stats(
     spec: Optional[str] = typer.Option(None, "--spec"),
     max_len: Optional[int] = typer.Option(None, "--max-len", min=1, help="Walk bound for reachability (default: the dataset's)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    buckets: Optional[str] = typer.Option(
+        None, "--buckets", help="Lengths that start the coverage buckets, e.g. '2,5,10,15' (default: the "
+        "dataset's --length-mix; ranges count from their start)."),
 ):
     """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
-    sequences, lengths, multi-intent share - and what no task covers, with why."""
-    from .coverage import Coverage, coverage_report, walk_bound
+    sequences, lengths, multi-intent share, coverage per length bucket and the difficulty
+    distribution - and what no task covers, with why."""
+    from .coverage import Coverage, asked_lengths, coverage_report, walk_bound
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -329,7 +333,11 @@ def stats(
     cov = Coverage()
     for task in iter_tasks(path):
         cov.add(summarize(domain, task))
-    report = coverage_report(domain, cov, bound)
+    try:
+        lengths = [int(x) for x in buckets.split(",")] if buckets else asked_lengths(path.parent)
+    except ValueError:
+        raise EnvsynthError("--buckets takes lengths separated by commas, e.g. '2,5,10,15'") from None
+    report = coverage_report(domain, cov, bound, _bucket_starts(lengths))
     if json_out:
         print(json.dumps(report))
         return
@@ -341,6 +349,16 @@ def stats(
     out.print(f"single-intent walks within {bound} steps: {report['canonical_walks']} canonical, "
               f"{report['canonical_walks_covered']} of them used by some task")
     out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
+    if len(report["by_length"]) > 1:
+        table = Table("length", "tasks", "tools", "edges", "branches", "edges no shorter bucket covers")
+        for name, b in report["by_length"].items():
+            table.add_row(name, str(b["tasks"]), f"{b['tools_covered']}/{b['tools_total']}",
+                          f"{b['edges_covered']}/{b['edges_total']}", f"{b['branches_covered']}/{b['branches_total']}",
+                          str(len(b["edges_only_here"])))
+        out.print(table)
+    out.print("difficulty: " + "; ".join(
+        f"{dim} " + ", ".join(f"{v}: {c}" for v, c in dist.items()) for dim, dist in report["difficulty"].items()),
+        markup=False)
     if cov.refusals:
         out.print(f"refusal share {report['refusal_share']} ({cov.refusals} tasks); refusal reasons covered "
                   f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some walk "
@@ -359,6 +377,18 @@ def stats(
                 out.print(f"  {item.replace('|', ' -> ', 1).replace('|', ' ')}: {why}", markup=False)
     if report["uncovered_branches"]:
         out.print("branches not taken: " + ", ".join(report["uncovered_branches"]), markup=False)
+
+
+STANDARD_BUCKETS = (1, 2, 5, 8, 12, 16)
+
+
+def _bucket_starts(lengths: list[int]) -> list[int]:
+    """Bucket starts from asked-for lengths: each, when there are a few; when a mix names many
+    (ranges: '1-4:1,8-12:1'), the standard buckets from its shortest length on."""
+    asked = sorted(set(lengths))
+    if len(asked) <= 6:
+        return asked
+    return [asked[0]] + [n for n in STANDARD_BUCKETS if n > asked[0]]
 
 
 @app.command()

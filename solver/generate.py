@@ -247,7 +247,7 @@ class Generator:
         self.checked: dict[str, bool] = {}  # merged walk -> accepted by the planner
         self.checker = Checker(domain)  # grounds once per shape of walk, decides each by assumptions
         self._spaces: dict[tuple[bool, int], ShapeSpace] = {}
-        self.chains = ChainBuilder(domain, self.walks, self.checker)  # walks longer than max_len
+        self.chains = ChainBuilder(domain, self.walks)  # walks longer than max_len
         self.target = DifficultyTarget.parse(options.difficulty) if options.difficulty else None
 
     def _strata(self, walks: list[Walk], length: Optional[int] = None) -> list[list[list[int]]]:
@@ -427,7 +427,8 @@ def summarize(domain: Domain, task: Task) -> dict:
             "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16],
             "shape": task_shape(domain, task),
             "canonical": canonical_key(domain, task.certificate.walk),
-            "coverage": task_coverage(domain, task)}
+            "coverage": task_coverage(domain, task),
+            "profile": profile(task)}
 
 
 def task_shape(domain: Domain, task: Task) -> str:
