@@ -222,7 +222,11 @@ def generate(
     distractor_kinds: str = typer.Option(
         "all", "--distractor-kinds", help="Comma list of: outranked, state_trap, off_by_one, look_alike."),
     length_mix: Optional[str] = typer.Option(
-        None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights)."),
+        None, "--length-mix", help="Target mix of walk lengths, e.g. '1:1,2:2,3:2,4:1' (weights); lengths "
+        "beyond --max-len are built by chaining intents that share records, ranges share a weight: '2:1,10-15:1'."),
+    difficulty: Optional[str] = typer.Option(
+        None, "--difficulty", help="A difficulty profile every task must be on: easy, medium, hard, expert, or "
+        "bounds on length, intents, compared, near_misses, conditionals, e.g. 'length=8-12,near_misses=1-'."),
     multi_intent: float = typer.Option(0.0, "--multi-intent", help="Share of tasks merged from several intents (0-1)."),
     refusals: float = typer.Option(0.0, "--refusals", help="Share of tasks whose request must be refused (0-1)."),
     max_intents: int = typer.Option(2, "--max-intents", help="Most intents in one merged task."),
@@ -239,16 +243,14 @@ def generate(
     from .spec.loader import resolve_spec_path
 
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())
-    mix = None
-    if length_mix:
-        try:
-            mix = {int(a): float(b) for a, b in (part.split(":") for part in length_mix.split(","))}
-        except ValueError:
-            raise EnvsynthError("--length-mix takes length:weight pairs, e.g. '1:1,2:2,3:2'") from None
+    from .tasks.difficulty import parse_length_mix
+
+    mix = parse_length_mix(length_mix) if length_mix else None
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
                               distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
                               max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
-                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals)
+                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals,
+                              difficulty=difficulty)
     resolve_spec_path(spec)  # a bad spec name fails before the progress bar shows
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
@@ -268,7 +270,8 @@ def generate(
                    (c["unrenderable"], "relied on a description the templates never give the user"),
                    (c["failed_check"], "failed their own verification"),
                    (c["repeats"], "repeated the shape of a task already written"),
-                   (c["merge_rejected"], "merges the planner rejected")]
+                   (c["merge_rejected"], "merges the planner rejected"),
+                   (c["off_profile"], "were off the difficulty profile")]
         parts = [f"{k} {what}" for k, what in skipped if k]
         if parts:
             err.print(f"{c['proposed']} walks proposed for {report.tasks - report.resumed_from} tasks; not written: "
@@ -320,10 +323,14 @@ def stats(
     spec: Optional[str] = typer.Option(None, "--spec"),
     max_len: Optional[int] = typer.Option(None, "--max-len", min=1, help="Walk bound for reachability (default: the dataset's)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    buckets: Optional[str] = typer.Option(
+        None, "--buckets", help="Lengths that start the coverage buckets, e.g. '2,5,10,15' (default: the "
+        "dataset's --length-mix; ranges count from their start)."),
 ):
     """Coverage of a dataset: tools, graph edges and precondition branches exercised, tool
-    sequences, lengths, multi-intent share - and what no task covers, with why."""
-    from .coverage import Coverage, coverage_report, walk_bound
+    sequences, lengths, multi-intent share, coverage per length bucket and the difficulty
+    distribution - and what no task covers, with why."""
+    from .coverage import Coverage, asked_lengths, coverage_report, walk_bound
     from .generate import summarize
     from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -333,7 +340,11 @@ def stats(
     cov = Coverage()
     for task in iter_tasks(path):
         cov.add(summarize(domain, task))
-    report = coverage_report(domain, cov, bound)
+    try:
+        lengths = [int(x) for x in buckets.split(",")] if buckets else asked_lengths(path.parent)
+    except ValueError:
+        raise EnvsynthError("--buckets takes lengths separated by commas, e.g. '2,5,10,15'") from None
+    report = coverage_report(domain, cov, bound, _bucket_starts(lengths))
     if json_out:
         print(json.dumps(report))
         return
@@ -345,6 +356,16 @@ def stats(
     out.print(f"single-intent walks within {bound} steps: {report['canonical_walks']} canonical, "
               f"{report['canonical_walks_covered']} of them used by some task")
     out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
+    if len(report["by_length"]) > 1:
+        table = Table("length", "tasks", "tools", "edges", "branches", "edges no shorter bucket covers")
+        for name, b in report["by_length"].items():
+            table.add_row(name, str(b["tasks"]), f"{b['tools_covered']}/{b['tools_total']}",
+                          f"{b['edges_covered']}/{b['edges_total']}", f"{b['branches_covered']}/{b['branches_total']}",
+                          str(len(b["edges_only_here"])))
+        out.print(table)
+    out.print("difficulty: " + "; ".join(
+        f"{dim} " + ", ".join(f"{v}: {c}" for v, c in dist.items()) for dim, dist in report["difficulty"].items()),
+        markup=False)
     if cov.refusals:
         out.print(f"refusal share {report['refusal_share']} ({cov.refusals} tasks); refusal reasons covered "
                   f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some walk "
@@ -363,6 +384,18 @@ def stats(
                 out.print(f"  {item.replace('|', ' -> ', 1).replace('|', ' ')}: {why}", markup=False)
     if report["uncovered_branches"]:
         out.print("branches not taken: " + ", ".join(report["uncovered_branches"]), markup=False)
+
+
+STANDARD_BUCKETS = (1, 2, 5, 8, 12, 16)
+
+
+def _bucket_starts(lengths: list[int]) -> list[int]:
+    """Bucket starts from asked-for lengths: each, when there are a few; when a mix names many
+    (ranges: '1-4:1,8-12:1'), the standard buckets from its shortest length on."""
+    asked = sorted(set(lengths))
+    if len(asked) <= 6:
+        return asked
+    return [asked[0]] + [n for n in STANDARD_BUCKETS if n > asked[0]]
 
 
 @app.command()

@@ -113,6 +113,8 @@ class Coverage:
     refusals: int = 0
     tasks: int = 0
     walks: set = field(default_factory=set)  # canonical keys of the tasks' walks
+    per_length: dict = field(default_factory=dict)  # length -> tasks, and the tools, edges, branches covered
+    profiles: dict = field(default_factory=dict)  # difficulty dimension -> Counter of values
 
     def add(self, summary: dict) -> None:
         self.tasks += 1
@@ -125,7 +127,46 @@ class Coverage:
         self.sequences[summary["walk"]] += 1
         self.lengths[summary["length"]] += 1
         self.multi += summary.get("goals", 1) > 1
+        at = self.per_length.setdefault(summary["length"], {"tasks": 0, "tools": set(), "edges": set(), "branches": set()})
+        at["tasks"] += 1
+        for kind in ("tools", "edges", "branches"):
+            at[kind] |= set(cov[kind])
+        for dim, v in summary.get("profile", {}).items():
+            self.profiles.setdefault(dim, Counter())[v] += 1
         self.refusals += bool(summary.get("refusal"))
+
+    def by_length(self, domain: Domain, lengths: Iterable[int]) -> dict:
+        """Coverage of tools, edges and branches per length bucket (`tasks.difficulty.bucket`: the
+        lengths asked for start the buckets), and what each bucket covers that no shorter one does."""
+        from .tasks.difficulty import bucket
+
+        asked = sorted(set(lengths))
+        groups: dict[str, dict] = {}
+        for n in sorted(self.per_length):
+            at = self.per_length[n]
+            g = groups.setdefault(bucket(n, asked), {"tasks": 0, "tools": set(), "edges": set(), "branches": set()})
+            g["tasks"] += at["tasks"]
+            for kind in ("tools", "edges", "branches"):
+                g[kind] |= at[kind]
+        spec = {"tools": set(domain.tools), "edges": {"|".join(e) for e in graph_edges(domain)},
+                "branches": set(domain_branches(domain))}
+        totals = {k: len(v) for k, v in spec.items()}
+        for g in groups.values():  # counted against the spec's, as the totals are
+            for k in spec:
+                g[k] &= spec[k]
+        out, before = {}, {"tools": set(), "edges": set(), "branches": set()}
+        for name, g in groups.items():
+            out[name] = {"tasks": g["tasks"],
+                         **{f"{k}_covered": len(g[k]) for k in totals},
+                         **{f"{k}_total": t for k, t in totals.items()},
+                         "edges_only_here": sorted(g["edges"] - before["edges"])}
+            for k in before:
+                before[k] |= g[k]
+        return out
+
+    def difficulty(self) -> dict:
+        """The distribution of each difficulty dimension over the tasks (value -> tasks)."""
+        return {dim: {str(v): c for v, c in sorted(self.profiles[dim].items())} for dim in sorted(self.profiles)}
 
     def report(self, domain: Domain, reachable: Optional[dict] = None) -> dict:
         """Totals against the spec, and what is missing with why (`reachable` comes from
@@ -328,10 +369,28 @@ def walk_bound(directory, given: Optional[int] = None) -> int:
     return 4
 
 
-def coverage_report(domain: Domain, counters: Coverage, bound: int) -> dict:
+def coverage_report(domain: Domain, counters: Coverage, bound: int, lengths: Optional[Iterable[int]] = None) -> dict:
     """What a dataset's counters cover of what the spec allows within `bound` steps, and why each
-    uncovered tool, edge and refusal reason is missing (the slow part) - as `stats` prints it."""
+    uncovered tool, edge and refusal reason is missing (the slow part) - as `stats` prints it;
+    with coverage per length bucket (`lengths` start the buckets) and the difficulty distribution."""
     reachable = reachable_within(domain, bound, refusals=counters.refusals > 0)
     report = counters.report(domain, reachable)
     explain_uncovered(domain, report, reachable)
+    report["by_length"] = counters.by_length(domain, lengths or [])
+    report["difficulty"] = counters.difficulty()
     return report
+
+
+def asked_lengths(directory) -> list[int]:
+    """The lengths a dataset's run asked for (its manifest's length mix), to bucket coverage by."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(directory) / "manifest.json"
+    if not manifest.exists():
+        return []
+    try:
+        mix = json.loads(manifest.read_text(encoding="utf-8")).get("options", {}).get("length_mix") or {}
+    except ValueError:
+        return []  # walk_bound already says the manifest is not JSON
+    return sorted(int(k) for k, w in mix.items() if w)

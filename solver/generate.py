@@ -37,6 +37,8 @@ from .plan.canonical import canonical_form, canonical_key
 from .coverage import Coverage, reachable_from, task_coverage
 from .plan.learning import Learner, learn
 from .plan.merge import merge
+from .plan.chain import ChainBuilder
+from .tasks.difficulty import DifficultyTarget, profile
 from .plan.walk import Walk
 from .plan.shapes import Draw, ShapeDraws, ShapeSpace
 from .plan.planner import Checker, Planner, WalkStats, sample_walk
@@ -60,6 +62,7 @@ class GenerateOptions:
     allow_repeats: bool = False  # allow two tasks of the same shape (and duplicate canonical walks)
     learn: bool = True  # learn nogoods from unsat cores (changes speed, never output)
     refusals: float = 0.0  # share of tasks whose (last) request the policy or the state forbids
+    difficulty: Optional[str] = None  # a difficulty profile (tasks/difficulty.py) tasks must be on
 
     def __post_init__(self) -> None:
         """Refuse options that cannot mean anything, in the words of the command-line flags."""
@@ -80,6 +83,11 @@ class GenerateOptions:
         bad = [k for k in self.distractor_kinds if k not in KINDS]
         if bad:
             raise EnvsynthError(f"unknown distractor kind '{bad[0]}'; choose from {', '.join(KINDS)}")
+        if self.difficulty is not None:
+            target = DifficultyTarget.parse(self.difficulty)
+            self.difficulty = target.text()
+            if self.length_mix is None:  # the lengths the profile asks for, equally often
+                self.length_mix = target.length_mix()
         if self.length_mix is not None and any(n < 1 or w < 0 for n, w in self.length_mix.items()):
             raise EnvsynthError("--length-mix takes length:weight pairs with lengths from 1 and weights "
                                 "of 0 or more, e.g. '1:1,2:2,3:2'")
@@ -88,6 +96,8 @@ class GenerateOptions:
         """The options that decide the output (learning only changes how much work is done)."""
         d = asdict(self)
         d.pop("learn")
+        if d["difficulty"] is None:
+            d.pop("difficulty")  # (runs without a profile keep the manifest they always had)
         d["distractor_kinds"] = list(self.distractor_kinds)
         if self.length_mix is not None:
             d["length_mix"] = {str(k): v for k, v in sorted(self.length_mix.items())}
@@ -137,7 +147,7 @@ class Drawer:
         self.single = ShapeDraws(gen.strata, lambda p: gen.shape_space(False, p), f"{key}/single") \
             if exhaustive and not opts.length_mix else None
         self.lengths = {n: ShapeDraws(gen.by_length[n], lambda p: gen.shape_space(False, p), f"{key}/len{n}")
-                        for n in getattr(gen, "lengths", [])} if exhaustive and opts.length_mix else {}
+                        for n in getattr(gen, "lengths", []) if n in gen.by_length} if exhaustive and opts.length_mix else {}
         self.refusal = ShapeDraws(gen.refusal_strata, lambda p: gen.shape_space(True, p), f"{key}/refusal") \
             if exhaustive else None
 
@@ -153,7 +163,8 @@ class Drawer:
         if refuse:
             draws = self.refusal
         elif self.lengths:
-            draws = self.lengths[rng.choices(self.gen.lengths, self.gen.length_weights)[0]]
+            # a length beyond the enumerated bound has no draws: the task chains intents (plan/chain.py)
+            draws = self.lengths.get(rng.choices(self.gen.lengths, self.gen.length_weights)[0])
         else:
             draws = self.single
         return WorkItem(index, draws.draw(rng, pool_goal) if draws is not None else None)
@@ -220,7 +231,9 @@ class Generator:
         self.strata = self._strata(self.walks)
         self.by_length = {n: self._strata(self.walks, n) for n in sorted({len(w.steps) for w in self.walks})}
         if options.length_mix and options.walk_mode == "exhaustive":
-            usable = {n: wt for n, wt in options.length_mix.items() if wt > 0 and n in self.by_length}
+            # lengths beyond the enumerated bound are built by chaining intents (plan/chain.py)
+            usable = {n: wt for n, wt in options.length_mix.items()
+                      if wt > 0 and (n in self.by_length or n > options.max_len)}
             if not usable:
                 raise EnvsynthError(f"--length-mix names no length that has walks (lengths: "
                                     f"{sorted(self.by_length)})")
@@ -234,6 +247,8 @@ class Generator:
         self.checked: dict[str, bool] = {}  # merged walk -> accepted by the planner
         self.checker = Checker(domain)  # grounds once per shape of walk, decides each by assumptions
         self._spaces: dict[tuple[bool, int], ShapeSpace] = {}
+        self.chains = ChainBuilder(domain, self.walks)  # walks longer than max_len
+        self.target = DifficultyTarget.parse(options.difficulty) if options.difficulty else None
 
     def _strata(self, walks: list[Walk], length: Optional[int] = None) -> list[list[list[int]]]:
         """Positions in `walks` (of `length` steps, if given) by goal, then by tool sequence (both
@@ -250,7 +265,7 @@ class Generator:
     def _pool(self, refusal: bool) -> list[Walk]:
         return self.refusal_walks if refusal else self.walks
 
-    def pick_walk(self, rng: random.Random, refusal: bool = False) -> Walk:
+    def pick_walk(self, rng: random.Random, refusal: bool = False) -> Optional[Walk]:
         """A walk drawn with replacement (retries, merged intents, sampled mode)."""
         if self.options.walk_mode == "sampled":
             return self._sample(rng, refusal=refusal)
@@ -261,7 +276,10 @@ class Generator:
                                     "give write tools requirements that can fail, or drop --refusals")
             strata = self.refusal_strata
         elif self.options.length_mix:
-            strata = self.by_length[rng.choices(self.lengths, self.length_weights)[0]]
+            n = rng.choices(self.lengths, self.length_weights)[0]
+            if n not in self.by_length:
+                return self.chains.build(n, rng)
+            strata = self.by_length[n]
         goal = strata[rng.randrange(len(strata))]
         if self.options.stratify == "goal":
             pool = [w for seq in goal for w in seq]
@@ -299,6 +317,9 @@ class Generator:
             return self.pick_walk(rng, refusal)
         k = rng.randint(2, max(2, self.options.max_intents))
         parts = [self.pick_walk(rng) for _ in range(k - 1)] + [self.pick_walk(rng, refusal)]
+        if None in parts:  # a long part the chain builder could not make
+            counts["merge_rejected"] += 1
+            return None
         walk = parts[0]
         for nxt in parts[1:]:
             walk = merge(self.domain, walk, nxt, rng)
@@ -383,6 +404,11 @@ class Generator:
                 failures.append(f"failed its own verification: {check.problems[0]}")
                 counts["failed_check"] += 1
                 continue
+            off = self.target.misses(profile(task)) if self.target else None
+            if off:
+                failures.append(off)
+                counts["off_profile"] += 1
+                continue
             t0 = time.perf_counter()
             line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
                               separators=(",", ":"))
@@ -401,7 +427,8 @@ def summarize(domain: Domain, task: Task) -> dict:
             "instruction": hashlib.sha256(task.instruction.encode()).hexdigest()[:16],
             "shape": task_shape(domain, task),
             "canonical": canonical_key(domain, task.certificate.walk),
-            "coverage": task_coverage(domain, task)}
+            "coverage": task_coverage(domain, task),
+            "profile": profile(task)}
 
 
 def task_shape(domain: Domain, task: Task) -> str:

@@ -51,8 +51,29 @@ def created_links(domain: Domain, walk: Walk) -> dict[str, dict[str, str]]:
     return out
 
 
-def merge(domain: Domain, first: Walk, second: Walk, rng: random.Random, chain: bool = True) -> Optional[Walk]:
-    """`first` then `second`, for the same user; chained through a created record when possible."""
+def shared_records(domain: Domain, walk: Walk) -> dict[str, int]:
+    """The records of `walk` a later intent can act on, ranked (0 first): 0 created by the walk,
+    1 changed by one of its writes, 2 only looked up or named. The actor is not among them."""
+    from .canonical import step_footprint
+
+    rank: dict[str, int] = {}
+    for s in walk.steps:
+        for o in s.binds.values():
+            rank[o] = min(rank.get(o, 2), 2)
+        if domain.tools[s.tool].is_write and s.refuse is None:
+            for o in step_footprint(domain, walk, s)[1] & set(s.binds.values()):
+                rank[o] = min(rank[o], 1)
+        for o in s.creates.values():
+            rank[o] = 0
+    rank.pop(walk.actor, None)
+    return rank
+
+
+def merge(domain: Domain, first: Walk, second: Walk, rng: random.Random, chain: bool = True,
+          prefer_shared: bool = False) -> Optional[Walk]:
+    """`first` then `second`, for the same user; chained through a created record when possible.
+    With `prefer_shared` (the long-walk builder, plan/chain.py) it always chains when it can, through
+    the records `shared_records` ranks first: created by `first`, else changed by it, else involved."""
     b = _rename(second, {o: f"m_{o}" for o in second.objects if o != second.actor} | {second.actor: first.actor})
     unify: dict[str, str] = {}
     if chain:
@@ -62,7 +83,11 @@ def merge(domain: Domain, first: Walk, second: Walk, rng: random.Random, chain: 
         known = {o for s in first.steps for o in list(s.binds.values()) + list(s.creates.values())}
         options = [(g, c) for g in b.given for c in sorted(known | set(made))
                    if b.objects[g] == first.objects.get(c) and g != b.actor and c != first.actor]
-        if options and not any(c in made for _g, c in options) and rng.random() < 0.4:
+        if prefer_shared and options:
+            rank = shared_records(domain, first)
+            best = min(rank[c] for _g, c in options)
+            options = [(g, c) for g, c in options if rank[c] == best]
+        elif options and not any(c in made for _g, c in options) and rng.random() < 0.4:
             options = []  # keep some same-user merges about unrelated records
         if options:
             g, c = rng.choice(sorted(options))
