@@ -155,8 +155,8 @@ class Drawer:
         """The work of `index`; indices must come in order from 0 (a resume replays them)."""
         assert index == self.next, "draws are made for every index in order"
         self.next += 1
-        rng, refuse, multi = self.gen.kind(index)
-        rng = random.Random(f"{self.gen.options.seed}/{index}/draw")
+        _, refuse, multi = self.gen.kind(index)
+        rng = random.Random(f"{self.gen.options.seed}/{index}/draw")  # the draw's own stream
         pool_goal = self.gen.options.stratify == "goal"
         if multi:
             return WorkItem(index)

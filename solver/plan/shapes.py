@@ -43,11 +43,18 @@ class ShapeSpace:
             self.size *= len(a.values)
 
     @staticmethod
+    def empty() -> "ShapeSpace":
+        """No shape at all (the walk is no plan): drawing it removes the walk."""
+        space = ShapeSpace([])
+        space.size = 0
+        return space
+
+    @staticmethod
     def of(domain: Domain, walk: Walk, starts: Optional[dict[tuple[str, str], list[str]]]) -> "ShapeSpace":
         """`starts`: the planner's possible starting values of enum and bool fields (None: the
         walk is no plan - an empty space, nothing to draw)."""
         if starts is None:
-            return ShapeSpace([Axis("", "", (), True)])
+            return ShapeSpace.empty()
         axes = []
         for obj in walk.initial_objects():
             ent = domain.entities[walk.objects[obj]]
