@@ -77,6 +77,65 @@ def test_canonical_key_is_invariant_under_renaming_and_independent_reordering(da
         assert canonical_key(d, swapped) == key
 
 
+def _every_order(n: int, deps: set) -> list:
+    """Every order of steps 0..n-1 that keeps `deps` (brute force: the reference)."""
+    import itertools
+    return [list(p) for p in itertools.permutations(range(n))
+            if all(p.index(i) < p.index(j) for i, j in deps)]
+
+
+def test_canonical_form_is_the_least_serialization_over_every_order(merged):
+    """The key is found step by step with ties branched (canonical._least_orders), not by trying
+    every order: it must equal the minimum over every dependency-respecting order, for merged
+    walks (many orders, ties between like lookups). Catches a search that takes one of tied
+    steps only, or that picks a step before its dependencies."""
+    from envsynth.plan.canonical import _serialize, canonical_form
+    import hashlib
+
+    d, walks = merged
+    rng = random.Random(1)
+    longer = []
+    for _ in range(200):  # three-intent walks: more orders, more ties
+        m = merge(d, rng.choice(walks), rng.choice(walks), rng)
+        if m is not None and len(m.steps) <= 7:
+            longer.append(m)
+    tied = 0
+    for walk in walks + longer:
+        deps = dependencies(d, walk)
+        best = min((_serialize(walk, o) for o in _every_order(len(walk.steps), deps)), key=lambda s: s[0])
+        assert canonical_form(d, walk) == (hashlib.sha256(best[0].encode()).hexdigest()[:16], best[1])
+        steps = [json.dumps([s.tool, sorted(s.args.items())]) for s in walk.steps]
+        tied += len(set(steps)) < len(steps)
+    assert tied >= 5  # walks with like steps (the ties) were among those compared
+
+
+def test_canonical_form_branches_on_tied_steps():
+    """Two independent intents that start with the same lookup, written in the order that makes
+    the first tied lookup the wrong one to name first: only trying both tied steps finds the
+    least serialization (a search that keeps the first of tied steps gets these wrong)."""
+    from envsynth.plan.canonical import _serialize, canonical_form
+    import hashlib
+
+    d = load_domain("hr")
+    ws = [w for w in enumerate_walks(d, max_len=2) if len(w.steps) == 2]
+    checked = 0
+    for a in ws:
+        for b in ws:
+            if a.steps[0].tool != b.steps[0].tool or a.steps[1].tool >= b.steps[1].tool:
+                continue
+            ra = _rename(a, {o: "a_" + o for o in a.objects if o != a.actor})
+            rb = _rename(b, {o: "b_" + o for o in b.objects if o != b.actor})
+            w = Walk(steps=list(rb.steps) + list(ra.steps), objects={**rb.objects, **ra.objects},
+                     given=sorted(set(rb.given) | set(ra.given)), links={**rb.links, **ra.links}, actor=a.actor)
+            deps = dependencies(d, w)
+            if any(i < 2 <= j for i, j in deps):
+                continue
+            best = min((_serialize(w, o) for o in _every_order(4, deps)), key=lambda s: s[0])
+            assert canonical_form(d, w) == (hashlib.sha256(best[0].encode()).hexdigest()[:16], best[1])
+            checked += 1
+    assert checked >= 20
+
+
 def test_different_plans_get_different_keys(airline):
     ws = list(enumerate_walks(airline, max_len=3))
     keys = {canonical_key(airline, w) for w in ws}

@@ -11,9 +11,7 @@ the same key exactly when they are the same plan.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from typing import Iterator
 
 from ..spec.model import Domain
 from .walk import Walk, WalkStep
@@ -61,23 +59,6 @@ def dependencies(domain: Domain, walk: Walk) -> set[tuple[int, int]]:
     return deps
 
 
-def _orders(n: int, deps: set[tuple[int, int]]) -> Iterator[list[int]]:
-    """Every topological order of steps 0..n-1 under `deps`."""
-    preds = {j: {i for i, jj in deps if jj == j} for j in range(n)}
-
-    def rec(done: list[int], left: set[int]):
-        if not left:
-            yield list(done)
-            return
-        for j in sorted(left):
-            if preds[j] <= set(done):
-                done.append(j)
-                yield from rec(done, left - {j})
-                done.pop()
-
-    yield from rec([], set(range(n)))
-
-
 def serialize(walk: Walk, order: list[int]) -> str:
     return _serialize(walk, order)[0]
 
@@ -117,15 +98,65 @@ def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
     return json.dumps([steps, given, links], separators=(",", ":")), names
 
 
+def _least_orders(walk: Walk, deps: set[tuple[int, int]], most: int) -> list[list[int]]:
+    """The orders whose serialization can be the smallest, without trying every order.
+
+    A serialization compares step by step (each step's JSON is a whole array, never a prefix of
+    another's), and a step's JSON depends only on the steps before it, so the smallest starts with
+    the smallest step that may come first; only steps that tie there (same JSON under the names so
+    far, e.g. two lookups of like records) need both tried. Independent intents of a long walk
+    have thousands of orders but few ties."""
+    n = len(walk.steps)
+    preds = [frozenset(i for i, j in deps if j == k) for k in range(n)]
+    out: list[list[int]] = []
+
+    def step_json(i: int, names: dict, counters: dict) -> str:
+        s = walk.steps[i]
+
+        def name(obj: str) -> str:
+            if obj not in names:
+                ent = walk.objects[obj]
+                counters[ent] = counters.get(ent, 0) + 1
+                names[obj] = f"{ent}#{counters[ent]}"
+            return names[obj]
+
+        binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
+        entry = [s.tool, binds, sorted(s.args.items()),
+                 [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse]
+        return json.dumps(entry, separators=(",", ":"))
+
+    def rec(order: list[int], names: dict, counters: dict) -> None:
+        if len(out) >= most:
+            return
+        if len(order) == n:
+            out.append(list(order))
+            return
+        done = set(order)
+        best, ties = None, []
+        for j in range(n):
+            if j in done or not preds[j] <= done:
+                continue
+            nm, ct = dict(names), dict(counters)
+            text = step_json(j, nm, ct)
+            if best is None or text < best:
+                best, ties = text, [(j, nm, ct)]
+            elif text == best:
+                ties.append((j, nm, ct))
+        for j, nm, ct in ties:
+            order.append(j)
+            rec(order, nm, ct)
+            order.pop()
+
+    rec([], {walk.actor: "A"}, {})
+    return out
+
+
 def canonical_form(domain: Domain, walk: Walk, max_orders: int = 5040) -> tuple[str, dict[str, str]]:
     """The walk's key and each object's canonical name (`account#2`): the name says which role an
     object plays in the plan, whatever the walk called it."""
     deps = dependencies(domain, walk)
-    best = None
-    for order in itertools.islice(_orders(len(walk.steps), deps), max_orders):
-        s = _serialize(walk, order)
-        if best is None or s[0] < best[0]:
-            best = s
+    best = min((_serialize(walk, order) for order in _least_orders(walk, deps, max_orders)),
+               key=lambda s: s[0])
     return hashlib.sha256(best[0].encode()).hexdigest()[:16], best[1]
 
 
