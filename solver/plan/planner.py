@@ -249,9 +249,9 @@ class Checker:
     def __init__(self, domain: Domain, extra_rules: str = ""):
         self.domain = domain
         self.extra_rules = extra_rules  # learned nogoods, say
-        self._controls: OrderedDict[tuple, tuple[clingo.Control, dict[str, list]]] = OrderedDict()
+        self._controls: OrderedDict[tuple, tuple[clingo.Control, dict[str, dict]]] = OrderedDict()
 
-    def _shape(self, key: tuple) -> tuple[clingo.Control, dict[str, list]]:
+    def _shape(self, key: tuple) -> tuple[clingo.Control, dict[str, dict]]:
         if key in self._controls:
             self._controls.move_to_end(key)
         else:
@@ -264,10 +264,12 @@ class Checker:
             ctl.assign_external(F("query", [N(n)]), True)
             for t in range(1, n):
                 ctl.assign_external(F("query", [N(t)]), False)
-            choices: dict[str, list] = {}
+            # each choice atom's program literal, looked up once: assumptions are then plain
+            # literals (a symbol per assumption cost a lookup per atom per check)
+            choices: dict[str, dict] = {}
             for name, arity in (("call", 2), ("bind", 3), ("argval", 3), ("new", 3), ("select", 3), ("ask", 1),
                                 ("refuse", 2), ("refuse_at", 1), ("given", 1), ("link", 3), ("nolink", 2)):
-                choices[name] = [a.symbol for a in ctl.symbolic_atoms.by_signature(name, arity)]
+                choices[name] = {a.symbol: a.literal for a in ctl.symbolic_atoms.by_signature(name, arity)}
             self._controls[key] = (ctl, choices)
         return self._controls[key]
 
@@ -303,12 +305,12 @@ class Checker:
         want |= {F("given", [S(o)]) for o in w.given}
         want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) if v is not None
                  else F("nolink", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1])]) for k, v in w.links.items()}
-        known = {a for atoms in choices.values() for a in atoms}
-        if not want <= known:
+        if any(a not in choices[a.name] for a in want):
             return ctl, None, names
         links = ("link", "nolink")
-        assumptions = [(a, a in want) for name, atoms in choices.items() if name not in links for a in atoms]
-        assumptions += [(a, True) for a in want if a.name in links]
+        assumptions = [lit if a in want else -lit
+                       for name, atoms in choices.items() if name not in links for a, lit in atoms.items()]
+        assumptions += [choices[a.name][a] for a in want if a.name in links]
         return ctl, assumptions, names
 
     def accepts(self, walk: Walk) -> bool:
