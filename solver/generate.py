@@ -164,7 +164,7 @@ class Drawer:
             draws = self.refusal
         elif self.lengths:
             # a length beyond the enumerated bound has no draws: the task chains intents (plan/chain.py)
-            draws = self.lengths.get(rng.choices(self.gen.lengths, self.gen.length_weights)[0])
+            draws = self.lengths.get(self.gen.length_of(index))
         else:
             draws = self.single
         return WorkItem(index, draws.draw(rng, pool_goal) if draws is not None else None)
@@ -265,8 +265,9 @@ class Generator:
     def _pool(self, refusal: bool) -> list[Walk]:
         return self.refusal_walks if refusal else self.walks
 
-    def pick_walk(self, rng: random.Random, refusal: bool = False) -> Optional[Walk]:
-        """A walk drawn with replacement (retries, merged intents, sampled mode)."""
+    def pick_walk(self, rng: random.Random, refusal: bool = False, length: Optional[int] = None) -> Optional[Walk]:
+        """A walk drawn with replacement (retries, merged intents, sampled mode); under a length
+        mix, of `length` steps if given, else of a length drawn from the mix."""
         if self.options.walk_mode == "sampled":
             return self._sample(rng, refusal=refusal)
         strata = self.strata
@@ -276,7 +277,7 @@ class Generator:
                                     "give write tools requirements that can fail, or drop --refusals")
             strata = self.refusal_strata
         elif self.options.length_mix:
-            n = rng.choices(self.lengths, self.length_weights)[0]
+            n = length if length is not None else rng.choices(self.lengths, self.length_weights)[0]
             if n not in self.by_length:
                 return self.chains.build(n, rng)
             strata = self.by_length[n]
@@ -310,11 +311,13 @@ class Generator:
                 return w
         raise EnvsynthError(f"clingo found no walk of up to {self.options.max_len} steps")
 
-    def propose(self, rng: random.Random, counts: Counter, refusal: bool = False, multi: bool = False) -> Optional[Walk]:
-        """One walk to solve: single intent, or a merge of 2 up to max_intents single-intent
-        walks, re-checked by the planner. For a refusal task the last request is the refused one."""
+    def propose(self, rng: random.Random, counts: Counter, refusal: bool = False, multi: bool = False,
+                length: Optional[int] = None) -> Optional[Walk]:
+        """One walk to solve: single intent (of `length` steps under a length mix), or a merge of
+        2 up to max_intents single-intent walks, re-checked by the planner. For a refusal task
+        the last request is the refused one."""
         if not multi:
-            return self.pick_walk(rng, refusal)
+            return self.pick_walk(rng, refusal, None if refusal else length)
         k = rng.randint(2, max(2, self.options.max_intents))
         parts = [self.pick_walk(rng) for _ in range(k - 1)] + [self.pick_walk(rng, refusal)]
         if None in parts:  # a long part the chain builder could not make
@@ -343,6 +346,14 @@ class Generator:
         multi = rng.random() < self.options.multi_intent
         return rng, refuse, multi
 
+    def length_of(self, index: int) -> Optional[int]:
+        """The length a single-intent task of `index` has under a length mix, decided once from
+        the index's own stream: every attempt tries that length, so lengths that fail more often
+        (long chains) are not traded for shorter ones on a retry and the mix comes out as asked."""
+        if not getattr(self, "lengths", None):  # no mix, or sampled walks (whose draw takes the mix)
+            return None
+        return random.Random(f"{self.options.seed}/{index}/length").choices(self.lengths, self.length_weights)[0]
+
     def task(self, item: "int | WorkItem") -> TaskResult:
         """The task of one index: the first attempt solves the shape the parent drew for it (if
         any); retries propose walks as before (drawn with replacement from the index's stream)."""
@@ -359,7 +370,7 @@ class Generator:
             if shape is not None:
                 walk = self._pool(refuse)[shape.walk]
             else:
-                walk = self.propose(rng, counts, refuse, multi)
+                walk = self.propose(rng, counts, refuse, multi, self.length_of(index))
             seed = rng.randrange(2**31)
             if walk is None:
                 continue
