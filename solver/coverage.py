@@ -411,7 +411,7 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
 
     def seq(w: Walk) -> str:
         k = len(w.goal_steps(domain))
-        at = f"{len(w.steps)} steps, {k} intent{'s' if k != 1 else ''}"
+        at = f"{len(w.steps)} step{'s' if len(w.steps) != 1 else ''}, {k} intent{'s' if k != 1 else ''}"
         if asked:
             at += f", length bucket {bucket(len(w.steps), asked)}"
         return " > ".join(w.tool_sequence()) + f" ({at})"
@@ -472,13 +472,16 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
         if t is not None:
             w = first_solved([t], reasons)
             if w is not None:
+                if found:  # the generator's own chains through it are impossible, this walk is not
+                    top = "; ".join(r for r, _n in reasons.most_common(2))
+                    return (f"not built: {seq(w)} has it and solves, but the {len(found)} chains of two intents "
+                            f"the generator builds through it that were tried are impossible because {top}")
                 return (f"not built: {seq(w)} has it and solves, but no single intent of up to {n} steps has it "
                         f"and none of {tried} chains of two intents merged as the generator merges them does (it "
                         "chains an intent to an earlier one only through a record that one acts on or creates, "
                         "which the user then names)")
-            return infeasible(reasons, "walk")
         if reasons:
-            return infeasible(reasons, "merged walk")
+            return infeasible(reasons, "merged walk" if found and t is None else "walk")
         a, b, kind = edge.split("|")
         what = {"ids": f"reveals a record {b} then acts on", "select": f"picks out a record {b} then acts on",
                 "creates": f"creates a record {b} then acts on", "enables": f"changes a record {b} then reads"}[kind]
