@@ -4,6 +4,7 @@ what long-mix datasets look like.
     python benchmarks/long_horizon.py planner  [--domains airline,hr] [--lengths 8,12,16]
     python benchmarks/long_horizon.py throughput [--domains ...] [--lengths 2,5,10,15] [-n 20]
     python benchmarks/long_horizon.py sets [--domains airline,retail,hr,itsm] [-n 500] [-j 2] [--keep DIR]
+    python benchmarks/long_horizon.py coverage [--domains all six] [-n 60] [--default-n 100] [--keep DIR]
 
 planner: the time to find one walk of L steps, two ways - the planner asked directly (clingo, one
 walk of exactly L steps ending in a goal, randomized decisions, grounded for the goal's scope;
@@ -13,6 +14,11 @@ throughput: tasks/s of `generate` with every task of one length (lengths beyond 
 sets: a long mix per domain (--mix); the share of tasks with >= 8 and >= 12 gold steps, `verify`
 with the second engine on every task, the distractor-blind agent's reward on tasks that list a
 near miss before a target (must be 0), and edge coverage per length bucket.
+coverage: per domain, a long-mix set and a default-mix set (`generate` without --length-mix) and
+what `envsynth stats` says of each: edges covered of the graph's, per length bucket of the mix,
+and how many uncovered edges have each kind of reason (never, unreachable within N steps,
+infeasible, not built, not sampled: coverage.explain_uncovered). With --keep, sets already in
+DIR/long/<domain> and DIR/default/<domain> are read, not made again.
 Prints one JSON object per measurement. CPU seconds (`cpu_s`) are given beside wall seconds: the
 machine these ran on is shared.
 """
@@ -28,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envsynth.coverage import Coverage, graph_edges
+from envsynth.coverage import Coverage, coverage_report, graph_edges, mix_starts, walk_bound
 from envsynth.generate import GenerateOptions, Generator, generate, summarize
 from envsynth.plan.chain import ChainBuilder
 from envsynth.plan.facts import AspOptions
@@ -148,9 +154,46 @@ def sets(args) -> None:
         }), flush=True)
 
 
+def _coverage_of(spec: str, d: Path, opts: GenerateOptions, workers: int, starts: list[int]) -> dict:
+    """Make the set in `d` (unless it is there), then what `stats` reports of it."""
+    made, secs = False, None
+    if not (d / "tasks.jsonl").exists():
+        t0 = time.perf_counter()
+        generate(spec, d, opts, workers=workers)
+        made, secs = True, round(time.perf_counter() - t0, 1)
+    domain = load_domain(d / "spec.yaml")
+    cov = Coverage()
+    for t in iter_tasks(d / "tasks.jsonl"):
+        cov.add(summarize(domain, t))
+    t0 = time.perf_counter()
+    rep = coverage_report(domain, cov, walk_bound(d), starts)
+    return {"tasks": rep["tasks"], "generated_now": made, "generate_s": secs, "longest": max(cov.lengths),
+            "edges": f"{rep['edges_covered']}/{rep['edges_total']}", "tools": f"{rep['tools_covered']}/{rep['tools_total']}",
+            "branches": f"{rep['branches_covered']}/{rep['branches_total']}",
+            "edges_by_bucket": {k: f"{b['edges_covered']}/{b['edges_total']} ({b['tasks']} tasks)"
+                                for k, b in rep["by_length"].items()},
+            "uncovered_edge_reasons": rep["uncovered_edge_reasons"],
+            "uncovered_tool_reasons": rep["uncovered_tool_reasons"],
+            "explain_s": round(time.perf_counter() - t0, 1), "directory": str(d)}
+
+
+def coverage(args) -> None:
+    base = args.keep or Path(tempfile.mkdtemp(prefix="envsynth-cov-"))
+    mix = parse_length_mix(args.mix)
+    starts = mix_starts(mix)
+    for spec in args.domains:
+        long = _coverage_of(spec, base / "long" / spec, GenerateOptions(n=args.n, seed=args.seed, max_len=args.max_len,
+                                                                        length_mix=mix), args.workers, starts)
+        default = _coverage_of(spec, base / "default" / spec,
+                               GenerateOptions(n=args.default_n, seed=args.seed, max_len=args.max_len),
+                               args.workers, [])
+        print(json.dumps({"measure": "edge_coverage", "domain": spec, "mix": args.mix, "long_mix": long,
+                          "default_mix": default}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["planner", "throughput", "sets"])
+    ap.add_argument("what", choices=["planner", "throughput", "sets", "coverage"])
     ap.add_argument("--domains", default="airline,retail,hr,itsm")
     ap.add_argument("--lengths", default=None)
     ap.add_argument("-n", type=int, default=None)
@@ -161,13 +204,16 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=60.0, help="planner: seconds per direct draw")
     ap.add_argument("--direct-only", action="store_true", help="planner: only the direct draws")
     ap.add_argument("--mix", default=LONG_MIX)
+    ap.add_argument("--default-n", type=int, default=100, help="coverage: tasks of the default-mix set")
     ap.add_argument("--keep", type=Path, default=None)
     args = ap.parse_args()
+    if args.domains == "all":
+        args.domains = "airline,retail,hr,itsm,banking,calendar"
     args.domains = args.domains.split(",")
-    default_lengths = {"planner": "8,12,16", "throughput": "2,5,10,15", "sets": ""}[args.what]
+    default_lengths = {"planner": "8,12,16", "throughput": "2,5,10,15", "sets": "", "coverage": ""}[args.what]
     args.lengths = [int(x) for x in (args.lengths or default_lengths).split(",") if x]
-    args.n = args.n or {"planner": 0, "throughput": 20, "sets": 500}[args.what]
-    {"planner": planner, "throughput": throughput, "sets": sets}[args.what](args)
+    args.n = args.n or {"planner": 0, "throughput": 20, "sets": 500, "coverage": 60}[args.what]
+    {"planner": planner, "throughput": throughput, "sets": sets, "coverage": coverage}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -349,12 +349,15 @@ def stats(
         print(json.dumps(report))
         return
     out.print(f"[bold]{domain.name}[/bold]: {report['tasks']} tasks")
+    longest = max((int(k) for k in report["lengths"]), default=bound)
     out.print(f"tools covered {report['tools_covered']}/{report['tools_total']}; graph edges covered "
               f"{report['edges_covered']}/{report['edges_total']} ({report['edges_reachable_covered']}/"
-              f"{report['edges_reachable']} of those reachable within {bound} steps); precondition branches "
-              f"{report['branches_covered']}/{report['branches_total']}; multi-intent share {report['multi_intent_share']}")
-    out.print(f"single-intent walks within {bound} steps: {report['canonical_walks']} canonical, "
-              f"{report['canonical_walks_covered']} of them used by some task")
+              f"{report['edges_reachable']} of those a single intent of up to {bound} steps exercises); precondition "
+              f"branches {report['branches_covered']}/{report['branches_total']}; multi-intent share "
+              f"{report['multi_intent_share']}")
+    out.print(f"single-intent walks of up to {bound} steps: {report['canonical_walks']} canonical, "
+              f"{report['canonical_walks_covered']} of them used by some task"
+              + (f"; tasks of {bound + 1}-{longest} steps chain several intents" if longest > bound else ""))
     out.print("lengths: " + ", ".join(f"{k}: {v}" for k, v in report["lengths"].items()))
     if len(report["by_length"]) > 1:
         table = Table("length", "tasks", "tools", "edges", "branches", "edges no shorter bucket covers")
@@ -368,8 +371,8 @@ def stats(
         markup=False)
     if cov.refusals:
         out.print(f"refusal share {report['refusal_share']} ({cov.refusals} tasks); refusal reasons covered "
-                  f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some walk "
-                  f"within {bound} steps can refuse by", markup=False)
+                  f"{report['refusal_reasons_covered']}/{report['refusal_reasons_total']} of those some "
+                  f"single-intent walk of up to {bound} steps can refuse by", markup=False)
         for reason, why in report["uncovered_refusal_reasons"].items():
             out.print(f"  no task refuses by {reason}: {why}", markup=False)
     table = Table("tool sequence", "tasks")
@@ -379,7 +382,10 @@ def stats(
     for kind in ("tools", "edges"):
         missing = report[f"uncovered_{kind}"]
         if missing:
-            out.print(f"not covered ({kind}):")
+            counts = report.get(f"uncovered_{kind[:-1]}_reasons")
+            out.print(f"not covered ({kind})" + (": " + ", ".join(f"{c} {r}" for r, c in counts.items()) if counts else "")
+                      + (f" - at every length up to {longest} unless a bound is said" if kind == "edges" else "") + ":",
+                      markup=False)
             for item, why in missing.items():
                 out.print(f"  {item.replace('|', ' -> ', 1).replace('|', ' ')}: {why}", markup=False)
     if report["uncovered_branches"]:

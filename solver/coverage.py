@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 from .spec import grammar as E
 from .plan.canonical import step_footprint
 from .spec.model import Domain
-from .plan.graph import build_graph
+from .plan.graph import _var_entity, build_graph
 from .runtime.execute import Runtime
 from .plan.walk import Walk
 
@@ -214,10 +214,11 @@ class Coverage:
 
 
 def _why(item: str, reachable: Optional[dict], kind: str) -> str:
+    """A placeholder until `explain_uncovered` asks the solvers."""
     if reachable is None:
         return "not covered"
     if item not in reachable[kind]:
-        return f"unreachable within {reachable['max_len']} steps by a single-intent walk"
+        return f"no single-intent walk of up to {reachable['max_len']} steps has it"
     return "not sampled"
 
 
@@ -268,26 +269,152 @@ def reachable_within(domain: Domain, max_len: int, refusals: bool = False) -> di
     return out
 
 
-def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int = 0) -> None:
+REASONS = ("never", "unreachable", "infeasible", "not built", "not sampled")  # an explanation's first word(s)
+PROVE_LEN = 6  # the longest walk the targeted solve asks clingo for (each length one solve)
+PROVE_SLOTS = 2  # records of each kind in the targeted solve (the planner's default)
+
+
+def reason_code(why: str) -> str:
+    """The kind of an explanation: the REASONS entry it starts with."""
+    return next((r for r in REASONS if why.startswith(r)), "other")
+
+
+def _linked_entities(domain: Domain, entity: str) -> set[str]:
+    """Entities one or more links away from `entity` (a reservation's flight and user, ...)."""
+    out: set[str] = set()
+    frontier = [entity]
+    while frontier:
+        for f in domain.entities[frontier.pop()].ref_fields():
+            if f.type.entity not in out:
+                out.add(f.type.entity)
+                frontier.append(f.type.entity)
+    return out
+
+
+def never_edge(domain: Domain, edge: str) -> Optional[str]:
+    """A proof, for walks of any length, that no walk exercises `edge` (as `walk_edges` counts
+    it), in the spec's terms; None when there is none. Two arguments, both for `ids` edges (B acts
+    on a record A newly reveals that A neither created nor selected), each per graph edge u->v:
+    - the record is of the user's own kind, of which a walk has one - the user, known from the
+      start (one slot: facts.slot_counts; merges map each intent's user to the same one);
+    - A reveals records of that kind only as its own argument (which the agent must already know,
+      the planner's rule) or by creating or selecting them: none is one link or more away from
+      what it returns or lists."""
+    a, b, kind = edge.split("|")
+    if kind != "ids":
+        return None
+    tool = domain.tools[a]
+    g = build_graph(domain)
+    entities = {d["entity"] for u, v, d in g.edges(data=True) if u == a and v == b and d["kind"] == kind}
+    actor_alone = domain.entities[domain.actor].slots in (None, 1) and \
+        not any(c.entity == domain.actor for t in domain.tools.values() for c in t.created())
+    r = tool.returns
+    revealed: set[str] = set()  # kinds A can newly reveal without creating or selecting them
+    if r.kind == "record":
+        returned_is_arg = any(x.is_ref and x.var == r.var for x in tool.args.values()) or \
+            any(c.var == r.var for c in tool.created())
+        ent = _var_entity(domain, tool, r.var)
+        revealed |= _linked_entities(domain, ent) | (set() if returned_is_arg else {ent})
+        for lr in r.include.values():
+            revealed |= _linked_entities(domain, lr.entity)
+    elif r.kind in ("list", "find"):
+        revealed |= _linked_entities(domain, r.listing.entity)
+    why = []
+    for ent in sorted(entities):
+        if ent == domain.actor and actor_alone:
+            why.append(f"the {ent} {b} takes is the user themself, known from the start (a task has one {ent})")
+        elif ent not in revealed:
+            how = f"returns the {ent} it is given" if r.kind == "record" and ent == _var_entity(domain, tool, r.var) \
+                else f"reveals no {ent} it did not create or list"
+            why.append(f"{a} {how}, and {b} can only act on a {ent} the agent already knows")
+        else:
+            return None
+    return "never: " + "; ".join(why) + " (for walks of any length)"
+
+
+def edge_rules(domain: Domain, edge: str) -> str:
+    """clingo rules asking the planner for a walk that exercises `edge` (`walk_edges`' meaning,
+    loosened where the planner's knowledge differs, so that no walk with the edge is excluded:
+    an unsatisfiable answer is a proof; a walk found is re-checked with `walk_edges`)."""
+    a, b, kind = edge.split("|")
+    A, B = f'"{a}"', f'"{b}"'
+    out = ["#program check(t)."]
+    if kind == "enables":
+        for name, tool, step in (("e_wr", a, "S"), ("e_rd", b, "T")):
+            out.append(f"{name}({step},O) :- call({step},\"{tool}\"), bind({step},_,O).")
+            out.append(f"{name}({step},P) :- {name}({step},O), link(O,_,P).")
+        if domain.tools[a].actor_access == "write":
+            out.append(f"e_wr(S,O) :- call(S,{A}), actor(O).")
+        if domain.tools[b].actor_access:
+            out.append(f"e_rd(T,O) :- call(T,{B}), actor(O).")
+        out.append(f"e_hit(t) :- call(S,{A}), call(T,{B}), S < T, T <= t, e_wr(S,O), e_rd(T,O).")
+    else:
+        cond = {"creates": "new(S,_,O)", "select": "select(S,O,_)",
+                "ids": "e_rev(S,O), not known(O,S), not new(S,_,O), not select(S,O,_), not actor(O)"}[kind]
+        out += [f"e_rev(S,O) :- call(S,{A}), select(S,O,_).",
+                f"e_rev(S,O) :- call(S,{A}), returns_record({A},V), bind(S,V,O).",
+                "e_rev(S,P) :- e_rev(S,O), link(O,_,P)."]
+        out.append(f"e_hit(t) :- call(S,{A}), call(T,{B}), S < T, T <= t, refarg({B},V,_), bind(T,V,O), {cond}.")
+    out.append(":- query(t), not e_hit(t).")
+    return "\n".join(out) + "\n"
+
+
+def targeted_walk(domain: Domain, edge: str, most: int, seed: int = 0, draws: int = 3) -> tuple[Optional[Walk], int]:
+    """The shortest walk (any number of intents, PROVE_SLOTS records of a kind, every request
+    carried out) that exercises `edge`, asked of clingo one length at a time from 2 to `most`;
+    and the longest length searched. (None, most) is a proof that there is none that short."""
+    from .plan.facts import AspOptions
+    from .plan.planner import sample_walk
+
+    rules = edge_rules(domain, edge)
+    for n in range(2, most + 1):
+        opts = AspOptions(default_slots=PROVE_SLOTS, max_goals=n)
+        for k in range(draws):  # the loosened rules may admit a walk `walk_edges` does not count
+            w = sample_walk(domain, n, seed + k, opts, extra_rules=rules)
+            if w is None:
+                break  # unsatisfiable at this length: no other seed finds one
+            if edge in {"|".join(e) for e in walk_edges(domain, w)}:
+                return w, n
+    return None, most
+
+
+def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int = 0,
+                      lengths: Iterable[int] = (), longest: Optional[int] = None, prove_len: int = PROVE_LEN) -> None:
     """Replace the guesses in `report['uncovered_tools']`, `['uncovered_edges']` and
-    `['uncovered_refusal_reasons']` with what the solvers say: a tool or edge some walk reaches is *infeasible* when Z3 finds every example walk
-    impossible (with the clash in the spec's words) and *not sampled* when one solves; an edge no
-    single walk reaches may need two intents in one task, found by merging example walks and
-    re-checking the merge with the planner."""
+    `['uncovered_refusal_reasons']` with what the solvers say, true for every length a task can
+    have (single intents of up to `reachable['max_len']` steps, and chains of them up to
+    `longest`); walks shown are put in the length buckets `lengths` start. Each uncovered edge gets the first of these that holds:
+    - *never*: a structural proof for any length (`never_edge`);
+    - *not sampled*: a walk the generator builds - one intent, or two chained as `--length-mix`
+      and `--multi-intent` chain them (merge, re-checked by the planner) - exercises it and Z3
+      solves it;
+    - *not built*: clingo, asked for a walk through the edge (`targeted_walk`), finds one Z3
+      solves, but it is no walk the generator's chaining made;
+    - *infeasible*: every walk found through it is one Z3 proves impossible (the clash, in the
+      spec's words);
+    - *unreachable within N steps*: clingo proves that no walk of up to N steps exercises it.
+    A tool no single intent calls is never called: longer tasks only chain single intents."""
     import random
 
     from .plan.graph import why_unreachable
     from .plan.merge import merge
     from .state.synth import Infeasible, ReplayMismatch, synthesize
     from .plan.planner import Checker
+    from .tasks.difficulty import bucket
 
     checker = Checker(domain)
     n = reachable["max_len"]
     examples = reachable["examples"]
     allowed = graph_edges(domain)
+    asked = sorted(set(lengths))
+    longest = max(asked + [n, longest or 0])
 
     def seq(w: Walk) -> str:
-        return " > ".join(w.tool_sequence())
+        k = len(w.goal_steps(domain))
+        at = f"{len(w.steps)} step{'s' if len(w.steps) != 1 else ''}, {k} intent{'s' if k != 1 else ''}"
+        if asked:
+            at += f", length bucket {bucket(len(w.steps), asked)}"
+        return " > ".join(w.tool_sequence()) + f" ({at})"
 
     def first_solved(walks: Iterable[Walk], reasons: Counter) -> Optional[Walk]:
         for k, w in enumerate(walks):
@@ -311,15 +438,17 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
 
     def merges(edge: str) -> tuple[list[Walk], int]:
         """Merges of an example walk through the edge's first tool with one through its second
-        that exercise the edge and that the planner accepts; and how many merges were tried."""
+        that exercise the edge and that the planner accepts, both ways the generator merges (the
+        chain builder's, through the records it shares first, and multi-intent's); and how many
+        merges were tried."""
         first_tool, second_tool, _kind = edge.split("|")
         found: list[Walk] = []
         tried = 0
         for a in examples.get(first_tool, []):
             for b in examples.get(second_tool, []):
-                for _ in range(2):  # merge picks what to unify by seed
+                for shared in (True, False, False):  # merge picks what to unify by seed
                     tried += 1
-                    m = merge(domain, a, b, random.Random(seed + tried))
+                    m = merge(domain, a, b, random.Random(seed + tried), prefer_shared=shared)
                     if m is not None and edge in {"|".join(e) for e in walk_edges(domain, m, allowed)} \
                             and checker.accepts(m):
                         found.append(m)
@@ -327,23 +456,51 @@ def explain_uncovered(domain: Domain, report: dict, reachable: dict, seed: int =
                             return found, tried
         return found, tried
 
-    def merged(edge: str) -> str:
+    def edge_reason(edge: str) -> str:
+        proof = never_edge(domain, edge)
+        if proof is not None:
+            return proof
+        if edge in reachable["edges"]:
+            return solvable(edge)
         reasons: Counter = Counter()
         found, tried = merges(edge)
         w = first_solved(found, reasons)
         if w is not None:
-            return f"needs two intents in one task, e.g. {seq(w)} (generate --multi-intent)"
+            return f"not sampled: needs two intents in one task, e.g. {seq(w)}, which solves (ask for more tasks)"
+        most = min(prove_len, longest)
+        t, searched = targeted_walk(domain, edge, most, seed)
+        if t is not None:
+            w = first_solved([t], reasons)
+            if w is not None:
+                if found:  # the generator's own chains through it are impossible, this walk is not
+                    top = "; ".join(r for r, _n in reasons.most_common(2))
+                    return (f"not built: {seq(w)} has it and solves, but the {len(found)} chains of two intents "
+                            f"the generator builds through it that were tried are impossible because {top}")
+                return (f"not built: {seq(w)} has it and solves, but no single intent of up to {n} steps has it "
+                        f"and none of {tried} chains of two intents merged as the generator merges them does (it "
+                        "chains an intent to an earlier one only through a record that one acts on or creates, "
+                        "which the user then names)")
         if reasons:
-            return infeasible(reasons, "merged walk")
-        return f"unreachable within {n} steps: no single walk, and none of {tried} merges of two walks tried"
+            return infeasible(reasons, "merged walk" if found and t is None else "walk")
+        a, b, kind = edge.split("|")
+        what = {"ids": f"reveals a record {b} then acts on", "select": f"picks out a record {b} then acts on",
+                "creates": f"creates a record {b} then acts on", "enables": f"changes a record {b} then reads"}[kind]
+        beyond = f"; tasks of {searched + 1}-{longest} steps were not searched" if longest > searched else ""
+        return (f"unreachable within {searched} steps: clingo proves no walk of up to {searched} steps (any number of "
+                f"intents, {PROVE_SLOTS} records of each kind) has a step of {a} that {what}{beyond}")
 
     for t in report["uncovered_tools"]:
         if t in reachable["tools"]:
             report["uncovered_tools"][t] = solvable(t)
         else:
-            report["uncovered_tools"][t] = f"unreachable within {n} steps: {why_unreachable(domain, t)}"
+            report["uncovered_tools"][t] = (
+                f"never: no single-intent walk of up to {n} steps calls it, and longer tasks only chain such walks "
+                f"({why_unreachable(domain, t)})")
     for e in report["uncovered_edges"]:
-        report["uncovered_edges"][e] = solvable(e) if e in reachable["edges"] else merged(e)
+        report["uncovered_edges"][e] = edge_reason(e)
+    for kind in ("tool", "edge"):
+        report[f"uncovered_{kind}_reasons"] = dict(sorted(Counter(
+            reason_code(w) for w in report[f"uncovered_{kind}s"].values()).items()))
     for r in report.get("uncovered_refusal_reasons", {}):
         report["uncovered_refusal_reasons"][r] = solvable(r)
 
@@ -375,14 +532,29 @@ def coverage_report(domain: Domain, counters: Coverage, bound: int, lengths: Opt
     with coverage per length bucket (`lengths` start the buckets) and the difficulty distribution."""
     reachable = reachable_within(domain, bound, refusals=counters.refusals > 0)
     report = counters.report(domain, reachable)
-    explain_uncovered(domain, report, reachable)
+    explain_uncovered(domain, report, reachable, lengths=lengths or [], longest=max(counters.lengths, default=bound))
     report["by_length"] = counters.by_length(domain, lengths or [])
     report["difficulty"] = counters.difficulty()
     return report
 
 
+def mix_starts(mix: dict) -> list[int]:
+    """The lengths that start the buckets of a length mix: each range of `--length-mix` (a run of
+    consecutive lengths sharing one weight, as `parse_length_mix` spreads it) is one bucket, so
+    '1-4:1,5-7:1,8-11:1,12-16:1' gives 1, 5, 8, 12. (Two adjacent ranges of equal per-length
+    weight read as one.)"""
+    starts: list[int] = []
+    prev = None
+    for n, w in sorted((int(k), v) for k, v in mix.items() if v):
+        if prev is None or n != prev[0] + 1 or abs(w - prev[1]) > 1e-9:
+            starts.append(n)
+        prev = (n, w)
+    return starts
+
+
 def asked_lengths(directory) -> list[int]:
-    """The lengths a dataset's run asked for (its manifest's length mix), to bucket coverage by."""
+    """The lengths that start the buckets of a dataset's length mix (its manifest's), to bucket
+    coverage by: each length of a mix of a few, else each range's start (`mix_starts`)."""
     import json
     from pathlib import Path
 
@@ -393,4 +565,5 @@ def asked_lengths(directory) -> list[int]:
         mix = json.loads(manifest.read_text(encoding="utf-8")).get("options", {}).get("length_mix") or {}
     except ValueError:
         return []  # walk_bound already says the manifest is not JSON
-    return sorted(int(k) for k, w in mix.items() if w)
+    asked = sorted(int(k) for k, w in mix.items() if w)
+    return asked if len(asked) <= 6 else mix_starts(mix)  # a few lengths: a bucket each

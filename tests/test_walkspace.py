@@ -313,7 +313,8 @@ def test_coverage_report(tmp_path, airline):
         assert key in rep
     assert rep["tools_covered"] == rep["tools_total"]
     assert rep["edges_reachable_covered"] == rep["edges_reachable"]  # every reachable edge used
-    assert all(why.startswith("unreachable") for why in rep["uncovered_edges"].values())
+    # before the solvers are asked (explain_uncovered), only what the enumeration shows is said
+    assert all(why == "no single-intent walk of up to 4 steps has it" for why in rep["uncovered_edges"].values())
     assert rep["canonical_walks_covered"] > 0.8 * rep["canonical_walks"]
 
 
@@ -327,9 +328,9 @@ def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
     explain_uncovered(shop, rep, reachable)
     assert rep["uncovered_tools"]["buy_car"].startswith("infeasible")
     assert "customer.credit >= 20000" in rep["uncovered_tools"]["buy_car"]
-    assert rep["uncovered_tools"]["buy_snack"].startswith("not sampled: buy_snack solves")
+    assert rep["uncovered_tools"]["buy_snack"].startswith("not sampled: buy_snack (1 step, 1 intent) solves")
     # the planner accepts snack-then-car in one task, but Z3 cannot make it executable
-    assert rep["uncovered_edges"]["buy_snack|buy_car|enables"].startswith("infeasible: every merged walk")
+    assert rep["uncovered_edges"]["buy_snack|buy_car|enables"].startswith("infeasible: every")
 
     reachable = reachable_within(airline, 4, refusals=True)
     rep = Coverage().report(airline, reachable)
@@ -342,8 +343,11 @@ def test_uncovered_tools_and_edges_are_explained_by_the_solvers(airline):
     assert refusals["book_reservation.requires[4]"].startswith("not sampled")
     edges = rep["uncovered_edges"]
     # booking then cancelling the new reservation is one task only when two intents merge
-    assert edges["book_reservation|cancel_reservation|creates"].startswith("needs two intents in one task")
-    assert edges["get_user_details|book_reservation|ids"].startswith("unreachable within 4 steps")
+    assert edges["book_reservation|cancel_reservation|creates"].startswith("not sampled: needs two intents in one task")
+    # no single intent and no chain the generator builds has it, but a three-intent walk does
+    assert edges["get_user_details|book_reservation|ids"].startswith("not built: get_user_details > ")
+    # "reservation" records a change returns are ones the agent named: true at any length
+    assert edges["change_cabin|cancel_reservation|ids"].startswith("never: change_cabin returns the reservation")
     reachable_edge = next(iter(sorted(reachable["edges"])))
     assert edges[reachable_edge].startswith("not sampled")
 
