@@ -374,6 +374,13 @@ def stats(
                   f"within {bound} steps can refuse by", markup=False)
         for reason, why in report["uncovered_refusal_reasons"].items():
             out.print(f"  no task refuses by {reason}: {why}", markup=False)
+    if report.get("conditional_branches"):
+        out.print(f"conditional share {report['conditional_share']}; conditional branches covered "
+                  f"{report['conditional_branches_covered']}/{len(report['conditional_branches'])} (refused, then the "
+                  "fallback; verify checks the other branch of each)", markup=False)
+        for branch, c in report["conditional_branches"].items():
+            out.print(f"  {branch}: {c} tasks" if c else f"  {branch}: no task (not sampled: ask --conditionals)",
+                      markup=False)
     table = Table("tool sequence", "tasks")
     for seq, c in list(report["tool_sequences"].items())[:15]:
         table.add_row(seq, str(c))
