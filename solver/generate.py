@@ -618,6 +618,8 @@ class _Stats:
                                    "lengths",
                                    "tool_calls", "tool_sequences", "refusal_reasons", "uncovered_tools",
                                    "uncovered_edges")},
+            # (only for a spec that declares fallbacks: other manifests stay as they were)
+            **{k: cov[k] for k in ("conditional_share", "conditional_branches") if k in cov},
         }
 
 

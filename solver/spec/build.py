@@ -294,8 +294,6 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
                 fp = ("tools", tname, "requires", i, "fallback", "then", j) if spec.tools[tname].requires[i].fallback.then \
                     else ("tools", tname, "requires", i, "fallback")
                 if other not in tools:
-                    from .typecheck import did_you_mean
-
                     c.err(fp, f"fallback of {tname} names '{other}', which is not a tool",
                           did_you_mean(other, tools, "tools"))
                 elif not tools[other].is_goal:
