@@ -23,7 +23,7 @@ from ..spec.model import Domain
 from ..plan.walk import Walk, WalkStep
 from ..state.scenario import GoldCall
 from .model import Answer, Expected, Task, requests
-from .derive import _changes
+from .derive import record_changes
 
 
 def _fields_read(domain: Domain, tool, req, rt: Runtime, env: dict) -> list[tuple[str, str, str]]:
@@ -109,7 +109,7 @@ def other_branch(domain: Domain, task: Task, step: Optional[int] = None) -> Opti
         bw = Walk(steps=steps, objects=walk.objects, given=walk.given, links=walk.links, actor=walk.actor)
         answers = [Answer(step=a.step, question=a.question, value=str(outs[a.step - 1].answer), accept=a.accept)
                    for a in task.expected.answers if a.step < step and walk.steps[a.step - 1].ask]
-        expected = Expected(final_state_hash=db_hash(rt.db), changes=_changes(domain, db, rt.db), answers=answers,
+        expected = Expected(final_state_hash=db_hash(rt.db), changes=record_changes(domain, db, rt.db), answers=answers,
                             refusals=[r for r in task.expected.refusals if r.step < step])
         cert = task.certificate.model_copy(update={
             "walk": bw,

@@ -280,7 +280,7 @@ def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]
     return list(dict.fromkeys(x for x in out if len(x) >= 3 and x.lower() not in common))
 
 
-def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
+def record_changes(domain: Domain, before: dict, after: dict) -> list[Change]:
     out = []
     for ent in domain.entities:
         b, a = before.get(ent, {}), after.get(ent, {})
@@ -433,7 +433,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     }
     expected = Expected(
         final_state_hash=db_hash(sc.final_db),
-        changes=_changes(domain, sc.initial_db, sc.final_db),
+        changes=record_changes(domain, sc.initial_db, sc.final_db),
         answers=answers,
         refusals=refusals,
     )
