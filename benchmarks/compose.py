@@ -264,6 +264,12 @@ class Module:
             out["let"] = {n: rw(x) for n, x in body["let"].items()}
         if "requires" in body:
             out["requires"] = [dict(r, check=rw(r["check"])) for r in body["requires"]]
+            for r in out["requires"]:  # a conditional's fallback: the module's tools, its own phrasings
+                if r.get("fallback"):
+                    fb = dict(r["fallback"], when=self.when(r["fallback"]["when"]))
+                    if fb.get("then"):
+                        fb["then"] = [self.tool_map[t] for t in fb["then"]]
+                    r["fallback"] = fb
         if "effects" in body:
             effs = []
             for eff in body["effects"]:
@@ -316,11 +322,17 @@ class Module:
             return [f"{self.label}: {t}" for t in texts]
         return [f"{t} ({self.label})" for t in texts]
 
+    def when(self, name: str) -> str:
+        """A fallback condition's name in the composed spec (one module's 'full' is not another's)."""
+        return re.sub(r"\W+", "_", f"{self.label}_{name}".lower())
+
     def phrasings(self) -> dict[str, Any]:
         """The module's part of the composed phrases (not intro, connectors or closing)."""
         p = self.phrases
         out: dict[str, Any] = {k: {} for k in ("ids", "refs", "links", "created", "intents",
-                                              "identify", "given_ids", "clarify")}
+                                              "identify", "given_ids", "clarify", "conditions")}
+        for name, texts in (p.get("conditions") or {}).items():
+            out["conditions"][self.when(name)] = texts
         for sect in ("ids", "created", "given_ids", "clarify"):
             for e, texts in (p.get(sect) or {}).items():
                 if e != self.actor:

@@ -229,6 +229,8 @@ def generate(
         "bounds on length, intents, compared, near_misses, conditionals, e.g. 'length=8-12,near_misses=1-'."),
     multi_intent: float = typer.Option(0.0, "--multi-intent", help="Share of tasks merged from several intents (0-1)."),
     refusals: float = typer.Option(0.0, "--refusals", help="Share of tasks whose request must be refused (0-1)."),
+    conditionals: float = typer.Option(0.0, "--conditionals", help="Share of tasks with a conditional request: refused "
+                                       "for a rule with a fallback, which the user asks for instead (0-1)."),
     max_intents: int = typer.Option(2, "--max-intents", help="Most intents in one merged task."),
     walk_mode: str = typer.Option("exhaustive", "--walks",
                                   help="exhaustive: enumerate all walks, then sample; sampled: clingo draws each walk."),
@@ -249,7 +251,7 @@ def generate(
     options = GenerateOptions(n=n, seed=seed, max_len=max_len, background=background, distractors=distractors,
                               distractor_kinds=kinds, length_mix=mix, multi_intent=multi_intent,
                               max_intents=max_intents, walk_mode=walk_mode, stratify=stratify,
-                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals,
+                              allow_repeats=allow_repeats, learn=not no_learn, refusals=refusals, conditionals=conditionals,
                               difficulty=difficulty)
     resolve_spec_path(spec)  # a bad spec name fails before the progress bar shows
     progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -375,6 +377,13 @@ def stats(
                   f"single-intent walk of up to {bound} steps can refuse by", markup=False)
         for reason, why in report["uncovered_refusal_reasons"].items():
             out.print(f"  no task refuses by {reason}: {why}", markup=False)
+    if report.get("conditional_branches"):
+        out.print(f"conditional share {report['conditional_share']}; conditional branches covered "
+                  f"{report['conditional_branches_covered']}/{len(report['conditional_branches'])} (refused, then the "
+                  "fallback; verify checks the other branch of each)", markup=False)
+        for branch, c in report["conditional_branches"].items():
+            out.print(f"  {branch}: {c} tasks" if c else f"  {branch}: no task (not sampled: ask --conditionals)",
+                      markup=False)
     table = Table("tool sequence", "tasks")
     for seq, c in list(report["tool_sequences"].items())[:15]:
         table.add_row(seq, str(c))

@@ -91,7 +91,25 @@ def task_coverage(domain: Domain, task) -> dict:
         rt.call(a.name, a.arguments)
     edges = sorted("|".join(e) for e in walk_edges(domain, task.certificate.walk))
     return {"tools": sorted({a.name for a in task.gold_actions}), "edges": edges, "branches": sorted(branches),
-            "refusals": refusal_reasons(task.certificate.walk)}
+            "refusals": refusal_reasons(task.certificate.walk),
+            "conditionals": conditional_branches(domain, task.certificate.walk)}
+
+
+def declared_conditionals(domain: Domain) -> list[str]:
+    """Every conditional branch the spec declares: `tool.requires[k] -> fallback tool`."""
+    return [f"{t.name}.requires[{k}] -> {other}" for t in domain.tools.values()
+            for k, r in enumerate(t.requires, 1) for other in r.fallback_then]
+
+
+def conditional_branches(domain: Domain, walk: Walk) -> list[str]:
+    """The refused branches of a walk's conditional requests, with the fallback taken."""
+    goals = walk.goal_steps(domain)
+    out = []
+    for k in walk.conditionals():
+        nxt = next((g for g in goals if g > k), None)
+        if nxt is not None:
+            out.append(f"{walk.steps[k].tool}.requires[{walk.steps[k].refuse}] -> {walk.steps[nxt].tool}")
+    return sorted(out)
 
 
 def refusal_reasons(walk: Walk) -> list[str]:
@@ -107,6 +125,7 @@ class Coverage:
     edges: Counter = field(default_factory=Counter)
     branches: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)  # requirement -> tasks refusing by it
+    conditionals: Counter = field(default_factory=Counter)  # conditional branch -> tasks taking it
     sequences: Counter = field(default_factory=Counter)
     lengths: Counter = field(default_factory=Counter)
     multi: int = 0
@@ -124,6 +143,7 @@ class Coverage:
         self.edges.update(cov["edges"])
         self.branches.update(cov["branches"])
         self.refused.update(cov["refusals"])
+        self.conditionals.update(cov.get("conditionals", []))
         self.sequences[summary["walk"]] += 1
         self.lengths[summary["length"]] += 1
         self.multi += summary.get("goals", 1) > 1
@@ -201,6 +221,13 @@ class Coverage:
             "uncovered_branches": [b for b in all_branches if b not in self.branches],
             "refusal_reasons": dict(sorted(self.refused.items())),
         }
+        declared = declared_conditionals(domain)
+        if declared:  # conditional requests: the refused branch of each declared fallback (the other
+            # branch, where the first option succeeds, is what `verify` checks for every such task)
+            out["conditional_branches"] = {b: self.conditionals.get(b, 0) for b in declared}
+            out["conditional_branches_covered"] = sum(1 for b in declared if self.conditionals.get(b))
+            with_cond = sum(c for v, c in self.profiles.get("conditionals", Counter()).items() if v)
+            out["conditional_share"] = round(with_cond / self.tasks, 4) if self.tasks else 0.0
         if reachable is not None:
             out["edges_reachable"] = len(reachable["edges"])
             out["edges_reachable_covered"] = sum(1 for e in reachable["edges"] if e in self.edges)

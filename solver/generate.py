@@ -38,6 +38,7 @@ from .coverage import Coverage, reachable_from, task_coverage
 from .plan.learning import Learner, learn
 from .plan.merge import merge
 from .plan.chain import ChainBuilder
+from .plan.conditional import continue_with_fallback, fallback_rule
 from .tasks.difficulty import DifficultyTarget, profile
 from .plan.walk import Walk
 from .plan.shapes import Draw, ShapeDraws, ShapeSpace
@@ -62,6 +63,7 @@ class GenerateOptions:
     allow_repeats: bool = False  # allow two tasks of the same shape (and duplicate canonical walks)
     learn: bool = True  # learn nogoods from unsat cores (changes speed, never output)
     refusals: float = 0.0  # share of tasks whose (last) request the policy or the state forbids
+    conditionals: float = 0.0  # share of tasks with a request refused for a rule the user gave a fallback for
     difficulty: Optional[str] = None  # a difficulty profile (tasks/difficulty.py) tasks must be on
 
     def __post_init__(self) -> None:
@@ -73,6 +75,7 @@ class GenerateOptions:
             (self.distractors >= 0, "--distractors must be 0 or more"),
             (0.0 <= self.multi_intent <= 1.0, "--multi-intent is a share between 0 and 1"),
             (0.0 <= self.refusals <= 1.0, "--refusals is a share between 0 and 1"),
+            (0.0 <= self.conditionals <= 1.0, "--conditionals is a share between 0 and 1"),
             (self.max_intents >= 2, "--max-intents must be at least 2 (a merged task has two intents or more)"),
             (self.walk_mode in ("exhaustive", "sampled"), "--walks is 'exhaustive' or 'sampled'"),
             (self.stratify in ("sequence", "goal"), "--stratify is 'sequence' or 'goal'"),
@@ -88,6 +91,9 @@ class GenerateOptions:
             self.difficulty = target.text()
             if self.length_mix is None:  # the lengths the profile asks for, equally often
                 self.length_mix = target.length_mix()
+            lo = target.bounds.get("conditionals", (None, None))[0]
+            if lo and not self.conditionals:  # a profile that asks for conditionals gets them
+                self.conditionals = 1.0
         if self.length_mix is not None and any(n < 1 or w < 0 for n, w in self.length_mix.items()):
             raise EnvsynthError("--length-mix takes length:weight pairs with lengths from 1 and weights "
                                 "of 0 or more, e.g. '1:1,2:2,3:2'")
@@ -98,6 +104,8 @@ class GenerateOptions:
         d.pop("learn")
         if d["difficulty"] is None:
             d.pop("difficulty")  # (runs without a profile keep the manifest they always had)
+        if not d["conditionals"]:
+            d.pop("conditionals")
         d["distractor_kinds"] = list(self.distractor_kinds)
         if self.length_mix is not None:
             d["length_mix"] = {str(k): v for k, v in sorted(self.length_mix.items())}
@@ -155,10 +163,10 @@ class Drawer:
         """The work of `index`; indices must come in order from 0 (a resume replays them)."""
         assert index == self.next, "draws are made for every index in order"
         self.next += 1
-        _, refuse, multi = self.gen.kind(index)
+        _, refuse, multi, cond = self.gen.kind(index)
         rng = random.Random(f"{self.gen.options.seed}/{index}/draw")  # the draw's own stream
         pool_goal = self.gen.options.stratify == "goal"
-        if multi:
+        if multi or cond:
             return WorkItem(index)
         if refuse:
             draws = self.refusal
@@ -215,7 +223,7 @@ class Generator:
         # refusal walks: the planner picks ones whose last request can be refused (the refused
         # requirement may be false, say because the record belongs to someone else)
         self.refusal_walks: list[Walk] = []
-        if options.refusals > 0 and options.walk_mode == "exhaustive":
+        if (options.refusals > 0 or options.conditionals > 0) and options.walk_mode == "exhaustive":
             seen: set[str] = set()
             for goal in self.planner.goals():
                 for w in self.planner.goal_walks(goal, options.max_len, refusal=True):
@@ -225,6 +233,14 @@ class Generator:
                     seen.add(key)
                     self.refusal_walks.append(w)
         self.refusal_strata = self._strata(self.refusal_walks)
+        # conditional requests: refusal walks refused for a rule the spec gives a fallback for
+        self.fallback_walks = [w for w in self.refusal_walks if fallback_rule(domain, w) is not None]
+        if options.conditionals > 0 and options.walk_mode == "exhaustive" and not self.fallback_walks:
+            raise EnvsynthError(
+                f"no request in '{domain.name}' can be refused for a rule with a fallback within {options.max_len} "
+                "steps: give a requirement of a write tool `fallback: {when: ..., then: [...]}` "
+                "(docs/writing-specs.md, 'Conditional requests'), or drop --conditionals")
+        self.fallback_strata = self._strata(self.fallback_walks)
         self.walk_seconds = time.perf_counter() - t0
         # stratify: a goal uniformly, then a tool sequence for it, then a walk - so rare goals and
         # rare sequences are not drowned by common ones; with a length mix, the length first
@@ -337,14 +353,29 @@ class Generator:
             return None
         return walk
 
-    def kind(self, index: int) -> tuple[random.Random, bool, bool]:
+    def kind(self, index: int) -> tuple[random.Random, bool, bool, bool]:
         """What kind of task an index is, decided once from the index's own random stream: every
-        attempt tries for that kind, so the shares of refusals and multi-intent tasks come out as
-        asked. The rng is returned in the state the rest of the index's draws start from."""
+        attempt tries for that kind, so the shares of refusals, multi-intent and conditional tasks
+        come out as asked. The rng is returned in the state the rest of the index's draws start
+        from (the conditional draw is made only when asked for, so other runs keep their tasks)."""
         rng = random.Random(f"{self.options.seed}/{index}")
         refuse = rng.random() < self.options.refusals
         multi = rng.random() < self.options.multi_intent
-        return rng, refuse, multi
+        cond = self.options.conditionals > 0 and rng.random() < self.options.conditionals
+        return rng, refuse, multi, cond
+
+    def propose_conditional(self, rng: random.Random, counts: Counter) -> Optional[Walk]:
+        """A conditional walk: a refusal walk whose refused rule has a fallback, continued by the
+        planner with that fallback (plan/conditional.py)."""
+        if not self.fallback_strata:
+            raise EnvsynthError("conditional requests need exhaustive walks (--walks exhaustive)")
+        goal = self.fallback_strata[rng.randrange(len(self.fallback_strata))]
+        seq = goal[rng.randrange(len(goal))]
+        refused = self.fallback_walks[seq[rng.randrange(len(seq))]]
+        walk = continue_with_fallback(self.domain, refused, rng, self.planner, self.options.slots)
+        if walk is None:
+            counts["merge_rejected"] += 1
+        return walk
 
     def length_of(self, index: int) -> Optional[int]:
         """The length a single-intent task of `index` has under a length mix, decided once from
@@ -360,7 +391,7 @@ class Generator:
         if isinstance(item, int):
             item = WorkItem(item)
         index = item.index
-        rng, refuse, multi = self.kind(index)
+        rng, refuse, multi, cond = self.kind(index)
         failures: list[str] = []
         timings: dict[str, float] = {}
         counts: Counter = Counter()
@@ -369,6 +400,8 @@ class Generator:
             shape = item.draw if attempt == 0 else None
             if shape is not None:
                 walk = self._pool(refuse)[shape.walk]
+            elif cond:
+                walk = self.propose_conditional(rng, counts)
             else:
                 walk = self.propose(rng, counts, refuse, multi, self.length_of(index))
             seed = rng.randrange(2**31)
@@ -596,6 +629,8 @@ class _Stats:
                                    "lengths",
                                    "tool_calls", "tool_sequences", "refusal_reasons", "uncovered_tools",
                                    "uncovered_edges")},
+            # (only for a spec that declares fallbacks: other manifests stay as they were)
+            **{k: cov[k] for k in ("conditional_share", "conditional_branches") if k in cov},
         }
 
 

@@ -126,6 +126,11 @@ def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCh
     # 5) every near miss, put in place of its target, fails a precondition or the verifier
     if not problems:
         problems += distractor_problems(domain, task)
+    # 5b) a conditional request: refused for a rule with a fallback, the fallback next; and the
+    # same instruction where the first option succeeds (the other branch) is a valid task whose
+    # gold is the first option, in which taking the fallback scores 0
+    if not problems and task.certificate.walk.conditionals():
+        problems += conditional_problems(domain, task, second_engine)
     result = TaskCheck(task.id, not problems, problems)
     # 6) the second engine: descriptions and preconditions re-derived in SQL
     if second_engine and replayed:
@@ -133,6 +138,46 @@ def check_task(domain: Domain, task: Task, second_engine: bool = True) -> TaskCh
         result.problems += sql_problems
         result.ok = not result.problems
     return result
+
+
+def conditional_problems(domain: Domain, task: Task, second_engine: bool = True) -> list[str]:
+    """A conditional request is refused for a rule the spec gives a fallback, the next goal is a
+    request of a tool that fallback allows and succeeds; in the other branch's world (the first
+    option repaired, tasks/branches.py) the same instruction's gold is the first option, that task
+    passes every check, and the refused branch's gold - going straight to the fallback - scores 0."""
+    from .tasks.branches import other_branch
+
+    out = []
+    walk = task.certificate.walk
+    refused = {r.step: r for r in task.expected.refusals}
+    goals = walk.goal_steps(domain)
+    for k in walk.conditionals():
+        step = walk.steps[k]
+        tool = domain.tools[step.tool]
+        r = refused.get(k + 1)
+        req = next((q for q in tool.requires if r is not None and q.src == r.requirement), None)
+        if req is None or not req.fallback_then:
+            out.append(f"step {k + 1} ({step.tool}) is marked conditional but is not refused for a rule with a fallback")
+            continue
+        later = [g for g in goals if g > k]
+        if not later or walk.steps[later[0]].tool not in req.fallback_then or (later[0] + 1) in refused:
+            out.append(f"step {k + 1} ({step.tool}): the next request is not a fallback the rule allows "
+                       f"({', '.join(req.fallback_then)}) that succeeds")
+            continue
+        branch = other_branch(domain, task, k + 1)
+        if branch is None:
+            out.append(f"step {k + 1} ({step.tool}): no world found in which the first option succeeds")
+            continue
+        sub = check_task(domain, branch, second_engine)
+        out += [f"other branch (the first option succeeds): {p}" for p in sub.problems]
+        env = Environment(domain, branch)
+        for g in task.gold_actions:
+            env.call(g.name, g.arguments)
+        for a in task.expected.answers:
+            env.say(a.value)
+        if env.score().reward != 0.0:
+            out.append(f"step {k + 1} ({step.tool}): where the first option succeeds, taking the fallback still scores 1")
+    return out
 
 
 def paraphrase_problems(domain: Domain, task: Task) -> list[str]:

@@ -79,7 +79,7 @@ def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
         s = walk.steps[i]
         binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
         steps.append([s.tool, binds, sorted(s.args.items()),
-                      [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse])
+                      [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse] + ([True] if s.conditional else []))
     for o in sorted(walk.given):
         name(o)
     # records only reached through links get names by following links from named ones

@@ -39,6 +39,7 @@ class AspOptions:
     max_goals: int = 1  # goal steps per walk; longer multi-intent walks come from merging
     pinned: bool = False  # calls are given by `allow(t,T)` facts (checking one walk grounds little)
     refusal: bool = False  # the walk's last step is a request one of whose requirements fails
+    conditional: bool = False  # (with refusal) a refused request may come before the last, followed by its fallback
     tools: Optional[frozenset] = None  # only these tools (and the entities they reach): a question's scope
     target: Optional[str] = None  # walks end in a call of this tool
 
@@ -147,6 +148,8 @@ class Facts:
             self.fact("pinned")
         if opt.refusal:
             self.fact("refusal_mode")
+        if opt.conditional:
+            self.fact("conditional_mode")
         self.fact("max_goals", N(opt.max_goals))
         if opt.target is not None:
             self.fact("target", S(opt.target))
@@ -216,6 +219,9 @@ class Facts:
                     for v2 in names:
                         if v1 != v2:
                             self.fact("req_distinct", t, N(j), S(v1), S(v2))
+            if self.opt.conditional:  # a rule the user may anticipate, and the requests they may fall back on
+                for other in req.fallback_then:
+                    self.fact("fallback_tool", t, N(j), S(other))
         if tool.is_write and tool.requires:
             self.fact("has_reqs", t)
         if listing is not None and listing.where is not None:

@@ -24,7 +24,7 @@ def _rename(walk: Walk, mapping: dict[str, str]) -> Walk:
         steps=[WalkStep(tool=s.tool, binds={v: m(o) for v, o in s.binds.items()}, args=dict(s.args),
                         creates={v: m(o) for v, o in s.creates.items()},
                         select=Selection(object=m(s.select.object), reference=s.select.reference) if s.select else None,
-                        ask=s.ask, refuse=s.refuse) for s in walk.steps],
+                        ask=s.ask, refuse=s.refuse, conditional=s.conditional) for s in walk.steps],
         objects={m(o): e for o, e in walk.objects.items()},
         given=sorted({m(o) for o in walk.given}),
         links={f"{m(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": m(v) for k, v in walk.links.items()},

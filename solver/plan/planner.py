@@ -25,7 +25,7 @@ from .scope import entities_for
 
 SHOW = """
 #show call/2. #show bind/3. #show argval/3. #show new/3. #show select/3.
-#show given/1. #show ask/1. #show link/3. #show refuse/2. #show nolink/2.
+#show given/1. #show ask/1. #show link/3. #show refuse/2. #show nolink/2. #show conditional/1.
 """
 RANDOM_DECISIONS = ["--sign-def=rnd", "--rand-freq=0.5"]
 
@@ -85,6 +85,7 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
     select: list = [None] * length
     ask = [False] * length
     refuse: list = [None] * length
+    conditional = [False] * length
     given, links = [], {}
     for a in symbols:
         name, args = _decode(a, cache)
@@ -102,6 +103,8 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
             ask[args[0] - 1] = True
         elif name == "refuse":
             refuse[args[0] - 1] = args[1]
+        elif name == "conditional":
+            conditional[args[0] - 1] = True
         elif name == "given":
             given.append(args[0])
         elif name == "link":
@@ -113,7 +116,8 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
     for i in range(length):
         b = dict(sorted(binds[i].items()))
         steps.append(WalkStep.model_construct(tool=tools[i], binds=b, args=dict(sorted(argv[i].items())),
-                                              creates=creates[i], select=select[i], ask=ask[i], refuse=refuse[i]))
+                                              creates=creates[i], select=select[i], ask=ask[i], refuse=refuse[i],
+                                              conditional=conditional[i]))
         for o in list(b.values()) + list(creates[i].values()):
             used.setdefault(o, None)
     for o in given:
@@ -257,8 +261,9 @@ class Checker:
         else:
             while len(self._controls) >= self.KEEP:
                 self._controls.popitem(last=False)
-            slots, goals, refusal, n, tools = key
-            options = AspOptions(slots=dict(slots), max_goals=goals, refusal=refusal, tools=tools)
+            slots, goals, refusal, n, tools = key  # refusal: False, True, or "conditional"
+            options = AspOptions(slots=dict(slots), max_goals=goals, refusal=bool(refusal),
+                                 conditional=refusal == "conditional", tools=tools)
             ctl, _facts = control(self.domain, options, ["1"], self.extra_rules + "\n#show init/3.")
             ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
             ctl.assign_external(F("query", [N(n)]), True)
@@ -268,7 +273,8 @@ class Checker:
             # literals (a symbol per assumption cost a lookup per atom per check)
             choices: dict[str, dict] = {}
             for name, arity in (("call", 2), ("bind", 3), ("argval", 3), ("new", 3), ("select", 3), ("ask", 1),
-                                ("refuse", 2), ("refuse_at", 1), ("given", 1), ("link", 3), ("nolink", 2)):
+                                ("refuse", 2), ("refuse_at", 1), ("conditional", 1), ("given", 1), ("link", 3),
+                                ("nolink", 2)):
                 choices[name] = {a.symbol: a.literal for a in ctl.symbolic_atoms.by_signature(name, arity)}
             self._controls[key] = (ctl, choices)
         return self._controls[key]
@@ -285,7 +291,7 @@ class Checker:
         for o, ent in w.objects.items():
             slots[ent] = max(slots[ent], int(o[len(ent):]))
         goals = len(w.goal_steps(domain))
-        refusal = any(s.refuse is not None for s in w.steps)
+        refusal = "conditional" if any(s.conditional for s in w.steps) else any(s.refuse is not None for s in w.steps)
         # grounded for the walk's own tools only: every other tool's call would be assumed false
         tools = frozenset(s.tool for s in w.steps)
         slots = {e: n for e, n in slots.items() if e in entities_for(domain, tools)}
@@ -302,6 +308,8 @@ class Checker:
                 want.add(F("ask", [N(i)]))
             if s.refuse is not None:
                 want |= {F("refuse", [N(i), N(s.refuse)]), F("refuse_at", [N(i)])}
+            if s.conditional:
+                want.add(F("conditional", [N(i)]))
         want |= {F("given", [S(o)]) for o in w.given}
         want |= {F("link", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1]), S(v)]) if v is not None
                  else F("nolink", [S(k.split(".", 1)[0]), S(k.split(".", 1)[1])]) for k, v in w.links.items()}

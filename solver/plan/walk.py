@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from ..spec.model import Domain
 
@@ -29,6 +29,16 @@ class WalkStep(BaseModel):
     select: Optional[Selection] = None
     ask: bool = False
     refuse: Optional[int] = Field(None, description="the request must be refused: this requirement (1-based) fails")
+    conditional: bool = Field(False, description="(a refused request) the user said what to do if it is refused: "
+                                                 "the walk's next goal is that fallback")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # written only when set: walks (and tasks, and their ids) without a conditional are unchanged
+        out = handler(self)
+        if not self.conditional:
+            out.pop("conditional", None)
+        return out
 
 
 class Walk(BaseModel):
@@ -47,6 +57,10 @@ class Walk(BaseModel):
     def key(self) -> str:
         """Identity of the walk (exact form); see `canonical` for the renaming-invariant key."""
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def conditionals(self) -> list[int]:
+        """The refused requests the user gave a fallback for (step indices)."""
+        return [i for i, s in enumerate(self.steps) if s.conditional]
 
     def goal_steps(self, domain: Domain) -> list[int]:
         return [i for i, s in enumerate(self.steps) if domain.tools[s.tool].is_write or s.ask]
@@ -112,6 +126,7 @@ def renumber(walk: Walk) -> Walk:
             select=Selection(object=names[s.select.object], reference=s.select.reference) if s.select else None,
             ask=s.ask,
             refuse=s.refuse,
+            conditional=s.conditional,
         ))
     return Walk(
         steps=steps,

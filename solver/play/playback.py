@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from ..runtime import references as R
 from ..runtime.execute import listed_ids
 from ..spec.model import Domain
-from ..tasks.model import Task
+from ..tasks.model import Task, requests
 from .environment import Environment
 
 Chooser = Callable[[int, list[str], Any], Optional[str]]
@@ -63,9 +63,10 @@ def play_walk(domain: Domain, task: Task, env: Environment, choose: Optional[Cho
     proofs = {p.step: p for p in task.certificate.selections}
     answers = []
     refusals = {r.step: r for r in task.expected.refusals}
+    planned = requests(task)  # walk order, refused requests in their place (a conditional's comes mid-walk)
     for i, step in enumerate(walk.steps):
         tool = domain.tools[step.tool]
-        gold_args = refusals[i + 1].arguments if (i + 1) in refusals else task.gold_actions[i].arguments
+        gold_args = planned[i][1]
         args = {}
         for a in tool.args.values():
             if a.is_ref:

@@ -288,6 +288,20 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
         t = _build_tool(c, tname, ts, ("tools", tname))
         if t:
             tools[tname] = t
+    for tname, t in tools.items():  # a fallback names goal tools (checked once every tool is built)
+        for i, req in enumerate(t.requires):
+            for j, other in enumerate(req.fallback_then):
+                fp = ("tools", tname, "requires", i, "fallback", "then", j) if spec.tools[tname].requires[i].fallback.then \
+                    else ("tools", tname, "requires", i, "fallback")
+                if other not in tools:
+                    c.err(fp, f"fallback of {tname} names '{other}', which is not a tool",
+                          did_you_mean(other, tools, "tools"))
+                elif not tools[other].is_goal:
+                    c.err(fp, f"fallback of {tname} names '{other}', which cannot end a request",
+                          "a fallback is a request: name a write tool, or a read tool with an 'answer:'")
+            if req.fallback_when is not None and not t.is_write:
+                c.err(("tools", tname, "requires", i, "fallback"), f"{tname} is a read tool: it is never refused as a request",
+                      "declare fallbacks on the requirements of write tools")
     if not spec.tools:
         c.err(("tools",), "the spec has no tools", "add at least one read and one write tool")
     elif tools and not any(t.is_goal for t in tools.values()):
@@ -303,6 +317,10 @@ def build_domain(spec: Spec, smap=None, file: str = "<spec>", text: str = "") ->
             for key, default in (("nullable", False), ("refer_through", True)):
                 if fs.get(key) == default:
                     fs.pop(key)
+    for ts in dumped.get("tools", {}).values():
+        for rs in ts.get("requires", []):
+            if isinstance(rs, dict) and rs.get("fallback") is None:
+                rs.pop("fallback", None)
     canon = json.dumps(dumped, sort_keys=True)
     return Domain(
         name=spec.domain,
@@ -474,7 +492,15 @@ def _build_tool(c: Checker, tname: str, ts, tp) -> Optional[Tool]:
         node = c.check_bool(r.check, tp + ("requires", i, "check"), env)
         if node is not None:
             line = c.smap.pos(tp + ("requires", i, "check")).line if c.smap else 0
-            requires.append(Requirement(node, r.check, r.error or f"requirement not met: {r.check}", line))
+            req = Requirement(node, r.check, r.error or f"requirement not met: {r.check}", line)
+            if r.fallback is not None:
+                fp = tp + ("requires", i, "fallback")
+                if not NAME_RE.match(r.fallback.when):
+                    c.err(fp + ("when",), f"fallback 'when: {r.fallback.when}' is not a name",
+                          "write an identifier such as 'full': its phrasings go under conditions.full in phrases.yaml")
+                req.fallback_when = r.fallback.when
+                req.fallback_then = tuple(r.fallback.then if r.fallback.then is not None else [tname])
+            requires.append(req)
     effects = []
     created_vars: dict[str, str] = {}
     if ts.kind == "read" and ts.effects:

@@ -98,6 +98,10 @@ class Requirement:
     src: str
     error: str
     line: int = 0  # where it is written (for unsat cores in the spec's own words)
+    # a conditional workflow: when this rule refuses, the user's request may go on with a fallback
+    # of one of these goal tools (`fallback: {when, then}`); `when` names the condition's phrasings
+    fallback_when: Optional[str] = None
+    fallback_then: tuple = ()
 
 
 @dataclass

@@ -99,9 +99,19 @@ class EntitySpec(_Model):
         None, ge=1, le=6, description="records of this entity one plan may involve (default 2; the actor's: 1)")
 
 
+class FallbackSpec(_Model):
+    """What a user may ask instead when this rule refuses their request ("book HA123; if it is
+    full, the earliest flight that day instead"): a conditional workflow."""
+
+    when: str = Field(description="the condition's name: its phrasings are conditions.<when> in phrases.yaml")
+    then: Optional[List[str]] = Field(
+        None, description="the goal tools the fallback may call (default: the refused tool itself)")
+
+
 class RequireSpec(_Model):
     check: str
     error: Optional[str] = None
+    fallback: Optional[FallbackSpec] = None
 
     @model_validator(mode="before")
     @classmethod

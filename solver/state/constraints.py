@@ -127,6 +127,12 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
                 cond = w.enc(req.expr, env)
                 requirements.append((k, req.src, cond))
                 w.track(f"{label} requires {req.src}", cond, "requires")
+            if step.conditional:
+                # a conditional request fails only for the rule the user anticipated: with that one
+                # met it would go through (the other branch of the instruction, tasks/branches.py)
+                for req in tool.requires[r + 1:]:
+                    w.track(f"{label} (conditional) would pass {req.src} (line {req.line})", w.enc(req.expr, env),
+                            "requires")
             failing = tool.requires[r]
             cond = w.enc(failing.expr, env)
             w.track(f"{label} must be refused: {failing.src} (line {failing.line}) is false",

@@ -280,7 +280,7 @@ def _refusal_facts(domain: Domain, tool, req, sc: Scenario, k: int) -> list[str]
     return list(dict.fromkeys(x for x in out if len(x) >= 3 and x.lower() not in common))
 
 
-def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
+def record_changes(domain: Domain, before: dict, after: dict) -> list[Change]:
     out = []
     for ent in domain.entities:
         b, a = before.get(ent, {}), after.get(ent, {})
@@ -292,6 +292,33 @@ def _changes(domain: Domain, before: dict, after: dict) -> list[Change]:
             elif a[rid] != b[rid]:
                 diff = {k: [b[rid].get(k), v] for k, v in a[rid].items() if b[rid].get(k) != v}
                 out.append(Change(entity=ent, id=rid, op="updated", fields=diff))
+    return out
+
+
+def _lower_first(text: str) -> str:
+    return text if re.match(r"I\b", text) else text[:1].lower() + text[1:]
+
+
+def _conditionals(domain: Domain, walk, tpl: Templates, rng: random.Random, requests: list[str],
+                  sc: Scenario) -> list[str]:
+    """Each conditional request and its fallback said as one request ("Please book me on HA1234. If
+    it has no economy seats left, book the earliest flight that day instead."), from the refused
+    rule's `conditions.<when>` phrasings; the other requests as they are."""
+    goals = walk.goal_steps(domain)
+    out: list[str] = []
+    i = 0
+    while i < len(goals):
+        step = walk.steps[goals[i]]
+        if step.conditional and i + 1 < len(goals):
+            tool = domain.tools[step.tool]
+            req = tool.requires[step.refuse - 1]
+            args = {a: v for a, v in sc.gold[goals[i]].arguments.items() if not tool.args[a].is_ref}
+            out.append(tpl.pick(rng, ("conditions", req.fallback_when), None, request=requests[i],
+                                fallback=_lower_first(requests[i + 1]), args=args))
+            i += 2
+        else:
+            out.append(requests[i])
+            i += 1
     return out
 
 
@@ -347,6 +374,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
             intro += " " + tpl.pick(rng, ("identify", p.reference), DEFAULTS["identify"],
                                     phrase=phrase, **_nest(p.stated))
         describe.rendered.add(walk.actor)
+    requests = _conditionals(domain, walk, tpl, rng, requests, sc)
     for i, r in enumerate(requests):
         if i == 0:
             sentences.append(r)
@@ -405,7 +433,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     }
     expected = Expected(
         final_state_hash=db_hash(sc.final_db),
-        changes=_changes(domain, sc.initial_db, sc.final_db),
+        changes=record_changes(domain, sc.initial_db, sc.final_db),
         answers=answers,
         refusals=refusals,
     )

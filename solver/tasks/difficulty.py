@@ -10,8 +10,8 @@ is the profile it was generated with, and no field is added to tasks.jsonl):
   second engine re-derives in SQL), of which the description's other conditions keep one;
 - near_misses: near-miss records listed before their target (an agent that takes the first
   plausible record acts on one of them);
-- conditionals: requests the user anticipates may be refused and gives a fallback for (a refused
-  step that is not the last one).
+- conditionals: requests the user anticipates may be refused and gives a fallback for (steps the
+  walk marks `conditional`: refused, then the fallback; plan/conditional.py).
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ LONGEST = 20  # the longest length a profile without an upper length bound asks 
 def profile(task) -> dict[str, int]:
     """The task's value on each dimension."""
     walk = task.certificate.walk
-    last = len(walk.steps) - 1
     return {
         "length": task.difficulty.length,
         "intents": task.difficulty.goals,
         "compared": sum(p.fit_stated for p in task.certificate.selections),
         "near_misses": task.difficulty.visible_distractors,
-        "conditionals": sum(1 for i, s in enumerate(walk.steps) if s.refuse is not None and i < last),
+        "conditionals": len(walk.conditionals()),
     }
 
 

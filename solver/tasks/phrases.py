@@ -126,10 +126,17 @@ SECTIONS = {
     "intents": "a request, per tool: args, me, and the tool's record variables",
     "identify": "how the user lets the agent find them, per reference: phrase and the stated fields",
     "connectors": "words joining two requests: nothing",
+    "conditions": "a request and its fallback, per rule's `fallback: {when}`: request, fallback (its text, "
+                  "first word lowercased), args (the refused request's values)",
     "clarify": "which record a description means, per entity: value, phrase",
     "given_ids": "an id the user states on the way, per entity: id",
     "closing": "the last words of the request: nothing",
 }
+
+
+def fallback_conditions(domain: Domain) -> dict[str, str]:
+    """Each `fallback: {when}` name the spec declares -> the tool whose rule declares it."""
+    return {r.fallback_when: t.name for t in domain.tools.values() for r in t.requires if r.fallback_when}
 
 
 class Templates:
@@ -215,6 +222,9 @@ class Templates:
             for r in ent.refs.values():
                 if not r.by_id and not self.options("refs", ent.name, r.name):
                     out.append(f"refs.{ent.name}.{r.name}")
+        for when in sorted(fallback_conditions(domain)):
+            if not self.options("conditions", when):
+                out.append(f"conditions.{when}")
         return out
 
     # ------------------------------------------------------------------ checking
@@ -487,6 +497,12 @@ def _contexts(domain: Domain, section: str, body: Any, money: Optional[float] = 
             ref = domain.entities[domain.actor].refs.get(rname)
             stated = {".".join(p): sample(domain.path_type(domain.actor, p)) for p in ref.filter} if ref else {}
             yield (section, rname), {"phrase": "the user", **nest(stated)}
+    elif section == "conditions":
+        tools = fallback_conditions(domain)
+        for when in body:
+            tool = domain.tools.get(tools.get(when, ""))
+            args = {a.name: sample(a.type) for a in tool.args.values() if not a.is_ref} if tool else {}
+            yield (section, when), {"request": "Please book it.", "fallback": "please book the other one.", "args": args}
     elif section == "intents":
         for tname in body:
             tool = domain.tools.get(tname)
