@@ -49,8 +49,11 @@ def beats(w: World, ref: Reference, target: Obj, o: Obj):
     return w.enc(d.rank, {d.record: o, TARGET: target})
 
 
-def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None) -> Plan:
-    w = World(domain, symbols)
+def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None,
+               ctx: Optional[z3.Context] = None) -> Plan:
+    """The walk's constraint system (in `ctx`, a fresh context if None; state/cache.py builds
+    each walk's once and copies it into every task's context)."""
+    w = World(domain, symbols, ctx)
     w.actor = walk.actor
     actor = Obj(walk.actor, domain.actor)
     for oname in walk.initial_objects():

@@ -15,7 +15,8 @@ from ..plan.walk import Walk
 from ..spec import types as T
 from ..spec.model import Domain
 from . import distractors as D
-from .constraints import Plan, build_plan
+from .cache import PlanCache, plan_cache
+from .constraints import Plan
 from .scenario import Infeasible, SolveRecord, SynthOptions
 from .world import Obj, Symbols, Unsupported, World
 
@@ -163,12 +164,15 @@ def model_value(w: World, model: z3.ModelRef, term, t: T.VType) -> Any:
 
 def solve_walk(domain: Domain, walk: Walk, rng: random.Random, options: SynthOptions,
                symbols: Symbols, shape: Optional[dict] = None,
-               fixed: frozenset = frozenset()) -> tuple[Plan, z3.ModelRef, SolveRecord]:
+               fixed: frozenset = frozenset(), cache: Optional[PlanCache] = None
+               ) -> tuple[Plan, z3.ModelRef, SolveRecord]:
     """Encode and solve one walk: the Z3 part of `synthesize`, deterministic in `rng`'s state.
-    `plan.distractors` is left holding only the near misses the model keeps."""
+    The encoding comes from `cache` (the domain's own if None): built once per walk and near-miss
+    plan, copied into this task's own context. `plan.distractors` is left holding only the near
+    misses the model keeps."""
     planned = D.plan(domain, walk, rng, options.distractors)
     try:
-        plan = build_plan(domain, walk, symbols, planned)
+        plan = (cache or plan_cache(domain)).plan(domain, walk, symbols, planned)
     except Unsupported as e:
         raise Infeasible(f"not encodable: {e}") from None
     model, rec, kept = solve(plan, rng, options.hint_rounds, shape, fixed)

@@ -20,6 +20,7 @@ from ..spec.model import Domain
 from .fill import add_background, assign_ids, distractor_records, fill_generated, remove_background
 from .replay import cross_check, first_ambiguity, check_unique, quantifier_blockers, replay_walk
 from .scenario import Infeasible, ReplayMismatch, ReplayRecord, Scenario, StepFailed, SynthOptions
+from .cache import PlanCache
 from .solve import model_value, solve_walk
 from .world import SYMBOL_BASE, Symbols
 
@@ -28,11 +29,15 @@ __all__ = ["synthesize", "Infeasible", "ReplayMismatch", "Scenario", "SynthOptio
 
 def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOptions] = None,
                symbols: Optional[Symbols] = None, timings: Optional[dict] = None,
-               shape: Optional[dict] = None, fixed: frozenset = frozenset()) -> Scenario:
+               shape: Optional[dict] = None, fixed: frozenset = frozenset(),
+               cache: Optional[PlanCache] = None) -> Scenario:
     """Solve `walk` into a checked Scenario, or raise Infeasible with the reason.
 
     `shape`: starting values drawn for the walk's records ({"object.field": value}, plan/shapes.py);
     those named in `fixed` must hold (a core of kind "shape" if they cannot), the rest are hints.
+
+    `cache`: where the walk's encoding is built once (state/cache.py; the domain's own if None) -
+    the result is the same whichever cache, hit or miss.
 
     `timings`, when given, accumulates seconds per part: solve, fill, replay, unique (the uniqueness checks)."""
     import time
@@ -49,7 +54,7 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
     rng = random.Random(seed)
     symbols = symbols or Symbols(domain)
     try:
-        plan, model, solve_rec = solve_walk(domain, walk, rng, options, symbols, shape, fixed)
+        plan, model, solve_rec = solve_walk(domain, walk, rng, options, symbols, shape, fixed, cache)
     finally:
         lap("solve")
     w = plan.world

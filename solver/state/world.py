@@ -91,6 +91,11 @@ class Symbols:
             self.code.setdefault(s, len(self.code))
         self.names = {v: k for k, v in self.code.items()}
 
+    def copy(self) -> "Symbols":
+        other = object.__new__(Symbols)
+        other.code, other.names = dict(self.code), dict(self.names)
+        return other
+
     def of(self, s: str) -> int:
         if s not in self.code:
             self.code[s] = len(self.code)
@@ -159,6 +164,25 @@ class World:
         self.encoder = Z3Terms(self)
         self.object_group: dict[str, str] = {}  # near-miss object -> its group
         self._fresh = 0
+
+    def copy_into(self, ctx: z3.Context, solver: z3.Solver, symbols: Symbols, term) -> "World":
+        """This world in another context: `solver` holds the translated assertions, `term` maps
+        each of this world's terms to its copy (state/cache.py)."""
+        w = object.__new__(World)
+        w.d, w.sym, w.ctx, w.solver = self.d, symbols, ctx, solver
+        w.vars = {k: Var(term(v.term), v.type, v.label, v.typical) for k, v in self.vars.items()}
+        w.tracked = [Tracked(t.label, term(t.literal), t.kind, t.name, t.group, t.step, t.objects)
+                     for t in self.tracked]
+        assert not isinstance(self.state, _LazyFields), "only a walk's world is copied"
+        w.state = {k: term(v) for k, v in self.state.items()}
+        w.entity_of, w.exists = dict(self.entity_of), set(self.exists)
+        w.symbol_vars = [term(v) for v in self.symbol_vars]
+        w.step, w.actor = self.step, self.actor
+        w._presence = {g: term(v) for g, v in self._presence.items()}
+        w.encoder = Z3Terms(w)
+        w.object_group = dict(self.object_group)
+        w._fresh = self._fresh
+        return w
 
     def fresh(self) -> int:
         """A new number for auxiliary variables (a product's bits): deterministic per walk."""
