@@ -1,0 +1,184 @@
+"""Reachability as targeted solver calls: is there a walk of at most L steps to goal G that calls
+tool T - one question, one small program, instead of enumerating every walk of G.
+
+A goal's scope (plan/scope.py) is every lookup that could feed it; in a large spec that is most
+of the spec (every module's lookups that find the shared actor feed every module), and both the
+program grounded for it and its walk space grow with the spec. A question about one tool needs
+much less. In a walk with a single goal every other step is consumed by a later one, so from T
+the consumers lead to G: the walk holds a feeding chain T -> ... -> G of at least d(T,G)+1 steps,
+and every other tool U of the walk reaches that chain through k >= d(U, chain) new steps. So a
+walk of at most L steps calling T uses only tools U with d(U, C) <= L - 1 - d(T,G), where C is
+the tools on some feeding path from T to G within the bound. The question is asked of programs
+grounded for C widened by a budget b = 0, 1, ... up to that bound: a walk found in a smaller
+program is a walk of the whole one (the entities are closed under links, as the Checker's
+programs are), and the last budget is exact, so "no walk" is a proof, not a guess.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Optional
+
+from ..spec.model import Domain
+from .facts import AspOptions, N, F
+from .planner import Planner, RANDOM_DECISIONS, control, walk_from_model, _objects
+from .walk import Walk
+
+# a goal whose scope holds more tools than this has its walks asked for (targeted questions,
+# sampled draws) instead of enumerated: every shipped domain's goals (at most 11) stay
+# enumerated, a composed spec's cross-module goals (23 tools at 47, ~200 at 414) do not
+ENUMERATE_SCOPE = 12
+
+# the question "the walk calls T" (T is given as a fact); grounded with each check(t)
+CALLS = """
+#program check(t).
+calls_asked(t) :- asked(T), call(S,T), S <= t.
+:- query(t), asked(_), not calls_asked(t).
+"""
+
+
+def first_walk(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None,
+               min_len: int = 1, seed: Optional[int] = None) -> Optional[Walk]:
+    """A walk of the shortest length in min_len..max_len under `options` (calling `asked`, if
+    given), from one program grounded step by step: None if there is none. With `seed`, clingo
+    decides at random (the walk is a function of the program and the seed)."""
+    args = ["1", "--project=show"] + ([f"--seed={seed}"] + RANDOM_DECISIONS if seed is not None else [])
+    extra = CALLS + (f'\n#program base.\nasked("{asked}").\n' if asked is not None else "")
+    ctl, facts = control(domain, options, args, extra)
+    ctl.ground([("base", [])])
+    objects = _objects(facts)
+    for t in range(1, max_len + 1):
+        ctl.ground([("step", [N(t)]), ("check", [N(t)])])
+        if t > 1:
+            ctl.release_external(F("query", [N(t - 1)]))
+        ctl.assign_external(F("query", [N(t)]), True)
+        if t < min_len:
+            continue
+        with ctl.solve(yield_=True) as handle:
+            for model in handle:
+                return walk_from_model(model.symbols(shown=True), t, f"{domain.actor}1", objects)
+    return None
+
+
+class Reach:
+    """Targeted reachability questions over one domain's feeding graph (plan/scope.py)."""
+
+    def __init__(self, domain: Domain, max_len: int, planner: Optional[Planner] = None):
+        self.domain = domain
+        self.max_len = max_len
+        self.planner = planner or Planner(domain)
+        self.fed_by = self.planner.scopes.fed_by
+        self.feeds: dict[str, list[str]] = {t: [] for t in domain.tools}
+        for b, us in self.fed_by.items():
+            for u in us:
+                self.feeds[u].append(b)
+        self.solves = 0  # questions asked of the solver (for reports and tests)
+
+    @staticmethod
+    def _bfs(start: Iterable[str], edges: dict[str, list[str]], limit: int) -> dict[str, int]:
+        seen = {s: 0 for s in start}
+        queue = deque(seen)
+        while queue:
+            t = queue.popleft()
+            if seen[t] >= limit:
+                continue
+            for u in edges[t]:
+                if u not in seen:
+                    seen[u] = seen[t] + 1
+                    queue.append(u)
+        return seen
+
+    def bound(self, tool: str, goal: str) -> Optional[int]:
+        """The largest useful budget for the question (None: T cannot feed G within the bound)."""
+        to_goal = self._bfs([goal], self.fed_by, self.max_len - 1)
+        if tool not in to_goal:
+            return None
+        return self.max_len - 1 - to_goal[tool]
+
+    def scope(self, tool: str, goal: str, budget: int) -> frozenset[str]:
+        """The tools a walk of <= max_len steps to `goal` that calls `tool` can use, when the
+        tools off the T -> G chain are at most `budget` feeding steps from it."""
+        room = self.max_len - 1
+        to_goal = self._bfs([goal], self.fed_by, room)
+        from_tool = self._bfs([tool], self.feeds, room)
+        chain = {x for x in from_tool if x in to_goal and from_tool[x] + to_goal[x] <= room}
+        return frozenset(self._bfs(sorted(chain), self.fed_by, budget))
+
+    def options(self, goal: str, tools: frozenset) -> AspOptions:
+        return AspOptions(default_slots=self.planner.default_slots, target=goal, tools=tools)
+
+    def walk_calling(self, tool: str, goal: str) -> Optional[Walk]:
+        """A walk of at most max_len steps whose goal is `goal` and which calls `tool`, or None
+        when there is none (proved by the last, exact, question)."""
+        top = self.bound(tool, goal)
+        if top is None:
+            return None
+        last: Optional[frozenset] = None
+        for budget in range(top + 1):
+            tools = self.scope(tool, goal, budget)
+            if tools == last:
+                continue  # widening added nothing: the same question again
+            last = tools
+            self.solves += 1
+            asked = None if tool == goal else tool
+            w = first_walk(self.domain, self.options(goal, tools), self.max_len, asked)
+            if w is not None:
+                return w
+        return None
+
+    def goal_walk(self, goal: str) -> Optional[Walk]:
+        """A walk to `goal` at all (is the goal feasible for the planner?), or None."""
+        return self.walk_calling(goal, goal)
+
+    def enumerable(self, goal: str) -> bool:
+        """Is the goal's walk space small enough to enumerate (its scope, ENUMERATE_SCOPE)?"""
+        return len(self.planner.scopes.tools_for(goal, self.max_len)) <= ENUMERATE_SCOPE
+
+    def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None) -> dict[str, list[Walk]]:
+        """Walks that together call every tool some walk of at most max_len steps to one of
+        `goals` calls, by goal: first a walk to each goal, then, cheapest questions first (the
+        smallest budget, the nearest goal), a walk calling each tool no walk found so far calls.
+        A tool is asked about goal after goal only until one walk calls it, so the proofs of
+        "no walk" - the dear questions - are asked only for tools that no goal reaches."""
+        goals = self.planner.goals() if goals is None else goals
+        out: dict[str, list[Walk]] = {g: [] for g in goals}
+        reached = set() if reached is None else reached  # (grows: the caller's known tools)
+        for g in goals:
+            w = self.goal_walk(g)
+            if w is not None:
+                out[g].append(w)
+                reached |= {s.tool for s in w.steps}
+        live = [g for g in goals if out[g]]
+        pairs: dict[str, list[tuple[int, str]]] = {}
+        for t in sorted(self.domain.tools):
+            for g in live:
+                top = self.bound(t, g)
+                if top is not None and t != g:
+                    pairs.setdefault(t, []).append((top, g))
+        for budget in range(self.max_len):
+            for t in sorted(pairs):
+                if t in reached:
+                    continue
+                # nearest goals first: the largest remaining bound is the shortest chain
+                for top, g in sorted(pairs[t], key=lambda p: (-p[0], p[1])):
+                    if budget > top or (budget > 0 and self.scope(t, g, budget) == self.scope(t, g, budget - 1)):
+                        continue
+                    self.solves += 1
+                    w = first_walk(self.domain, self.options(g, self.scope(t, g, budget)), self.max_len, t)
+                    if w is not None:
+                        out[g].append(w)
+                        reached |= {s.tool for s in w.steps}
+                        break
+        return out
+
+    def sample(self, goal: str, seed: int, budget: int = 1) -> Optional[Walk]:
+        """A walk to `goal` drawn with randomized decisions from the goal's near scope (its
+        feeders within `budget` steps of the chain): a function of (spec, goal, seed)."""
+        tools = self.scope(goal, goal, min(budget, self.max_len - 1))
+        return first_walk(self.domain, self.options(goal, tools), self.max_len, seed=seed)
+
+
+def reachable_tools(domain: Domain, max_len: int, planner: Optional[Planner] = None) -> set[str]:
+    """Every tool some single-goal walk of at most `max_len` steps calls, by targeted questions."""
+    walks = Reach(domain, max_len, planner).cover()
+    return {s.tool for ws in walks.values() for w in ws for s in w.steps}
