@@ -101,10 +101,10 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
         asked = reach.cover(large, report.tools_reached)
         report.targeted = len(large)
         for goal in large:
-            walks = asked[goal]
-            # a few more walks to try the goal's numbers on: drawn at random near the goal
-            walks += [w for k in range(max(samples, 1)) if (w := reach.sample(goal, seed * 7919 + k)) is not None]
-            _goal_feasibility(domain, goal, walks, tpl, seed, samples, report, cores, rendered, later)
+            # more walks to try the goal's numbers on, drawn at random near the goal, when the ones
+            # the questions found are all impossible
+            _goal_feasibility(domain, goal, asked[goal], tpl, seed, samples, report, cores, rendered, later,
+                              more=lambda g=goal: reach.sample(g, seed, per_length=samples))
     report.per_length = dict(sorted(stats.per_length.items()))
     for t in domain.tools.values():
         if t.name not in report.tools_reached:
@@ -115,12 +115,16 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
 
 
 def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, samples: int, report: "CheckReport",
-                      cores: dict, rendered: set, later: list[Finding]) -> None:
-    """Numeric feasibility of one goal: try a few of its walks with Z3; render samples of it."""
+                      cores: dict, rendered: set, later: list[Finding], more=None) -> None:
+    """Numeric feasibility of one goal: try a few of its walks with Z3 (then `more()`'s, if all
+    fail); render samples of it."""
     if not walks:
         return
     ok = False
-    for k, w in enumerate(walks[: max(samples, 1) * 4]):
+    tries = walks[: max(samples, 1) * 4]
+    if more is not None:
+        tries = _then(tries, more)
+    for k, w in enumerate(tries):
         try:
             synthesize(domain, w, seed + k)
             ok = True
@@ -138,6 +142,11 @@ def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, sa
         top = "; ".join(c for c, _n in cores[goal].most_common(4))
         later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
                              f"impossible because {top}", goal))
+
+
+def _then(first: list, more):
+    yield from first
+    yield from more()
 
 
 def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,

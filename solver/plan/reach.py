@@ -37,16 +37,19 @@ calls_asked(t) :- asked(T), call(S,T), S <= t.
 """
 
 
-def first_walk(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None,
-               min_len: int = 1, seed: Optional[int] = None) -> Optional[Walk]:
-    """A walk of the shortest length in min_len..max_len under `options` (calling `asked`, if
-    given), from one program grounded step by step: None if there is none. With `seed`, clingo
-    decides at random (the walk is a function of the program and the seed)."""
-    args = ["1", "--project=show"] + ([f"--seed={seed}"] + RANDOM_DECISIONS if seed is not None else [])
+def walks_of(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None,
+             min_len: int = 1, seed: Optional[int] = None, per_length: int = 1,
+             first_only: bool = True) -> list[Walk]:
+    """Walks of lengths min_len..max_len under `options` (calling `asked`, if given), from one
+    program grounded step by step: up to `per_length` of each length, stopping at the first
+    length that has one when `first_only`. With `seed`, clingo decides at random, so the walks
+    are a varied draw - a function of the program and the seed, like every clingo answer."""
+    args = [str(per_length), "--project=show"] + ([f"--seed={seed}"] + RANDOM_DECISIONS if seed is not None else [])
     extra = CALLS + (f'\n#program base.\nasked("{asked}").\n' if asked is not None else "")
     ctl, facts = control(domain, options, args, extra)
     ctl.ground([("base", [])])
     objects = _objects(facts)
+    out: list[Walk] = []
     for t in range(1, max_len + 1):
         ctl.ground([("step", [N(t)]), ("check", [N(t)])])
         if t > 1:
@@ -56,8 +59,16 @@ def first_walk(domain: Domain, options: AspOptions, max_len: int, asked: Optiona
             continue
         with ctl.solve(yield_=True) as handle:
             for model in handle:
-                return walk_from_model(model.symbols(shown=True), t, f"{domain.actor}1", objects)
-    return None
+                out.append(walk_from_model(model.symbols(shown=True), t, f"{domain.actor}1", objects))
+        if out and first_only:
+            break
+    return out
+
+
+def first_walk(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None) -> Optional[Walk]:
+    """A walk of the shortest length that has one (calling `asked`, if given), or None."""
+    found = walks_of(domain, options, max_len, asked)
+    return found[0] if found else None
 
 
 class Reach:
@@ -171,11 +182,13 @@ class Reach:
                         break
         return out
 
-    def sample(self, goal: str, seed: int, budget: int = 1) -> Optional[Walk]:
-        """A walk to `goal` drawn with randomized decisions from the goal's near scope (its
-        feeders within `budget` steps of the chain): a function of (spec, goal, seed)."""
+    def sample(self, goal: str, seed: int, per_length: int = 1, budget: int = 1) -> list[Walk]:
+        """Walks to `goal` drawn with randomized decisions from one program grounded for the
+        goal's near scope (its feeders within `budget` steps of it): up to `per_length` of each
+        length, a function of (spec, goal, seed)."""
         tools = self.scope(goal, goal, min(budget, self.max_len - 1))
-        return first_walk(self.domain, self.options(goal, tools), self.max_len, seed=seed)
+        return walks_of(self.domain, self.options(goal, tools), self.max_len, seed=seed,
+                        per_length=per_length, first_only=False)
 
 
 def reachable_tools(domain: Domain, max_len: int, planner: Optional[Planner] = None) -> set[str]:
