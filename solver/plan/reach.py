@@ -99,47 +99,52 @@ class Reach:
                     queue.append(u)
         return seen
 
-    def bound(self, tool: str, goal: str) -> Optional[int]:
-        """The largest useful budget for the question (None: T cannot feed G within the bound)."""
-        to_goal = self._bfs([goal], self.fed_by, self.max_len - 1)
+    def bound(self, tool: str, goals: Iterable[str]) -> Optional[int]:
+        """The largest useful budget for a question about `tool` and walks to one of `goals`
+        (None: the tool feeds none of them within the bound)."""
+        to_goal = self._bfs(sorted(goals), self.fed_by, self.max_len - 1)
         if tool not in to_goal:
             return None
         return self.max_len - 1 - to_goal[tool]
 
-    def scope(self, tool: str, goal: str, budget: int) -> frozenset[str]:
-        """The tools a walk of <= max_len steps to `goal` that calls `tool` can use, when the
-        tools off the T -> G chain are at most `budget` feeding steps from it."""
+    def scope(self, tool: str, goals: Iterable[str], budget: int) -> frozenset[str]:
+        """The tools a walk of <= max_len steps to one of `goals` that calls `tool` can use,
+        when the tools off the chains from `tool` to those goals are at most `budget` feeding
+        steps from them."""
         room = self.max_len - 1
-        to_goal = self._bfs([goal], self.fed_by, room)
+        to_goal = self._bfs(sorted(goals), self.fed_by, room)
         from_tool = self._bfs([tool], self.feeds, room)
         chain = {x for x in from_tool if x in to_goal and from_tool[x] + to_goal[x] <= room}
         return frozenset(self._bfs(sorted(chain), self.fed_by, budget))
 
-    def options(self, goal: str, tools: frozenset) -> AspOptions:
+    def options(self, goal: Optional[str], tools: frozenset) -> AspOptions:
         return AspOptions(default_slots=self.planner.default_slots, target=goal, tools=tools)
 
-    def walk_calling(self, tool: str, goal: str) -> Optional[Walk]:
-        """A walk of at most max_len steps whose goal is `goal` and which calls `tool`, or None
+    def walk_calling(self, tool: str, goals: Iterable[str]) -> Optional[Walk]:
+        """A walk of at most max_len steps that calls `tool` and ends in one of `goals` (or in
+        another goal the chains from the tool pass through: any walk found is a walk), or None
         when there is none (proved by the last, exact, question)."""
-        top = self.bound(tool, goal)
+        goals = sorted(goals)
+        top = self.bound(tool, goals)
         if top is None:
             return None
         last: Optional[frozenset] = None
         for budget in range(top + 1):
-            tools = self.scope(tool, goal, budget)
+            tools = self.scope(tool, goals, budget)
             if tools == last:
                 continue  # widening added nothing: the same question again
             last = tools
             self.solves += 1
-            asked = None if tool == goal else tool
-            w = first_walk(self.domain, self.options(goal, tools), self.max_len, asked)
+            target = goals[0] if len(goals) == 1 else None
+            w = first_walk(self.domain, self.options(target, tools), self.max_len,
+                           None if [tool] == goals else tool)
             if w is not None:
                 return w
         return None
 
     def goal_walk(self, goal: str) -> Optional[Walk]:
         """A walk to `goal` at all (is the goal feasible for the planner?), or None."""
-        return self.walk_calling(goal, goal)
+        return self.walk_calling(goal, [goal])
 
     def enumerable(self, goal: str) -> bool:
         """Is the goal's walk space small enough to enumerate (its scope, ENUMERATE_SCOPE)?"""
@@ -147,10 +152,10 @@ class Reach:
 
     def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None) -> dict[str, list[Walk]]:
         """Walks that together call every tool some walk of at most max_len steps to one of
-        `goals` calls, by goal: first a walk to each goal, then, cheapest questions first (the
-        smallest budget, the nearest goal), a walk calling each tool no walk found so far calls.
-        A tool is asked about goal after goal only until one walk calls it, so the proofs of
-        "no walk" - the dear questions - are asked only for tools that no goal reaches."""
+        `goals` calls, by the goal they end in: first a walk to each goal, then for each tool no
+        walk found so far calls, one question "a walk to any of these goals calls it". (A walk
+        found may end in a goal not asked about - it still shows the tool reachable; it is kept
+        under that goal when the caller asked for it.)"""
         goals = self.planner.goals() if goals is None else goals
         out: dict[str, list[Walk]] = {g: [] for g in goals}
         reached = set() if reached is None else reached  # (grows: the caller's known tools)
@@ -160,33 +165,22 @@ class Reach:
                 out[g].append(w)
                 reached |= {s.tool for s in w.steps}
         live = [g for g in goals if out[g]]
-        pairs: dict[str, list[tuple[int, str]]] = {}
         for t in sorted(self.domain.tools):
-            for g in live:
-                top = self.bound(t, g)
-                if top is not None and t != g:
-                    pairs.setdefault(t, []).append((top, g))
-        for budget in range(self.max_len):
-            for t in sorted(pairs):
-                if t in reached:
-                    continue
-                # nearest goals first: the largest remaining bound is the shortest chain
-                for top, g in sorted(pairs[t], key=lambda p: (-p[0], p[1])):
-                    if budget > top or (budget > 0 and self.scope(t, g, budget) == self.scope(t, g, budget - 1)):
-                        continue
-                    self.solves += 1
-                    w = first_walk(self.domain, self.options(g, self.scope(t, g, budget)), self.max_len, t)
-                    if w is not None:
-                        out[g].append(w)
-                        reached |= {s.tool for s in w.steps}
-                        break
+            if t in reached or not live:
+                continue
+            w = self.walk_calling(t, live)
+            if w is not None:
+                end = w.steps[-1].tool
+                if end in out:
+                    out[end].append(w)
+                reached |= {s.tool for s in w.steps}
         return out
 
     def sample(self, goal: str, seed: int, per_length: int = 1, budget: int = 1) -> list[Walk]:
         """Walks to `goal` drawn with randomized decisions from one program grounded for the
         goal's near scope (its feeders within `budget` steps of it): up to `per_length` of each
         length, a function of (spec, goal, seed)."""
-        tools = self.scope(goal, goal, min(budget, self.max_len - 1))
+        tools = self.scope(goal, [goal], min(budget, self.max_len - 1))
         return walks_of(self.domain, self.options(goal, tools), self.max_len, seed=seed,
                         per_length=per_length, first_only=False)
 
