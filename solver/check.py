@@ -23,6 +23,7 @@ from .state.synth import Infeasible, ReplayMismatch, synthesize
 from .tasks.phrases import TEXT_PATTERNS, Templates, text_problems, THIRD_PERSON_ME, sentences_of
 from .tasks.derive import derive_task
 from .plan.planner import Planner, WalkStats
+from .plan.reach import Reach
 
 
 @dataclass
@@ -34,6 +35,7 @@ class CheckReport:
     tools_reached: set[str] = field(default_factory=set)
     feasible_goals: set[str] = field(default_factory=set)
     planned: bool = False  # walks were enumerated (not when static errors stop the check first)
+    targeted: int = 0  # goals too large to enumerate, asked targeted questions instead (plan/reach.py)
 
     @property
     def errors(self) -> list[Finding]:
@@ -80,38 +82,29 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     stats = WalkStats()
     report.planned = True
     planner = Planner(domain)
-    # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
-    # are all this holds at once, so memory stays bounded however large the spec
+    reach = Reach(domain, max_len, planner)
     cores: dict[str, Counter] = {}
     rendered: set = set()
     later: list[Finding] = []  # said after the reachability warnings
-    for goal in planner.goals():
+    # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
+    # are all this holds at once. A goal whose scope is too large to enumerate is asked targeted
+    # questions instead (plan/reach.py): a walk to it, and a walk per tool no walk found calls
+    small = [g for g in planner.goals() if reach.enumerable(g)]
+    for goal in small:
         walks = planner.goal_walks(goal, max_len, stats=stats)
         report.walks += len(walks)
         for w in walks:
             report.tools_reached |= {s.tool for s in w.steps}
-        if not walks:
-            continue
-        # numeric feasibility: try a few of the goal's walks
-        ok = False
-        for k, w in enumerate(walks[: max(samples, 1) * 4]):
-            try:
-                synthesize(domain, w, seed + k)
-                ok = True
-                break
-            except Infeasible as e:
-                cores.setdefault(goal, Counter()).update(e.core or [e.reason])
-            except ReplayMismatch as e:
-                later.append(Finding("error", f"internal disagreement on {goal}: {e}", goal))
-                break
-        if ok:
-            report.feasible_goals.add(goal)
-            if tpl is not None:
-                _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later)
-        elif goal in cores:
-            top = "; ".join(c for c, _n in cores[goal].most_common(4))
-            later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
-                                 f"impossible because {top}", goal))
+        _goal_feasibility(domain, goal, walks, tpl, seed, samples, report, cores, rendered, later)
+    large = [g for g in planner.goals() if not reach.enumerable(g)]
+    if large:
+        asked = reach.cover(large, report.tools_reached)
+        report.targeted = len(large)
+        for goal in large:
+            # more walks to try the goal's numbers on, drawn at random near the goal, when the ones
+            # the questions found are all impossible
+            _goal_feasibility(domain, goal, asked[goal], tpl, seed, samples, report, cores, rendered, later,
+                              more=lambda g=goal: reach.sample(g, seed, per_length=samples))
     report.per_length = dict(sorted(stats.per_length.items()))
     for t in domain.tools.values():
         if t.name not in report.tools_reached:
@@ -119,6 +112,41 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
                                            + why_unreachable(domain, t.name), t.name))
     report.findings += later
     return report
+
+
+def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, samples: int, report: "CheckReport",
+                      cores: dict, rendered: set, later: list[Finding], more=None) -> None:
+    """Numeric feasibility of one goal: try a few of its walks with Z3 (then `more()`'s, if all
+    fail); render samples of it."""
+    if not walks:
+        return
+    ok = False
+    tries = walks[: max(samples, 1) * 4]
+    if more is not None:
+        tries = _then(tries, more)
+    for k, w in enumerate(tries):
+        try:
+            synthesize(domain, w, seed + k)
+            ok = True
+            break
+        except Infeasible as e:
+            cores.setdefault(goal, Counter()).update(e.core or [e.reason])
+        except ReplayMismatch as e:
+            later.append(Finding("error", f"internal disagreement on {goal}: {e}", goal))
+            break
+    if ok:
+        report.feasible_goals.add(goal)
+        if tpl is not None:
+            _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later)
+    elif goal in cores:
+        top = "; ".join(c for c, _n in cores[goal].most_common(4))
+        later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
+                             f"impossible because {top}", goal))
+
+
+def _then(first: list, more):
+    yield from first
+    yield from more()
 
 
 def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,

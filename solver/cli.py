@@ -108,6 +108,7 @@ def check(
             "tools": len(domain.tools),
             "tools_reached": sorted(report.tools_reached),
             "feasible_goals": sorted(report.feasible_goals),
+            **({"targeted_goals": report.targeted} if report.targeted else {}),
         }, indent=2))
         raise typer.Exit(report.exit_code)
     refs = sum(len(e.refs) for e in domain.entities.values())
@@ -118,6 +119,9 @@ def check(
                   f"({', '.join(f'length {k}: {v}' for k, v in report.per_length.items())}); "
                   f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
                   f"goals shown feasible: {len(report.feasible_goals)}")
+        if report.targeted:
+            out.print(f"{report.targeted} goals have too many walks to enumerate: their reachable tools were "
+                      "asked of the solver one question at a time (walks counted above are the other goals')")
     else:
         out.print("walks not planned: fix the errors below first")
     for f in report.findings:

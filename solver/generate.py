@@ -43,6 +43,9 @@ from .tasks.difficulty import DifficultyTarget, profile
 from .plan.walk import Walk
 from .plan.shapes import Draw, ShapeDraws, ShapeSpace
 from .plan.planner import Checker, Planner, WalkStats, sample_walk
+from .plan.reach import Reach
+
+DRAWN_PER_LENGTH = 8  # walks drawn per length for a goal too large to enumerate
 
 
 @dataclass
@@ -208,9 +211,22 @@ class Generator:
         self.walks: list[Walk] = []
         self.keys: dict[str, Walk] = {}
         self.planner = Planner(domain, options.slots)
+        self.drawn_goals = 0  # goals too large to enumerate, whose walks are drawn (plan/reach.py)
         if options.walk_mode == "exhaustive":
+            reach = Reach(domain, options.max_len, self.planner)
+            large = [g for g in self.planner.goals() if not reach.enumerable(g)]
+            # a goal whose walk space is too large to enumerate gets the walks targeted questions
+            # find (one calling each tool it reaches) and a seeded random draw near it, each from
+            # a program grounded once: the pool is a function of (spec, seed, options)
+            drawn = reach.cover(large) if large else {}
+            self.drawn_goals = len(large)
             for goal in self.planner.goals():
-                for w in self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats):
+                if goal in drawn:
+                    found = drawn[goal] + (reach.sample(goal, random.Random(f"{options.seed}/{goal}/pool").randrange(2**31),
+                                                        per_length=DRAWN_PER_LENGTH) if drawn[goal] else [])
+                else:
+                    found = self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats)
+                for w in found:
                     key = canonical_key(domain, w)
                     if key in self.keys and not options.allow_repeats:
                         continue  # the same plan up to renaming or independent reordering
@@ -226,6 +242,8 @@ class Generator:
         if (options.refusals > 0 or options.conditionals > 0) and options.walk_mode == "exhaustive":
             seen: set[str] = set()
             for goal in self.planner.goals():
+                if goal in drawn:
+                    continue  # (refusals of a goal too large to enumerate are not drawn yet)
                 for w in self.planner.goal_walks(goal, options.max_len, refusal=True):
                     key = canonical_key(domain, w)
                     if key in seen and not options.allow_repeats:
@@ -804,6 +822,7 @@ def _walk_info(gen: Generator) -> dict:
         "tool_sequences": len({w.tool_sequence() for w in gen.walks}),
         "goals": len(gen.strata),
         "refusal_walks": len(gen.refusal_walks),
+        **({"drawn_goals": gen.drawn_goals} if gen.drawn_goals else {}),
     }
 
 

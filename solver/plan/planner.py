@@ -196,7 +196,7 @@ class Planner:
 
         self.domain = domain
         self.default_slots = default_slots
-        self.scopes = Scopes(domain)
+        self.scopes = Scopes(domain, slot_counts(domain, AspOptions(default_slots=default_slots))[domain.actor])
 
     def goals(self) -> list[str]:
         """The tools a walk can end in, in the order the spec writes them."""

@@ -42,10 +42,25 @@ def reveals(domain: Domain, tool: Tool) -> set[str]:
     return out
 
 
+def feeds(domain: Domain, tool: Tool, actor_slots: int = 1) -> set[str]:
+    """Entities whose ids a call of `tool` can be the first to make known - what it can feed a
+    later step with. The actor, when it is the only record of its entity, is never learned from
+    a lookup's result: a walk has the user state who they are or picks them out of a list
+    (encoding.lp: "who the user is comes from the user", and a known record is never selected),
+    so only a tool listing the actor's entity feeds it. Without this every module's lookups that
+    show a link to the shared actor would feed every other module's tools."""
+    out = reveals(domain, tool)
+    if actor_slots == 1 and domain.actor in out:
+        lst = tool.returns.lists()
+        if lst is None or lst.entity != domain.actor:
+            out.discard(domain.actor)
+    return out
+
+
 class Scopes:
     """The feeding relation of one domain's tools, computed once, and the scopes it gives."""
 
-    def __init__(self, domain: Domain):
+    def __init__(self, domain: Domain, actor_slots: int = 1):
         self.domain = domain
         needs = {t.name: {a.type.entity for a in t.args.values() if a.is_ref} for t in domain.tools.values()}
         # a read tool (not a goal step in a single-goal walk) can feed any tool whose record
@@ -54,7 +69,7 @@ class Scopes:
         for a in domain.tools.values():
             if a.is_write:
                 continue
-            out = reveals(domain, a)
+            out = feeds(domain, a, actor_slots)
             for b, ents in needs.items():
                 if b != a.name and out & ents:
                     self.fed_by[b].append(a.name)

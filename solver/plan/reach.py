@@ -1,0 +1,191 @@
+"""Reachability as targeted solver calls: is there a walk of at most L steps to goal G that calls
+tool T - one question, one small program, instead of enumerating every walk of G.
+
+A goal's scope (plan/scope.py) is every lookup that could feed it; in a large spec that is most
+of the spec (every module's lookups that find the shared actor feed every module), and both the
+program grounded for it and its walk space grow with the spec. A question about one tool needs
+much less. In a walk with a single goal every other step is consumed by a later one, so from T
+the consumers lead to G: the walk holds a feeding chain T -> ... -> G of at least d(T,G)+1 steps,
+and every other tool U of the walk reaches that chain through k >= d(U, chain) new steps. So a
+walk of at most L steps calling T uses only tools U with d(U, C) <= L - 1 - d(T,G), where C is
+the tools on some feeding path from T to G within the bound. The question is asked of programs
+grounded for C widened by a budget b = 0, 1, ... up to that bound: a walk found in a smaller
+program is a walk of the whole one (the entities are closed under links, as the Checker's
+programs are), and the last budget is exact, so "no walk" is a proof, not a guess.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Optional
+
+from ..spec.model import Domain
+from .facts import AspOptions, N, F
+from .planner import Planner, RANDOM_DECISIONS, control, walk_from_model, _objects
+from .walk import Walk
+
+# a goal whose scope holds more tools than this has its walks asked for (targeted questions,
+# sampled draws) instead of enumerated: every shipped domain's goals (at most 11) stay
+# enumerated, a composed spec's cross-module goals (23 tools at 47, ~200 at 414) do not
+ENUMERATE_SCOPE = 12
+
+# the question "the walk calls T" (T is given as a fact); grounded with each check(t)
+CALLS = """
+#program check(t).
+calls_asked(t) :- asked(T), call(S,T), S <= t.
+:- query(t), asked(_), not calls_asked(t).
+"""
+
+
+def walks_of(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None,
+             min_len: int = 1, seed: Optional[int] = None, per_length: int = 1,
+             first_only: bool = True) -> list[Walk]:
+    """Walks of lengths min_len..max_len under `options` (calling `asked`, if given), from one
+    program grounded step by step: up to `per_length` of each length, stopping at the first
+    length that has one when `first_only`. With `seed`, clingo decides at random, so the walks
+    are a varied draw - a function of the program and the seed, like every clingo answer."""
+    args = [str(per_length), "--project=show"] + ([f"--seed={seed}"] + RANDOM_DECISIONS if seed is not None else [])
+    extra = CALLS + (f'\n#program base.\nasked("{asked}").\n' if asked is not None else "")
+    ctl, facts = control(domain, options, args, extra)
+    ctl.ground([("base", [])])
+    objects = _objects(facts)
+    out: list[Walk] = []
+    for t in range(1, max_len + 1):
+        ctl.ground([("step", [N(t)]), ("check", [N(t)])])
+        if t > 1:
+            ctl.release_external(F("query", [N(t - 1)]))
+        ctl.assign_external(F("query", [N(t)]), True)
+        if t < min_len:
+            continue
+        with ctl.solve(yield_=True) as handle:
+            for model in handle:
+                out.append(walk_from_model(model.symbols(shown=True), t, f"{domain.actor}1", objects))
+        if out and first_only:
+            break
+    return out
+
+
+def first_walk(domain: Domain, options: AspOptions, max_len: int, asked: Optional[str] = None) -> Optional[Walk]:
+    """A walk of the shortest length that has one (calling `asked`, if given), or None."""
+    found = walks_of(domain, options, max_len, asked)
+    return found[0] if found else None
+
+
+class Reach:
+    """Targeted reachability questions over one domain's feeding graph (plan/scope.py)."""
+
+    def __init__(self, domain: Domain, max_len: int, planner: Optional[Planner] = None):
+        self.domain = domain
+        self.max_len = max_len
+        self.planner = planner or Planner(domain)
+        self.fed_by = self.planner.scopes.fed_by
+        self.feeds: dict[str, list[str]] = {t: [] for t in domain.tools}
+        for b, us in self.fed_by.items():
+            for u in us:
+                self.feeds[u].append(b)
+        self.solves = 0  # questions asked of the solver (for reports and tests)
+
+    @staticmethod
+    def _bfs(start: Iterable[str], edges: dict[str, list[str]], limit: int) -> dict[str, int]:
+        seen = {s: 0 for s in start}
+        queue = deque(seen)
+        while queue:
+            t = queue.popleft()
+            if seen[t] >= limit:
+                continue
+            for u in edges[t]:
+                if u not in seen:
+                    seen[u] = seen[t] + 1
+                    queue.append(u)
+        return seen
+
+    def bound(self, tool: str, goals: Iterable[str]) -> Optional[int]:
+        """The largest useful budget for a question about `tool` and walks to one of `goals`
+        (None: the tool feeds none of them within the bound)."""
+        to_goal = self._bfs(sorted(goals), self.fed_by, self.max_len - 1)
+        if tool not in to_goal:
+            return None
+        return self.max_len - 1 - to_goal[tool]
+
+    def scope(self, tool: str, goals: Iterable[str], budget: int) -> frozenset[str]:
+        """The tools a walk of <= max_len steps to one of `goals` that calls `tool` can use,
+        when the tools off the chains from `tool` to those goals are at most `budget` feeding
+        steps from them."""
+        room = self.max_len - 1
+        to_goal = self._bfs(sorted(goals), self.fed_by, room)
+        from_tool = self._bfs([tool], self.feeds, room)
+        chain = {x for x in from_tool if x in to_goal and from_tool[x] + to_goal[x] <= room}
+        return frozenset(self._bfs(sorted(chain), self.fed_by, budget))
+
+    def options(self, goal: Optional[str], tools: frozenset) -> AspOptions:
+        return AspOptions(default_slots=self.planner.default_slots, target=goal, tools=tools)
+
+    def walk_calling(self, tool: str, goals: Iterable[str]) -> Optional[Walk]:
+        """A walk of at most max_len steps that calls `tool` and ends in one of `goals` (or in
+        another goal the chains from the tool pass through: any walk found is a walk), or None
+        when there is none (proved by the last, exact, question)."""
+        goals = sorted(goals)
+        top = self.bound(tool, goals)
+        if top is None:
+            return None
+        last: Optional[frozenset] = None
+        for budget in range(top + 1):
+            tools = self.scope(tool, goals, budget)
+            if tools == last:
+                continue  # widening added nothing: the same question again
+            last = tools
+            self.solves += 1
+            target = goals[0] if len(goals) == 1 else None
+            w = first_walk(self.domain, self.options(target, tools), self.max_len,
+                           None if [tool] == goals else tool)
+            if w is not None:
+                return w
+        return None
+
+    def goal_walk(self, goal: str) -> Optional[Walk]:
+        """A walk to `goal` at all (is the goal feasible for the planner?), or None."""
+        return self.walk_calling(goal, [goal])
+
+    def enumerable(self, goal: str) -> bool:
+        """Is the goal's walk space small enough to enumerate (its scope, ENUMERATE_SCOPE)?"""
+        return len(self.planner.scopes.tools_for(goal, self.max_len)) <= ENUMERATE_SCOPE
+
+    def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None) -> dict[str, list[Walk]]:
+        """Walks that together call every tool some walk of at most max_len steps to one of
+        `goals` calls, by the goal they end in: first a walk to each goal, then for each tool no
+        walk found so far calls, one question "a walk to any of these goals calls it". (A walk
+        found may end in a goal not asked about - it still shows the tool reachable; it is kept
+        under that goal when the caller asked for it.)"""
+        goals = self.planner.goals() if goals is None else goals
+        out: dict[str, list[Walk]] = {g: [] for g in goals}
+        reached = set() if reached is None else reached  # (grows: the caller's known tools)
+        for g in goals:
+            w = self.goal_walk(g)
+            if w is not None:
+                out[g].append(w)
+                reached |= {s.tool for s in w.steps}
+        live = [g for g in goals if out[g]]
+        for t in sorted(self.domain.tools):
+            if t in reached or not live:
+                continue
+            w = self.walk_calling(t, live)
+            if w is not None:
+                end = w.steps[-1].tool
+                if end in out:
+                    out[end].append(w)
+                reached |= {s.tool for s in w.steps}
+        return out
+
+    def sample(self, goal: str, seed: int, per_length: int = 1, budget: int = 1) -> list[Walk]:
+        """Walks to `goal` drawn with randomized decisions from one program grounded for the
+        goal's near scope (its feeders within `budget` steps of it): up to `per_length` of each
+        length, a function of (spec, goal, seed)."""
+        tools = self.scope(goal, [goal], min(budget, self.max_len - 1))
+        return walks_of(self.domain, self.options(goal, tools), self.max_len, seed=seed,
+                        per_length=per_length, first_only=False)
+
+
+def reachable_tools(domain: Domain, max_len: int, planner: Optional[Planner] = None) -> set[str]:
+    """Every tool some single-goal walk of at most `max_len` steps calls, by targeted questions."""
+    walks = Reach(domain, max_len, planner).cover()
+    return {s.tool for ws in walks.values() for w in ws for s in w.steps}

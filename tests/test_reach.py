@@ -1,0 +1,60 @@
+"""Targeted reachability (plan/reach.py) against exhaustive enumeration: the same tools."""
+
+import pytest
+
+from envsynth.check import check_domain
+from envsynth.plan import reach as R
+from envsynth.plan.planner import Planner
+from envsynth.spec.loader import load_domain
+
+CASES = [(d, 2) for d in ("airline", "banking", "calendar", "hr", "itsm", "retail")] + \
+        [("airline", 4), ("banking", 3), ("retail", 3)]
+
+
+@pytest.mark.parametrize("name,max_len", CASES)
+def test_targeted_reachability_equals_enumeration(name, max_len):
+    """At max_len 2 banking, calendar and retail have tools no walk reaches: both the proofs of
+    "no walk" and the walks found must agree with the full enumeration."""
+    domain = load_domain(f"specs/{name}.yaml")
+    planner = Planner(domain)
+    enumerated = {s.tool for g in planner.goals() for w in planner.goal_walks(g, max_len) for s in w.steps}
+    assert R.reachable_tools(domain, max_len, planner) == enumerated
+
+
+def test_some_domain_has_unreachable_tools_at_two_steps():
+    """(So the test above exercises the "no walk" answers, not only found walks.)"""
+    domain = load_domain("specs/retail.yaml")
+    assert R.reachable_tools(domain, 2) != set(domain.tools)
+
+
+def test_every_found_walk_is_a_plan():
+    from envsynth.plan.planner import Checker
+
+    domain = load_domain("specs/banking.yaml")
+    checker = Checker(domain)
+    for walks in R.Reach(domain, 3).cover().values():
+        for w in walks:
+            assert checker.accepts(w)
+
+
+def test_check_asks_large_goals_targeted_questions(monkeypatch):
+    """A goal over the enumeration limit is asked, not enumerated: check reaches the same tools
+    and shows the same goals feasible."""
+    domain = load_domain("specs/banking.yaml")
+    full = check_domain(domain, max_len=3)
+    monkeypatch.setattr(R, "ENUMERATE_SCOPE", 0)
+    asked = check_domain(domain, max_len=3)
+    assert asked.targeted == len(Planner(domain).goals()) and asked.walks == 0
+    assert asked.tools_reached == full.tools_reached
+    assert asked.feasible_goals == full.feasible_goals
+
+
+def test_generate_draws_walks_for_large_goals(monkeypatch):
+    from envsynth.generate import generate_tasks
+
+    monkeypatch.setattr(R, "ENUMERATE_SCOPE", 0)
+    domain = load_domain("specs/airline.yaml")
+    a = generate_tasks(domain, 6, seed=3)
+    b = generate_tasks(domain, 6, seed=3)
+    assert [t.model_dump_json() for t in a] == [t.model_dump_json() for t in b]
+    assert len({t.meta.walk for t in a}) > 1
