@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 from .spec import grammar as E
 from .plan.canonical import step_footprint
 from .spec.model import Domain
-from .plan.graph import _var_entity, build_graph
+from .plan.graph import var_entity, build_graph
 from .runtime.execute import Runtime
 from .plan.walk import Walk
 
@@ -340,7 +340,7 @@ def never_edge(domain: Domain, edge: str) -> Optional[str]:
     if r.kind == "record":
         returned_is_arg = any(x.is_ref and x.var == r.var for x in tool.args.values()) or \
             any(c.var == r.var for c in tool.created())
-        ent = _var_entity(domain, tool, r.var)
+        ent = var_entity(domain, tool, r.var)
         revealed |= _linked_entities(domain, ent) | (set() if returned_is_arg else {ent})
         for lr in r.include.values():
             revealed |= _linked_entities(domain, lr.entity)
@@ -351,7 +351,7 @@ def never_edge(domain: Domain, edge: str) -> Optional[str]:
         if ent == domain.actor and actor_alone:
             why.append(f"the {ent} {b} takes is the user themself, known from the start (a task has one {ent})")
         elif ent not in revealed:
-            how = f"returns the {ent} it is given" if r.kind == "record" and ent == _var_entity(domain, tool, r.var) \
+            how = f"returns the {ent} it is given" if r.kind == "record" and ent == var_entity(domain, tool, r.var) \
                 else f"reveals no {ent} it did not create or list"
             why.append(f"{a} {how}, and {b} can only act on a {ent} the agent already knows")
         else:

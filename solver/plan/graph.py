@@ -40,14 +40,14 @@ def _writes(domain: Domain, tool: Tool) -> set[tuple[str, str]]:
     for eff in tool.effects:
         if isinstance(eff, SetEffect):
             # entity of the target record: walk the typed target path
-            ent = _var_entity(domain, tool, eff.target[0])
+            ent = var_entity(domain, tool, eff.target[0])
             for step in eff.target[1:-1]:
                 ent = domain.entities[ent].fields[step].type.entity
             out.add((ent, eff.target[-1]))
     return out
 
 
-def _var_entity(domain: Domain, tool: Tool, var: str) -> str:
+def var_entity(domain: Domain, tool: Tool, var: str) -> str:
     if var == "actor":
         return domain.actor
     for a in tool.args.values():
@@ -67,7 +67,7 @@ def _provides(domain: Domain, tool: Tool) -> dict[str, str]:
     out: dict[str, str] = {}
     r = tool.returns
     if r.kind == "record":
-        ent = _var_entity(domain, tool, r.var)
+        ent = var_entity(domain, tool, r.var)
         out[ent] = "returns"
         for f in domain.entities[ent].ref_fields():
             out.setdefault(f.type.entity, f"returns {ent}.{f.name}")

@@ -134,7 +134,7 @@ def walk_from_model(symbols: list[clingo.Symbol], length: int, actor: str, objec
     return Walk.model_construct(steps=steps, objects=objects, given=sorted(given), links=links, actor=actor)
 
 
-def _objects(facts: Facts) -> dict[str, str]:
+def object_entities(facts: Facts) -> dict[str, str]:
     return {f"{ent}{i}": ent for ent, n in facts.slots.items() for i in range(1, n + 1)}
 
 
@@ -151,7 +151,7 @@ def enumerate_walks(
     does not depend on clingo's search), up to `limit` in total."""
     ctl, facts = control(domain, options, ["0", "--project=show"] + (clingo_args or []))
     ctl.ground([("base", [])])
-    object_entity = _objects(facts)
+    object_entity = object_entities(facts)
     actor = f"{domain.actor}1"
     produced = 0
     cache: dict = {}
@@ -236,7 +236,7 @@ def sample_walk(domain: Domain, length: int, seed: int, options: Optional[AspOpt
         ctl.assign_external(F("query", [N(t)]), t == length)
     with ctl.solve(yield_=True) as handle:
         for model in handle:
-            return walk_from_model(model.symbols(shown=True), length, f"{domain.actor}1", _objects(facts))
+            return walk_from_model(model.symbols(shown=True), length, f"{domain.actor}1", object_entities(facts))
     return None
 
 

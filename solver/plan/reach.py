@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 
 from ..spec.model import Domain
 from .facts import AspOptions, N, F
-from .planner import Planner, RANDOM_DECISIONS, control, walk_from_model, _objects
+from .planner import Planner, RANDOM_DECISIONS, control, walk_from_model, object_entities
 from .walk import Walk
 
 # a goal whose scope holds more tools than this has its walks asked for (targeted questions,
@@ -48,7 +48,7 @@ def walks_of(domain: Domain, options: AspOptions, max_len: int, asked: Optional[
     extra = CALLS + (f'\n#program base.\nasked("{asked}").\n' if asked is not None else "")
     ctl, facts = control(domain, options, args, extra)
     ctl.ground([("base", [])])
-    objects = _objects(facts)
+    objects = object_entities(facts)
     out: list[Walk] = []
     for t in range(1, max_len + 1):
         ctl.ground([("step", [N(t)]), ("check", [N(t)])])
