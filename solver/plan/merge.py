@@ -106,7 +106,11 @@ def merge(domain: Domain, first: Walk, second: Walk, rng: random.Random, chain: 
     # a record unified into one the first walk creates is not stated by the user, and its links
     # are set by the creating step
     created = {o for s in first.steps for o in s.creates.values()}
-    given = sorted((set(first.given) | set(merged_b.given)) - created)
+    # chained through a record the first request found (a search, a description), the user
+    # asks about "that one" and does not state it: stating it too makes finding it a step the
+    # plan need not take, and the planner rejects the walk (most of itsm's chains died so)
+    found = {c for c in unify.values() if c not in first.given} if prefer_shared else set()
+    given = sorted((set(first.given) | set(merged_b.given)) - created - found)
     links = dict(first.links)
     for k, v in merged_b.links.items():
         if k.split(".", 1)[0] not in created:
