@@ -63,23 +63,29 @@ def serialize(walk: Walk, order: list[int]) -> str:
     return _serialize(walk, order)[0]
 
 
-def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
-    names: dict[str, str] = {walk.actor: "A"}
-    counters: dict[str, int] = {}
-
+def _namer(walk: Walk, names: dict[str, str], counters: dict[str, int]):
+    """Names objects by order of first appearance (`account#2`), into `names`."""
     def name(obj: str) -> str:
         if obj not in names:
             ent = walk.objects[obj]
             counters[ent] = counters.get(ent, 0) + 1
             names[obj] = f"{ent}#{counters[ent]}"
         return names[obj]
+    return name
 
-    steps = []
-    for i in order:
-        s = walk.steps[i]
-        binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
-        steps.append([s.tool, binds, sorted(s.args.items()),
-                      [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse] + ([True] if s.conditional else []))
+
+def _step_entry(walk: Walk, i: int, name) -> list:
+    """What a step contributes to the serialization, its objects named by `name`."""
+    s = walk.steps[i]
+    binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
+    return [s.tool, binds, sorted(s.args.items()),
+            [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse]
+
+
+def _serialize(walk: Walk, order: list[int]) -> tuple[str, dict[str, str]]:
+    names: dict[str, str] = {walk.actor: "A"}
+    name = _namer(walk, names, {})
+    steps = [_step_entry(walk, i, name) for i in order]
     for o in sorted(walk.given):
         name(o)
     # records only reached through links get names by following links from named ones
@@ -111,19 +117,7 @@ def _least_orders(walk: Walk, deps: set[tuple[int, int]], most: int) -> list[lis
     out: list[list[int]] = []
 
     def step_json(i: int, names: dict, counters: dict) -> str:
-        s = walk.steps[i]
-
-        def name(obj: str) -> str:
-            if obj not in names:
-                ent = walk.objects[obj]
-                counters[ent] = counters.get(ent, 0) + 1
-                names[obj] = f"{ent}#{counters[ent]}"
-            return names[obj]
-
-        binds = sorted((v, name(o)) for v, o in sorted(s.binds.items()))
-        entry = [s.tool, binds, sorted(s.args.items()),
-                 [s.select.reference, name(s.select.object)] if s.select else None, s.ask, s.refuse]
-        return json.dumps(entry, separators=(",", ":"))
+        return json.dumps(_step_entry(walk, i, _namer(walk, names, counters)), separators=(",", ":"))
 
     def rec(order: list[int], names: dict, counters: dict) -> None:
         if len(out) >= most:
