@@ -138,6 +138,15 @@ def object_entities(facts: Facts) -> dict[str, str]:
     return {f"{ent}{i}": ent for ent, n in facts.slots.items() for i in range(1, n + 1)}
 
 
+def horizon(ctl: clingo.Control, t: int) -> None:
+    """Ground step t of an incrementally grounded program and move the query there: walks of
+    exactly t steps are asked next (grounding 1..t-1 stays)."""
+    ctl.ground([("step", [N(t)]), ("check", [N(t)])])
+    if t > 1:
+        ctl.release_external(F("query", [N(t - 1)]))
+    ctl.assign_external(F("query", [N(t)]), True)
+
+
 def enumerate_walks(
     domain: Domain,
     max_len: int = 3,
@@ -158,10 +167,7 @@ def enumerate_walks(
     stats = stats if stats is not None else WalkStats()
     for t in range(1, max_len + 1):
         start = time.perf_counter()
-        ctl.ground([("step", [N(t)]), ("check", [N(t)])])
-        if t > 1:
-            ctl.release_external(F("query", [N(t - 1)]))
-        ctl.assign_external(F("query", [N(t)]), True)
+        horizon(ctl, t)
         if t < min_len:
             continue
         # models come in the order of clingo's search, which any change to the program (or a

@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 
 from ..spec.model import Domain
 from .facts import AspOptions, N, F
-from .planner import Planner, RANDOM_DECISIONS, control, walk_from_model, object_entities
+from .planner import Planner, RANDOM_DECISIONS, control, horizon, walk_from_model, object_entities
 from .walk import Walk
 
 # a goal whose scope holds more tools than this has its walks asked for (targeted questions,
@@ -51,10 +51,7 @@ def walks_of(domain: Domain, options: AspOptions, max_len: int, asked: Optional[
     objects = object_entities(facts)
     out: list[Walk] = []
     for t in range(1, max_len + 1):
-        ctl.ground([("step", [N(t)]), ("check", [N(t)])])
-        if t > 1:
-            ctl.release_external(F("query", [N(t - 1)]))
-        ctl.assign_external(F("query", [N(t)]), True)
+        horizon(ctl, t)
         if t < min_len:
             continue
         with ctl.solve(yield_=True) as handle:
