@@ -158,7 +158,7 @@ class Drawer:
         self.single = ShapeDraws(gen.strata, lambda p: gen.shape_space(False, p), f"{key}/single") \
             if exhaustive and not opts.length_mix else None
         self.lengths = {n: ShapeDraws(gen.by_length[n], lambda p: gen.shape_space(False, p), f"{key}/len{n}")
-                        for n in getattr(gen, "lengths", []) if n in gen.by_length} if exhaustive and opts.length_mix else {}
+                        for n in gen.lengths if n in gen.by_length} if exhaustive and opts.length_mix else {}
         self.refusal = ShapeDraws(gen.refusal_strata, lambda p: gen.shape_space(True, p), f"{key}/refusal") \
             if exhaustive else None
 
@@ -264,6 +264,9 @@ class Generator:
         # rare sequences are not drowned by common ones; with a length mix, the length first
         self.strata = self._strata(self.walks)
         self.by_length = {n: self._strata(self.walks, n) for n in sorted({len(w.steps) for w in self.walks})}
+        # the mix's lengths and weights; empty without a mix or with sampled walks (their draw takes the mix)
+        self.lengths: list[int] = []
+        self.length_weights: list[float] = []
         if options.length_mix and options.walk_mode == "exhaustive":
             # lengths beyond the enumerated bound are built by chaining intents (plan/chain.py)
             usable = {n: wt for n, wt in options.length_mix.items()
@@ -399,7 +402,7 @@ class Generator:
         """The length a single-intent task of `index` has under a length mix, decided once from
         the index's own stream: every attempt tries that length, so lengths that fail more often
         (long chains) are not traded for shorter ones on a retry and the mix comes out as asked."""
-        if not getattr(self, "lengths", None):  # no mix, or sampled walks (whose draw takes the mix)
+        if not self.lengths:
             return None
         return random.Random(f"{self.options.seed}/{index}/length").choices(self.lengths, self.length_weights)[0]
 

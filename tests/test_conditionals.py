@@ -23,16 +23,6 @@ from envsynth.verify import check_task
 
 
 @pytest.fixture(scope="module")
-def airline():
-    return load_domain("airline")
-
-
-@pytest.fixture(scope="module")
-def retail():
-    return load_domain("retail")
-
-
-@pytest.fixture(scope="module")
 def air_tasks(airline):
     return generate_tasks(airline, 3, seed=5, difficulty="conditionals=1-")
 
