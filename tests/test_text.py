@@ -235,3 +235,43 @@ def test_a_link_to_the_user_without_a_phrasing_is_my_field(tmp_path):
     describe = _Describer(d, Sc(), Templates(d), random.Random(0))
     assert describe("me") == "me" and describe("me").is_me
     assert describe("s") == "my slot"
+
+
+# ----------------------------------------------------------------------------- long requests
+
+
+@pytest.fixture(scope="module")
+def long_itsm():
+    """Long itsm tasks: one ticket is taken, escalated and resolved across several requests."""
+    return generate_tasks(load_domain("itsm"), n=4, seed=3, length_mix={6: 1.0, 7: 1.0})
+
+
+def test_connectors_are_not_said_twice_running(long_itsm):
+    """Catches connectors drawn independently per request ("One more thing:" five times in an
+    8-request task)."""
+    options = ["Also, ", "After that, ", "And ", "One more thing: "]
+    for t in long_itsm:
+        used = [c for r in re.split(r"(?<=[.?!]) (?=[A-Z])", t.instruction)
+                for c in options if r.startswith(c)]
+        assert len(used) >= 3, t.instruction
+        assert all(a != b for a, b in zip(used, used[1:])), t.instruction
+        for k in range(0, len(used) - len(options) + 1, len(options)):  # every one once per round
+            assert len(set(used[k:k + len(options)])) == len(options), t.instruction
+
+
+def test_a_record_said_again_is_referred_back_to(long_itsm):
+    """Catches a description repeated in a later request as if new ("the oldest new ticket in
+    the queue" after the user took it): a later request says "that ticket", or, once another
+    ticket was named, marks the description as the one mentioned before."""
+    referred = 0
+    for t in long_itsm:
+        requests = t.user["requests"]
+        for i, r in enumerate(requests):
+            words = r.split()
+            for k in range(len(words) - 7):
+                window = " ".join(words[k:k + 8])
+                if any(window in earlier for earlier in requests[:i]):
+                    rest = r[r.index(window) + len(window):]
+                    assert "mentioned before" in window + rest[:40], (window, t.instruction)
+            referred += bool(re.search(r"\bthat (same )?(ticket|incident)\b", r)) and i > 0
+    assert referred >= 2

@@ -96,17 +96,35 @@ class _Describer:
         self.walk = sc.walk
         self.cache: dict[str, str] = {}
         self.rendered: set[str] = set()  # selected records whose description the user gives
+        self.told: set[str] = set()  # ... in a request already kept: a later one may refer back
+        self.last: dict[str, str] = {}  # entity -> the record of it named last
+        self.current: set[str] = set()  # the records the request being phrased has named
         self.selected = {}
         for proof, step in zip(sc.selections, [s for s in sc.walk.steps if s.select]):
             self.selected[step.select.object] = proof
         self.created = {o for s in sc.walk.steps for o in s.creates.values()}
 
     def __call__(self, obj: str, depth: int = 0) -> Named:
+        ent = self.walk.objects[obj]
+        if depth == 0:
+            self.current.add(obj)
+        if obj != self.walk.actor:
+            previous, self.last[ent] = self.last.get(ent), obj
+            if obj in self.told and previous == obj and self.tpl.options("again", ent):
+                # described in full in an earlier request and the last record of its kind named
+                # since: said again as people do ("that ticket", not "the most critical new
+                # ticket waiting in the database queue" once the user has taken it)
+                record = self.sc.initial_db[ent][self.sc.ids[obj]]
+                return Named(self.tpl.pick(self.rng, ("again", ent), None, **record))
+            if obj in self.told and previous not in (None, obj) and obj in self.cache:
+                # another record of its kind was named since: the full description again (it may
+                # no longer be true - the ticket was "unassigned" before the user took it), marked
+                # as the same record
+                return Named(self.cache[obj] + self.tpl.pick(self.rng, ("earlier",), DEFAULTS["earlier"]))
         if obj in self.cache:
             if obj in self.selected:  # a phrasing tried and dropped may have rendered it first
                 self.rendered.add(obj)
             return self.cache[obj]
-        ent = self.walk.objects[obj]
         rid = self.sc.ids[obj]
         if obj == self.walk.actor:
             text = "me"
@@ -127,11 +145,16 @@ class _Describer:
             else:
                 parent, field = link.split(".", 1)
                 path = ("links", ent, field) if self.tpl.options("links", ent, field) else ("links", ent)
-                said = self(parent, depth + 1)
+                # a parent this request has named is "it" ("reassign that ticket to whoever
+                # opened it"), a phrasing that holds in this request only, so it is not kept
+                again = depth == 0 and parent in self.current and parent != self.walk.actor
+                said = Named("it") if again else self(parent, depth + 1)
                 # the user's own record is "my ...", never "the ... of me"
                 default = f"my {field.replace('_', ' ')}" if said.is_me else \
                     f"the {field.replace('_', ' ')} of {{{{ parent }}}}"
                 text = self.tpl.pick(self.rng, path, default, parent=said, field=field.replace("_", " "))
+                if again:
+                    return Named(text)
         named = self.cache[obj] = Named(text, obj == self.walk.actor)
         return named
 
@@ -161,6 +184,27 @@ class _Mention:
 
     def __hash__(self) -> int:
         return hash(self.obj)
+
+
+class _Connectors:
+    """The words before each request after the first, drawn like cards: every phrasing once
+    before any is said again, and never the same one twice running (an 8-request task does not
+    say "One more thing:" five times)."""
+
+    def __init__(self, tpl: Templates, rng: random.Random):
+        self.tpl, self.rng = tpl, rng
+        self.options = tpl.options("connectors") or [DEFAULTS["connectors"]]
+        self.deck: list[str] = []
+        self.last: Optional[str] = None
+
+    def next(self) -> str:
+        if not self.deck:
+            self.deck = list(self.options)
+            self.rng.shuffle(self.deck)
+            if len(self.deck) > 1 and self.deck[-1] == self.last:  # drawn from the end
+                self.deck[0], self.deck[-1] = self.deck[-1], self.deck[0]
+        self.last = self.deck.pop()
+        return self.tpl.render(self.last)
 
 
 def _stated_through(describe: "_Describer", obj: str) -> Optional[str]:
@@ -205,14 +249,15 @@ def _pick_request(tpl: Templates, rng: random.Random, tool: str, describe: "_Des
     options = tpl.options("intents", tool)
     if not options:
         return tpl.pick(rng, ("intents", tool), None, **ctx)  # says that the phrasing is missing
-    rendered = set(describe.rendered)
+    rendered, last = set(describe.rendered), dict(describe.last)
     choice = rng.choice(options)
     for option in [choice] + [o for o in options if o != choice]:
-        describe.rendered = set(rendered)  # only the kept phrasing's descriptions count as given
+        # only the kept phrasing's descriptions count as given, and its mentions as the last
+        describe.rendered, describe.last, describe.current = set(rendered), dict(last), set()
         text = tpl.render(option, **ctx)
         if not said & set(_sentences(text)):
             return text
-    describe.rendered = set(rendered)
+    describe.rendered, describe.last, describe.current = set(rendered), dict(last), set()
     return tpl.render(choice, **ctx)
 
 
@@ -351,6 +396,7 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         ctx["me"] = actor_rec
         text = _pick_request(tpl, rng, tool.name, describe, said, ctx)
         said.update(_sentences(text))
+        describe.told |= describe.rendered
         requests.append(text)
         if ctx["args"]:
             facts.setdefault("choices", {}).update(ctx["args"])
@@ -375,11 +421,12 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
                                     phrase=phrase, **_nest(p.stated))
         describe.rendered.add(walk.actor)
     requests = _conditionals(domain, walk, tpl, rng, requests, sc)
+    connectors = _Connectors(tpl, rng)
     for i, r in enumerate(requests):
         if i == 0:
             sentences.append(r)
         else:
-            conn = tpl.pick(rng, ("connectors",), DEFAULTS["connectors"])
+            conn = connectors.next()
             keep = re.match(r"I\b", r) is not None
             sentences.append(conn + (r if keep else r[0].lower() + r[1:]))
     # a record the plan picks by its own description, whose value another description already

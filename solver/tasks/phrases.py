@@ -100,6 +100,7 @@ DEFAULTS = {
     "created": "the new <entity>",
     "links": "the <field> of {{ parent }}",
     "links (of the user)": "my <field>",
+    "earlier": " (the one I mentioned before)",
     "closing": "",
 }
 
@@ -122,6 +123,8 @@ SECTIONS = {
     "ids": "a record the user names by id, per entity: id",
     "refs": "a description of a record, per entity and reference: the stated fields",
     "created": "a record the request creates, per entity: nothing",
+    "again": "a record described in an earlier request, said again, per entity: its fields",
+    "earlier": "words after a description said again once another record of its kind was named: nothing",
     "links": "a record reached through a link, per entity (and field): parent, field",
     "intents": "a request, per tool: args, me, and the tool's record variables",
     "identify": "how the user lets the agent find them, per reference: phrase and the stated fields",
@@ -464,10 +467,14 @@ def _contexts(domain: Domain, section: str, body: Any, money: Optional[float] = 
     me = _record(domain, domain.actor, money)
     if section == "intro":
         yield (section,), {"me": me, "me_known": True}
-    elif section in ("connectors", "closing"):
+    elif section in ("connectors", "closing", "earlier"):
         yield (section,), {}
     elif not isinstance(body, dict):
         return
+    elif section == "again":
+        for ent in body:
+            if ent in domain.entities:
+                yield (section, ent), _record(domain, ent, money)
     elif section in ("ids", "given_ids", "created"):
         for ent in body:
             yield (section, ent), ({} if section == "created" else {"id": "X123"})
