@@ -19,11 +19,17 @@ from .spec.model import Domain
 from .errors import EnvsynthError, Finding, SpecError, SpecErrors
 from .plan.graph import build_graph, lint_graph, why_unreachable
 from .state.analysis import static_findings
-from .state.synth import Infeasible, ReplayMismatch, synthesize
+from .state.synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks.phrases import TEXT_PATTERNS, Templates, text_problems, THIRD_PERSON_ME, sentences_of
 from .tasks.derive import derive_task
 from .plan.planner import Planner, WalkStats
 from .plan.reach import Reach
+
+
+# the walks check solves need no background records: whether a goal's numbers can hold and how
+# its request reads do not depend on them, and filling every entity of a large spec per solve
+# was a third of check's time
+CHECK_SYNTH = SynthOptions(background=0.0)
 
 
 @dataclass
@@ -35,7 +41,7 @@ class CheckReport:
     tools_reached: set[str] = field(default_factory=set)
     feasible_goals: set[str] = field(default_factory=set)
     planned: bool = False  # walks were enumerated (not when static errors stop the check first)
-    targeted: int = 0  # goals too large to enumerate, asked targeted questions instead (plan/reach.py)
+    targeted: int = 0  # goals asked targeted questions (plan/reach.py), when some goal is too large to enumerate
 
     @property
     def errors(self) -> list[Finding]:
@@ -89,14 +95,18 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
     # are all this holds at once. A goal whose scope is too large to enumerate is asked targeted
     # questions instead (plan/reach.py): a walk to it, and a walk per tool no walk found calls
-    small = [g for g in planner.goals() if reach.enumerable(g)]
+    # a spec with any goal too large to enumerate is asked targeted questions for every goal: its
+    # walk count would be partial anyway, and enumerating even a small goal's walks there costs
+    # more than asking (every combination of the shared actor's links is a walk of its own)
+    enumerate_all = all(reach.enumerable(g) for g in planner.goals())
+    small = [g for g in planner.goals() if enumerate_all]
     for goal in small:
         walks = planner.goal_walks(goal, max_len, stats=stats)
         report.walks += len(walks)
         for w in walks:
             report.tools_reached |= {s.tool for s in w.steps}
         _goal_feasibility(domain, goal, walks, tpl, seed, samples, report, cores, rendered, later)
-    large = [g for g in planner.goals() if not reach.enumerable(g)]
+    large = [g for g in planner.goals() if not enumerate_all]
     if large:
         asked = reach.cover(large, report.tools_reached)
         report.targeted = len(large)
@@ -126,7 +136,7 @@ def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, sa
         tries = _then(tries, more)
     for k, w in enumerate(tries):
         try:
-            synthesize(domain, w, seed + k)
+            synthesize(domain, w, seed + k, CHECK_SYNTH)
             ok = True
             break
         except Infeasible as e:
@@ -161,7 +171,7 @@ def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed
             continue
         tried += 1
         try:
-            sc = synthesize(domain, w, seed + 1000 + k)
+            sc = synthesize(domain, w, seed + 1000 + k, CHECK_SYNTH)
         except (Infeasible, ReplayMismatch):
             continue
         rendered |= ways

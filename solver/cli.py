@@ -114,14 +114,16 @@ def check(
     refs = sum(len(e.refs) for e in domain.entities.values())
     out.print(f"[bold]{domain.name}[/bold] ({domain.source}): {len(domain.entities)} entities, "
               f"{len(domain.tools)} tools, {refs} references")
-    if report.planned:
+    if report.planned and report.targeted:
+        out.print(f"tools reached within {max_len} steps: {len(report.tools_reached)}/{len(domain.tools)}; "
+                  f"goals shown feasible: {len(report.feasible_goals)}")
+        out.print(f"some goals have too many walks to enumerate, so every goal's reachable tools were asked "
+                  f"of the solver, a question at a time ({report.targeted} goals; walks not counted)")
+    elif report.planned:
         out.print(f"walks up to {max_len} steps: {report.walks} "
                   f"({', '.join(f'length {k}: {v}' for k, v in report.per_length.items())}); "
                   f"tools reached: {len(report.tools_reached)}/{len(domain.tools)}; "
                   f"goals shown feasible: {len(report.feasible_goals)}")
-        if report.targeted:
-            out.print(f"{report.targeted} goals have too many walks to enumerate: their reachable tools were "
-                      "asked of the solver one question at a time (walks counted above are the other goals')")
     else:
         out.print("walks not planned: fix the errors below first")
     for f in report.findings:

@@ -58,3 +58,52 @@ def test_generate_draws_walks_for_large_goals(monkeypatch):
     b = generate_tasks(domain, 6, seed=3)
     assert [t.model_dump_json() for t in a] == [t.model_dump_json() for t in b]
     assert len({t.meta.walk for t in a}) > 1
+
+
+@pytest.mark.parametrize("name", ["banking", "itsm", "hr"])
+def test_quick_walks_are_plans_that_call_their_tool(name, monkeypatch):
+    """A tool's question is first asked of small scopes around it (Reach.quick_scopes): what is
+    found there must be a plan of the whole spec and call the tool asked about. Catches a quick
+    walk that is not solved for its tool (the CALLS constraint dropped) or a scope whose walks the
+    full program would reject."""
+    from envsynth.plan.planner import Checker
+
+    domain = load_domain(f"specs/{name}.yaml")
+    reach = R.Reach(domain, 3)
+    found = []
+    quick = R.Reach.quick_walk
+
+    def spy(self, tool):
+        w = quick(self, tool)
+        if w is not None:
+            found.append((tool, w))
+        return w
+
+    monkeypatch.setattr(R.Reach, "quick_walk", spy)
+    reach.cover()
+    assert found and reach.quick_hits == len(found)
+    checker = Checker(domain)
+    for tool, w in found:
+        assert tool in [s.tool for s in w.steps]
+        assert len(w.steps) <= 3 and checker.accepts(w)
+
+
+def test_quick_scopes_change_no_answer(monkeypatch):
+    """Without the quick scopes every tool question goes to the exact one: the same tools."""
+    domain = load_domain("specs/itsm.yaml")
+    with_quick = R.reachable_tools(domain, 3)
+    monkeypatch.setattr(R.Reach, "quick_scopes", lambda self, tool: [])
+    assert R.reachable_tools(domain, 3) == with_quick
+
+
+def test_check_asks_every_goal_once_one_is_too_large(monkeypatch):
+    """When some goals are over the enumeration limit and others not, check asks all of them
+    (enumerating the small ones of a large spec cost more than asking): same answers, no walks
+    counted."""
+    domain = load_domain("specs/banking.yaml")
+    full = check_domain(domain, max_len=3)
+    monkeypatch.setattr(R, "ENUMERATE_SCOPE", 5)  # banking's goal scopes: 4, 4, 4, 6, 6, 7
+    mixed = check_domain(domain, max_len=3)
+    assert mixed.targeted == len(Planner(domain).goals()) and mixed.walks == 0
+    assert mixed.tools_reached == full.tools_reached
+    assert mixed.feasible_goals == full.feasible_goals

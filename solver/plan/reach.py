@@ -12,6 +12,12 @@ the tools on some feeding path from T to G within the bound. The question is ask
 grounded for C widened by a budget b = 0, 1, ... up to that bound: a walk found in a smaller
 program is a walk of the whole one (the entities are closed under links, as the Checker's
 programs are), and the last budget is exact, so "no walk" is a proof, not a guess.
+
+In a large spec that exact chain is most of the graph (a lookup that reveals a person feeds every
+tool that takes one), so `cover` first asks each tool's question of a few small scopes built
+around it (`quick_scopes`: the tool with the goals it feeds directly, and so on, each with a
+supplier for every record they need). A walk found there is a walk of the whole program; when
+none is found the exact question above is asked, so the answers are the same, only cheaper.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ class Reach:
             for u in us:
                 self.feeds[u].append(b)
         self.solves = 0  # questions asked of the solver (for reports and tests)
+        self.quick_hits = 0  # questions answered by a small scope (quick_scopes, goal_walk)
 
     @staticmethod
     def _bfs(start: Iterable[str], edges: dict[str, list[str]], limit: int) -> dict[str, int]:
@@ -139,8 +146,77 @@ class Reach:
                 return w
         return None
 
+    def _supply(self, tools: set[str], tool: str, depth: int = 2) -> None:
+        """Add to `tools` a supplier for each record `tool` takes that none of them reveals (the
+        one needing least itself, then by name), and theirs, `depth` deep. The actor needs no
+        supplier: the user says who they are."""
+        scopes = self.planner.scopes
+        for ent in sorted(scopes.needs[tool] - {self.domain.actor}):
+            if depth == 0 or any(ent in scopes.provides.get(u, ()) for u in tools if u != tool):
+                continue
+            options = sorted((len(scopes.needs[u]), u) for u, out in scopes.provides.items() if ent in out and u != tool)
+            if options:
+                u = options[0][1]
+                tools.add(u)
+                self._supply(tools, u, depth - 1)
+
+    def quick_scopes(self, tool: str) -> list[frozenset]:
+        """Small scopes likely to hold a walk that calls `tool` (one ending in any goal): the
+        tool with the goals it feeds directly, those taking what only it gives first (4, then 8
+        more); the
+        tool alone, when it is a goal itself; the tool with lookups it feeds and a goal each of
+        those feeds (4) - each with its suppliers. Capped, since a lookup that reveals a person
+        feeds every goal that takes one."""
+        scopes = self.planner.scopes
+        goals = set(self.planner.goals())
+        given = scopes.provides.get(tool, set()) | {self.domain.actor}
+
+        def rank(c: str, *more: str) -> tuple:
+            # consumers of what only this tool gives first (not the shared actor's entity: every
+            # module's goals take a person), then those needing least else
+            own = len(scopes.needs[c] & (given - {self.domain.actor}))
+            return (-own, sum(len(scopes.needs[n] - given) for n in (c, *more)), c)
+
+        direct = [c for _r, c in sorted((rank(c), c) for c in self.feeds[tool] if c in goals)]
+        two = []
+        for c in self.feeds[tool]:
+            ends = [] if c in goals else sorted(self.feeds[c], key=lambda g: (g not in goals, rank(g)))
+            if ends and ends[0] in goals:
+                two.append((rank(c, ends[0]), c, ends[0]))
+        starts = [[tool, *direct[:4]], [tool, *direct[4:12]], [tool] if tool in goals else [],
+                  [tool] + [x for _n, c, g in sorted(two)[:4] for x in (c, g)]]
+        out: list[frozenset] = []
+        for start in starts:
+            if not start or (len(start) < 2 and tool not in goals):
+                continue
+            tools = set(start)
+            for t in sorted(tools):
+                self._supply(tools, t)
+            if frozenset(tools) not in out:
+                out.append(frozenset(tools))
+        return out
+
+    def quick_walk(self, tool: str) -> Optional[Walk]:
+        """A walk of at most max_len steps calling `tool`, found in one of its quick scopes, or
+        None (which proves nothing: ask `walk_calling`)."""
+        for tools in self.quick_scopes(tool):
+            self.solves += 1
+            w = first_walk(self.domain, self.options(None, tools), self.max_len, tool)
+            if w is not None:
+                self.quick_hits += 1
+                return w
+        return None
+
     def goal_walk(self, goal: str) -> Optional[Walk]:
-        """A walk to `goal` at all (is the goal feasible for the planner?), or None."""
+        """A walk to `goal` at all (is the goal feasible for the planner?), or None: asked first
+        of the goal with its suppliers (quick; a walk there is a walk), then exactly."""
+        tools = {goal}
+        self._supply(tools, goal)
+        self.solves += 1
+        w = first_walk(self.domain, self.options(goal, frozenset(tools)), self.max_len)
+        if w is not None:
+            self.quick_hits += 1
+            return w
         return self.walk_calling(goal, [goal])
 
     def enumerable(self, goal: str) -> bool:
@@ -155,6 +231,8 @@ class Reach:
         under that goal when the caller asked for it.)"""
         goals = self.planner.goals() if goals is None else goals
         out: dict[str, list[Walk]] = {g: [] for g in goals}
+        # (a tool's quick walk may end in any goal, the exact question in one of `goals`: both
+        # show the tool reachable, and a walk is kept under its goal when that goal was asked)
         reached = set() if reached is None else reached  # (grows: the caller's known tools)
         for g in goals:
             w = self.goal_walk(g)
@@ -165,7 +243,7 @@ class Reach:
         for t in sorted(self.domain.tools):
             if t in reached or not live:
                 continue
-            w = self.walk_calling(t, live)
+            w = self.quick_walk(t) or self.walk_calling(t, live)
             if w is not None:
                 end = w.steps[-1].tool
                 if end in out:

@@ -65,11 +65,13 @@ class Scopes:
         needs = {t.name: {a.type.entity for a in t.args.values() if a.is_ref} for t in domain.tools.values()}
         # a read tool (not a goal step in a single-goal walk) can feed any tool whose record
         # arguments it reveals; writes are goals, so they never feed another step of such a walk
+        self.needs = needs  # entities each tool takes as record arguments
+        self.provides: dict[str, set[str]] = {}  # entities each read tool can feed a later step
         self.fed_by: dict[str, list[str]] = {name: [] for name in domain.tools}
         for a in domain.tools.values():
             if a.is_write:
                 continue
-            out = feeds(domain, a, actor_slots)
+            out = self.provides[a.name] = feeds(domain, a, actor_slots)
             for b, ents in needs.items():
                 if b != a.name and out & ents:
                     self.fed_by[b].append(a.name)
