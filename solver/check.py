@@ -59,7 +59,10 @@ class CheckReport:
         return 3 if self.warnings else 0
 
 
-def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int = 0) -> CheckReport:
+def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int = 0,
+                 workers: int = 1) -> CheckReport:
+    """Every finding for `domain`. `workers`: processes asking the planner's targeted questions
+    of a large spec (the report does not depend on it)."""
     report = CheckReport(domain)
     g = build_graph(domain)
     for lint in lint_graph(domain, g):
@@ -95,20 +98,19 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
     # are all this holds at once. A goal whose scope is too large to enumerate is asked targeted
     # questions instead (plan/reach.py): a walk to it, and a walk per tool no walk found calls
-    # a spec with any goal too large to enumerate is asked targeted questions for every goal: its
-    # walk count would be partial anyway, and enumerating even a small goal's walks there costs
-    # more than asking (every combination of the shared actor's links is a walk of its own)
-    enumerate_all = all(reach.enumerable(g) for g in planner.goals())
-    small = [g for g in planner.goals() if enumerate_all]
+    # a spec with any goal too large to enumerate is asked targeted questions for every goal
+    # (Reach.asked_goals): its walk count would be partial anyway, and enumerating even a small
+    # goal's walks there costs more than asking
+    large = reach.asked_goals()
+    small = [g for g in planner.goals() if not large]
     for goal in small:
         walks = planner.goal_walks(goal, max_len, stats=stats)
         report.walks += len(walks)
         for w in walks:
             report.tools_reached |= {s.tool for s in w.steps}
         _goal_feasibility(domain, goal, walks, tpl, seed, samples, report, cores, rendered, later)
-    large = [g for g in planner.goals() if not enumerate_all]
     if large:
-        asked = reach.cover(large, report.tools_reached)
+        asked = reach.cover(large, report.tools_reached, workers=workers)
         report.targeted = len(large)
         for goal in large:
             # more walks to try the goal's numbers on, drawn at random near the goal, when the ones

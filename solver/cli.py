@@ -88,15 +88,18 @@ def check(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     max_len: int = typer.Option(4, "--max-len", min=1, help="Longest walk to consider when checking reachability."),
     json_out: bool = typer.Option(False, "--json", help="Print the findings as one JSON object."),
+    workers: Optional[int] = typer.Option(None, "-j", "--workers", min=1,
+                                          help="Processes for a large spec's planner questions (default: the usable cores; the findings do not depend on it)."),
 ):
     """Check a spec: located errors, lints, reachability and feasibility of every tool.
 
     Exit status: 0 clean, 1 errors, 3 warnings only."""
     from .check import check_domain
+    from .parallel import usable_cores
     from .spec.loader import load_domain
 
     domain = load_domain(spec)
-    report = check_domain(domain, max_len=max_len)
+    report = check_domain(domain, max_len=max_len, workers=workers or usable_cores())
     if json_out:
         print(json.dumps({
             "domain": domain.name,
@@ -247,7 +250,8 @@ def generate(
 ):
     """Generate N verified tasks into DIR (tasks.jsonl, manifest.json, spec.yaml)."""
     from .state.distractors import KINDS
-    from .generate import GenerateOptions, generate as run, usable_cores
+    from .generate import GenerateOptions, generate as run
+    from .parallel import usable_cores
     from .spec.loader import resolve_spec_path
 
     kinds = KINDS if distractor_kinds == "all" else tuple(k.strip() for k in distractor_kinds.split(",") if k.strip())

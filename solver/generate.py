@@ -43,6 +43,7 @@ from .tasks.difficulty import DifficultyTarget, profile
 from .plan.walk import Walk
 from .plan.shapes import Draw, ShapeDraws, ShapeSpace
 from .plan.planner import Checker, Planner, WalkStats, sample_walk
+from .parallel import fork_map, usable_cores
 from .plan.reach import Reach
 
 DRAWN_PER_LENGTH = 8  # walks drawn per length for a goal too large to enumerate
@@ -190,7 +191,10 @@ class Drawer:
 class Generator:
     """A domain's walks and templates, ready to turn task indices into tasks."""
 
-    def __init__(self, domain: Domain, options: GenerateOptions, templates: Optional[Templates] = None):
+    def __init__(self, domain: Domain, options: GenerateOptions, templates: Optional[Templates] = None,
+                 workers: int = 1):
+        """`workers`: processes asking a large spec's planner questions while the walks are
+        planned (the walks do not depend on it)."""
         self.domain = domain
         self.options = options
         self.templates = templates or Templates(domain)
@@ -211,19 +215,23 @@ class Generator:
         self.walks: list[Walk] = []
         self.keys: dict[str, Walk] = {}
         self.planner = Planner(domain, options.slots)
-        self.drawn_goals = 0  # goals too large to enumerate, whose walks are drawn (plan/reach.py)
+        self.drawn_goals = 0  # goals whose walks are drawn, not enumerated (plan/reach.py: Reach.asked_goals)
         if options.walk_mode == "exhaustive":
             reach = Reach(domain, options.max_len, self.planner)
-            large = [g for g in self.planner.goals() if not reach.enumerable(g)]
-            # a goal whose walk space is too large to enumerate gets the walks targeted questions
-            # find (one calling each tool it reaches) and a seeded random draw near it, each from
-            # a program grounded once: the pool is a function of (spec, seed, options)
-            drawn = reach.cover(large) if large else {}
+            large = reach.asked_goals()
+            # in a spec where some goal's walk space is too large to enumerate, every goal gets
+            # the walks targeted questions find (one calling each tool it reaches) and a seeded
+            # random draw near it, each from a program grounded once: the pool is a function of
+            # (spec, seed, options)
+            drawn = reach.cover(large, workers=workers) if large else {}
             self.drawn_goals = len(large)
+            sampled = [g for g in large if drawn[g]]
+            draws = dict(zip(sampled, fork_map(
+                lambda g: reach.sample(g, random.Random(f"{options.seed}/{g}/pool").randrange(2**31),
+                                       per_length=DRAWN_PER_LENGTH), sampled, workers)))
             for goal in self.planner.goals():
                 if goal in drawn:
-                    found = drawn[goal] + (reach.sample(goal, random.Random(f"{options.seed}/{goal}/pool").randrange(2**31),
-                                                        per_length=DRAWN_PER_LENGTH) if drawn[goal] else [])
+                    found = drawn[goal] + draws.get(goal, [])
                 else:
                     found = self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats)
                 for w in found:
@@ -520,14 +528,6 @@ def task_shape(domain: Domain, task: Task) -> str:
 
 # ----------------------------------------------------------------------------- workers
 
-def usable_cores() -> int:
-    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 _GEN: Optional[Generator] = None
 
 
@@ -712,7 +712,9 @@ def generate(spec: str, out_dir: Path, options: GenerateOptions, workers: Option
         os.replace(tmp, state_file)
 
     report.resumed_from = lines_done
-    gen = Generator(domain, options)  # workers fork from it (or, without fork, plan again)
+    # workers fork from it (or, without fork, plan again); a large spec's walks are planned on
+    # as many processes
+    gen = Generator(domain, options, workers=(workers or 1) if ray is None else usable_cores())
     report.walk_seconds = gen.walk_seconds
     walk_info = _walk_info(gen)
     report.tasks = lines_done

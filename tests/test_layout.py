@@ -15,7 +15,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "solver"
 LAYERS = [
-    {"errors", "registry", "cluster"},  # cluster: the Ray back-end, a generic ordered map over actors
+    {"errors", "registry", "cluster", "parallel"},  # cluster: the Ray back-end, a generic ordered map over actors; parallel: the same over forked processes
     {"spec"},
     {"runtime", "sqlcheck"},  # the plain-Python meaning; verify's second engine (SQL), which reads only the spec
     {"plan"},

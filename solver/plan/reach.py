@@ -26,6 +26,7 @@ from collections import deque
 from typing import Iterable, Optional
 
 from ..spec.model import Domain
+from ..parallel import mapper
 from .facts import AspOptions, N, F
 from .planner import Planner, RANDOM_DECISIONS, control, horizon, walk_from_model, object_entities
 from .walk import Walk
@@ -34,6 +35,10 @@ from .walk import Walk
 # sampled draws) instead of enumerated: every shipped domain's goals (at most 11) stay
 # enumerated, a composed spec's cross-module goals (23 tools at 47, ~200 at 414) do not
 ENUMERATE_SCOPE = 12
+
+# tool questions asked at once by `cover` (a fixed number, so the questions do not depend on the
+# number of workers; a tool a walk of its batch reaches is asked anyway)
+TOOL_BATCH = 8
 
 # the question "the walk calls T" (T is given as a fact); grounded with each check(t)
 CALLS = """
@@ -223,39 +228,79 @@ class Reach:
         """Is the goal's walk space small enough to enumerate (its scope, ENUMERATE_SCOPE)?"""
         return len(self.planner.scopes.tools_for(goal, self.max_len)) <= ENUMERATE_SCOPE
 
-    def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None) -> dict[str, list[Walk]]:
+    def asked_goals(self) -> list[str]:
+        """The goals to ask targeted questions of instead of enumerating: none when every goal is
+        small enough to enumerate, else all of them - in a spec that large even a small goal's
+        walks are too many (every combination of the shared actor's links is a walk of its own:
+        3,362 one-step walks of one goal at 200 tools)."""
+        goals = self.planner.goals()
+        return [] if all(self.enumerable(g) for g in goals) else goals
+
+    def near_scope(self, goal: str, feeders: int = 6) -> frozenset:
+        """The goal, a few of the lookups that feed it (those giving what the goal takes besides
+        the actor first) and the suppliers of each: where `sample` draws varied walks to it."""
+        scopes = self.planner.scopes
+        actor = self.domain.actor
+
+        def rank(u: str) -> tuple:
+            own = len(scopes.needs[goal] & (scopes.provides.get(u, set()) - {actor}))
+            return (-own, len(scopes.needs[u]), u)
+
+        tools = {goal, *sorted(self.fed_by[goal], key=rank)[:feeders]}
+        for t in sorted(tools):
+            self._supply(tools, t)
+        return frozenset(tools)
+
+    def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None,
+              workers: int = 1) -> dict[str, list[Walk]]:
         """Walks that together call every tool some walk of at most max_len steps to one of
         `goals` calls, by the goal they end in: first a walk to each goal, then for each tool no
         walk found so far calls, one question "a walk to any of these goals calls it". (A walk
         found may end in a goal not asked about - it still shows the tool reachable; it is kept
-        under that goal when the caller asked for it.)"""
+        under that goal when the caller asked for it.)
+
+        The questions are independent, so `workers` processes ask them: the goals' all at once,
+        the tools' TOOL_BATCH at a time (the next batch is the first tools still unreached), so
+        which questions are asked, and so the answer, does not depend on `workers`."""
         goals = self.planner.goals() if goals is None else goals
         out: dict[str, list[Walk]] = {g: [] for g in goals}
         # (a tool's quick walk may end in any goal, the exact question in one of `goals`: both
         # show the tool reachable, and a walk is kept under its goal when that goal was asked)
         reached = set() if reached is None else reached  # (grows: the caller's known tools)
-        for g in goals:
-            w = self.goal_walk(g)
-            if w is not None:
-                out[g].append(w)
-                reached |= {s.tool for s in w.steps}
-        live = [g for g in goals if out[g]]
-        for t in sorted(self.domain.tools):
-            if t in reached or not live:
-                continue
-            w = self.quick_walk(t) or self.walk_calling(t, live)
-            if w is not None:
-                end = w.steps[-1].tool
-                if end in out:
-                    out[end].append(w)
-                reached |= {s.tool for s in w.steps}
+
+        def ask(question: tuple) -> tuple:  # (the workers fork before `live` is known: it is passed)
+            solves, quick = self.solves, self.quick_hits
+            kind, name, live = question
+            w = self.goal_walk(name) if kind == "goal" else (self.quick_walk(name) or self.walk_calling(name, live))
+            counted = self.solves - solves, self.quick_hits - quick
+            self.solves, self.quick_hits = solves, quick  # (`take` counts them, wherever this ran)
+            return (w, *counted)
+
+        def take(answers: list) -> None:
+            for w, solves, quick in answers:
+                self.solves += solves
+                self.quick_hits += quick
+                if w is not None:
+                    end = w.steps[-1].tool
+                    if end in out:
+                        out[end].append(w)
+                    reached.update(s.tool for s in w.steps)
+
+        with mapper(ask, workers) as run:
+            take(run([("goal", g, ()) for g in goals]))
+            live = tuple(g for g in goals if out[g])
+            pending = [t for t in sorted(self.domain.tools) if t not in reached]
+            while pending and live:
+                batch, pending = pending[:TOOL_BATCH], pending[TOOL_BATCH:]
+                take(run([("tool", t, live) for t in batch]))
+                pending = [t for t in pending if t not in reached]
         return out
 
-    def sample(self, goal: str, seed: int, per_length: int = 1, budget: int = 1) -> list[Walk]:
+    def sample(self, goal: str, seed: int, per_length: int = 1) -> list[Walk]:
         """Walks to `goal` drawn with randomized decisions from one program grounded for the
-        goal's near scope (its feeders within `budget` steps of it): up to `per_length` of each
-        length, a function of (spec, goal, seed)."""
-        tools = self.scope(goal, [goal], min(budget, self.max_len - 1))
+        goal's near scope (`near_scope`; all its feeders within a step were most of a large spec):
+        up to `per_length` of each length, a function of (spec, goal, seed)."""
+        tools = self.near_scope(goal)
         return walks_of(self.domain, self.options(goal, tools), self.max_len, seed=seed,
                         per_length=per_length, first_only=False)
 
