@@ -226,16 +226,19 @@ class Generator:
             drawn = reach.cover(large, workers=workers) if large else {}
             self.drawn_goals = len(large)
             sampled = [g for g in large if drawn[g]]
-            draws = dict(zip(sampled, fork_map(
-                lambda g: reach.sample(g, random.Random(f"{options.seed}/{g}/pool").randrange(2**31),
-                                       per_length=DRAWN_PER_LENGTH), sampled, workers)))
+
+            def draw_near(g: str) -> list[tuple[Walk, str]]:  # (on a worker: the walks with their keys)
+                seed = random.Random(f"{options.seed}/{g}/pool").randrange(2**31)
+                return [(w, canonical_key(domain, w)) for w in reach.sample(g, seed, per_length=DRAWN_PER_LENGTH)]
+
+            draws = dict(zip(sampled, fork_map(draw_near, sampled, workers)))
             for goal in self.planner.goals():
                 if goal in drawn:
-                    found = drawn[goal] + draws.get(goal, [])
+                    found = [(w, canonical_key(domain, w)) for w in drawn[goal]] + draws.get(goal, [])
                 else:
-                    found = self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats)
-                for w in found:
-                    key = canonical_key(domain, w)
+                    found = [(w, canonical_key(domain, w))
+                             for w in self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats)]
+                for w, key in found:
                     if key in self.keys and not options.allow_repeats:
                         continue  # the same plan up to renaming or independent reordering
                     self.keys[key] = w
