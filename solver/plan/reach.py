@@ -168,10 +168,9 @@ class Reach:
     def quick_scopes(self, tool: str) -> list[frozenset]:
         """Small scopes likely to hold a walk that calls `tool` (one ending in any goal): the
         tool with the goals it feeds directly, those taking what only it gives first (4, then 8
-        more); the
-        tool alone, when it is a goal itself; the tool with lookups it feeds and a goal each of
-        those feeds (4) - each with its suppliers. Capped, since a lookup that reveals a person
-        feeds every goal that takes one."""
+        more); the tool alone, when it is a goal itself; the tool with lookups it feeds and a
+        goal each of those feeds (4) - each with its suppliers. Capped, since a lookup that
+        reveals a person feeds every goal that takes one."""
         scopes = self.planner.scopes
         goals = set(self.planner.goals())
         given = scopes.provides.get(tool, set()) | {self.domain.actor}
