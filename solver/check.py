@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 from .plan.facts import AspOptions
 from .spec import grammar as E
@@ -24,6 +25,7 @@ from .tasks.phrases import TEXT_PATTERNS, Templates, text_problems, THIRD_PERSON
 from .tasks.derive import derive_task
 from .plan.planner import Planner, WalkStats
 from .plan.reach import Reach
+from .parallel import fork_map
 
 
 # the walks check solves need no background records: whether a goal's numbers can hold and how
@@ -112,11 +114,12 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     if large:
         asked = reach.cover(large, report.tools_reached, workers=workers)
         report.targeted = len(large)
+        ahead = _ahead(domain, tpl, large, asked, seed, samples, workers)
         for goal in large:
             # more walks to try the goal's numbers on, drawn at random near the goal, when the ones
             # the questions found are all impossible
             _goal_feasibility(domain, goal, asked[goal], tpl, seed, samples, report, cores, rendered, later,
-                              more=lambda g=goal: reach.sample(g, seed, per_length=samples))
+                              more=lambda g=goal: reach.sample(g, seed, per_length=samples), ahead=ahead)
     report.per_length = dict(sorted(stats.per_length.items()))
     for t in domain.tools.values():
         if t.name not in report.tools_reached:
@@ -126,30 +129,83 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     return report
 
 
+def _solve_outcome(domain: Domain, walk, seed: int) -> tuple:
+    """What solving one walk for check gives - ("ok",), ("infeasible", the core's conditions) or
+    ("mismatch", what disagreed): plain data, a pure function of (walk, seed), so it can be
+    computed ahead on a worker."""
+    try:
+        synthesize(domain, walk, seed, CHECK_SYNTH)
+        return ("ok",)
+    except Infeasible as e:
+        return ("infeasible", list(e.core or [e.reason]))
+    except ReplayMismatch as e:
+        return ("mismatch", str(e))
+
+
+def _render_outcome(domain: Domain, walk, tpl: Templates, goal: str, seed: int) -> Optional[list[Finding]]:
+    """The findings of rendering one sample task of `walk` (None: its solve failed, so nothing
+    was rendered) - a pure function of its arguments, like _solve_outcome."""
+    try:
+        sc = synthesize(domain, walk, seed, CHECK_SYNTH)
+    except (Infeasible, ReplayMismatch):
+        return None
+    try:
+        task = derive_task(domain, sc, tpl, 0)
+        return [Finding("warning", f"a rendered {goal} request {problem}: \"{task.instruction}\"", goal)
+                for problem in sample_text_problems(task.instruction)]
+    except EnvsynthError as e:
+        steps = " > ".join(s.tool for s in walk.steps)
+        names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
+        return [Finding(
+            "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
+            f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
+            "rather than fixed words", goal)]
+
+
+def _ahead(domain: Domain, tpl, goals: list[str], asked: dict, seed: int, samples: int, workers: int) -> dict:
+    """The outcomes `_goal_feasibility` will most likely ask for, computed on `workers` processes:
+    each goal's first walk solved, and every walk of it rendered (a large spec's goals have a few
+    walks each). Only a cache: the sequential pass decides as it would without it."""
+    jobs = [("solve", g, 0) for g in goals if asked[g]]
+    if tpl is not None:
+        jobs += [("render", g, k) for g in goals for k in range(len(asked[g]))]
+
+    def run(job: tuple):
+        kind, g, k = job
+        w = asked[g][k]
+        return _solve_outcome(domain, w, seed + k) if kind == "solve" else \
+            _render_outcome(domain, w, tpl, g, seed + 1000 + k)
+
+    return dict(zip(jobs, fork_map(run, jobs, workers)))
+
+
 def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, samples: int, report: "CheckReport",
-                      cores: dict, rendered: set, later: list[Finding], more=None) -> None:
+                      cores: dict, rendered: set, later: list[Finding], more=None, ahead: Optional[dict] = None) -> None:
     """Numeric feasibility of one goal: try a few of its walks with Z3 (then `more()`'s, if all
-    fail); render samples of it."""
+    fail); render samples of it. `ahead`: outcomes computed beforehand (_ahead), used where
+    they are the ones asked for."""
     if not walks:
         return
+    ahead = ahead or {}
     ok = False
     tries = walks[: max(samples, 1) * 4]
     if more is not None:
         tries = _then(tries, more)
     for k, w in enumerate(tries):
-        try:
-            synthesize(domain, w, seed + k, CHECK_SYNTH)
+        key = ("solve", goal, k)
+        outcome = ahead[key] if key in ahead else _solve_outcome(domain, w, seed + k)
+        if outcome[0] == "ok":
             ok = True
             break
-        except Infeasible as e:
-            cores.setdefault(goal, Counter()).update(e.core or [e.reason])
-        except ReplayMismatch as e:
-            later.append(Finding("error", f"internal disagreement on {goal}: {e}", goal))
+        if outcome[0] == "infeasible":
+            cores.setdefault(goal, Counter()).update(outcome[1])
+        else:
+            later.append(Finding("error", f"internal disagreement on {goal}: {outcome[1]}", goal))
             break
     if ok:
         report.feasible_goals.add(goal)
         if tpl is not None:
-            _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later)
+            _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later, ahead)
     elif goal in cores:
         top = "; ".join(c for c, _n in cores[goal].most_common(4))
         later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
@@ -162,33 +218,23 @@ def _then(first: list, more):
 
 
 def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,
-                    rendered: set, findings: list[Finding]) -> None:
+                    rendered: set, findings: list[Finding], ahead: Optional[dict] = None) -> None:
     """Render tasks for walks that describe records in ways not rendered yet: a phrasing that
     never gives the description a plan relies on ("the cheapest ...") shows up here, with the
     fix, instead of as skipped attempts in `generate`."""
+    ahead = ahead or {}
     tried = 0
     for k, w in enumerate(walks):
         ways = {(s.tool, s.select.reference) for s in w.steps if s.select} | {(goal, "")}
         if ways <= rendered or tried >= samples * 2:
             continue
         tried += 1
-        try:
-            sc = synthesize(domain, w, seed + 1000 + k, CHECK_SYNTH)
-        except (Infeasible, ReplayMismatch):
+        key = ("render", goal, k)
+        outcome = ahead[key] if key in ahead else _render_outcome(domain, w, tpl, goal, seed + 1000 + k)
+        if outcome is None:
             continue
         rendered |= ways
-        try:
-            task = derive_task(domain, sc, tpl, 0)
-            for problem in sample_text_problems(task.instruction):
-                findings.append(Finding("warning", f"a rendered {goal} request {problem}: "
-                                               f"\"{task.instruction}\"", goal))
-        except EnvsynthError as e:
-            steps = " > ".join(s.tool for s in w.steps)
-            names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
-            findings.append(Finding(
-                "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
-                f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
-                "rather than fixed words", goal))
+        findings += outcome
 
 
 def sample_text_problems(text: str) -> list[str]:

@@ -141,3 +141,43 @@ def test_fork_map_keeps_item_order():
     answers = fork_map(slow_square, items, 3)
     assert [y for y, _pid in answers] == [x * x for x in items]
     assert os.getpid() not in {pid for _y, pid in answers}
+
+
+def test_check_outcomes_computed_ahead_change_nothing(monkeypatch):
+    """A large spec's solves and renders are computed ahead on workers (check._ahead) and the
+    sequential pass only looks them up: the same report with 1 or 2 workers or with no cache; the
+    pass renders nothing itself; and what it would compute without the cache - which walk, which
+    seed - is what was computed ahead. Catches a cache keyed by another walk or seed than the pass
+    asks for, and answers that depend on the number of workers."""
+    import envsynth.check as C
+
+    domain = load_domain("specs/banking.yaml")
+    monkeypatch.setattr(R, "ENUMERATE_SCOPE", 0)
+
+    def report(workers):
+        r = check_domain(domain, max_len=3, workers=workers)
+        return [f.message for f in r.findings], sorted(r.feasible_goals), sorted(r.tools_reached)
+
+    calls: list[tuple] = []
+    mark: list[int] = []
+    solve, render, ahead = C._solve_outcome, C._render_outcome, C._ahead
+
+    def spy(kind, fn):
+        def call(domain, walk, *rest):
+            seed = rest[-1]
+            calls.append((kind, walk.model_dump_json(), seed))
+            return fn(domain, walk, *rest)
+        return call
+
+    monkeypatch.setattr(C, "_solve_outcome", spy("solve", solve))
+    monkeypatch.setattr(C, "_render_outcome", spy("render", render))
+    monkeypatch.setattr(C, "_ahead", lambda *a: (lambda out: mark.append(len(calls)) or out)(ahead(*a)))
+    one = report(1)
+    computed_ahead, in_pass = set(calls[:mark[0]]), calls[mark[0]:]
+    assert any(c[0] == "render" for c in computed_ahead) and not any(c[0] == "render" for c in in_pass)
+    assert report(2) == one
+    monkeypatch.setattr(C, "_ahead", lambda *a: {})
+    calls.clear()
+    assert report(1) == one
+    asked_without = {c for c in calls if c[0] == "render"} | {c for c in calls if c[0] == "solve"} - set(in_pass)
+    assert asked_without <= computed_ahead
