@@ -114,7 +114,7 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     if large:
         asked = reach.cover(large, report.tools_reached, workers=workers)
         report.targeted = len(large)
-        ahead = _ahead(domain, tpl, large, asked, seed, samples, workers)
+        ahead = _ahead(domain, tpl, large, asked, seed, workers)
         for goal in large:
             # more walks to try the goal's numbers on, drawn at random near the goal, when the ones
             # the questions found are all impossible
@@ -129,83 +129,73 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     return report
 
 
-def _solve_outcome(domain: Domain, walk, seed: int) -> tuple:
-    """What solving one walk for check gives - ("ok",), ("infeasible", the core's conditions) or
-    ("mismatch", what disagreed): plain data, a pure function of (walk, seed), so it can be
-    computed ahead on a worker."""
+def _walk_outcome(domain: Domain, walk, tpl, goal: str, seed: int) -> tuple:
+    """What check learns from one walk, solved once: ("ok", the findings of rendering a task of
+    it - None without templates), ("infeasible", the core's conditions) or ("mismatch", what
+    disagreed). Plain data and a pure function of its arguments, so it can be computed ahead on
+    a worker; the same solve says whether the goal is feasible and how its request reads."""
     try:
-        synthesize(domain, walk, seed, CHECK_SYNTH)
-        return ("ok",)
+        sc = synthesize(domain, walk, seed, CHECK_SYNTH)
     except Infeasible as e:
         return ("infeasible", list(e.core or [e.reason]))
     except ReplayMismatch as e:
         return ("mismatch", str(e))
-
-
-def _render_outcome(domain: Domain, walk, tpl: Templates, goal: str, seed: int) -> Optional[list[Finding]]:
-    """The findings of rendering one sample task of `walk` (None: its solve failed, so nothing
-    was rendered) - a pure function of its arguments, like _solve_outcome."""
-    try:
-        sc = synthesize(domain, walk, seed, CHECK_SYNTH)
-    except (Infeasible, ReplayMismatch):
-        return None
+    if tpl is None:
+        return ("ok", None)
     try:
         task = derive_task(domain, sc, tpl, 0)
-        return [Finding("warning", f"a rendered {goal} request {problem}: \"{task.instruction}\"", goal)
-                for problem in sample_text_problems(task.instruction)]
+        return ("ok", [Finding("warning", f"a rendered {goal} request {problem}: \"{task.instruction}\"", goal)
+                       for problem in sample_text_problems(task.instruction)])
     except EnvsynthError as e:
         steps = " > ".join(s.tool for s in walk.steps)
         names = " or ".join("{{ %s }}" % a.var for a in domain.tools[goal].args.values() if a.is_ref)
-        return [Finding(
+        return ("ok", [Finding(
             "warning", f"a {goal} task ({steps}) cannot be rendered: {e}. In {tpl.directory}/phrases.yaml, "
             f"let intents.{goal} name the record through its description ({names or 'a record variable'}) "
-            "rather than fixed words", goal)]
+            "rather than fixed words", goal)])
 
 
-def _ahead(domain: Domain, tpl, goals: list[str], asked: dict, seed: int, samples: int, workers: int) -> dict:
-    """The outcomes `_goal_feasibility` will most likely ask for, computed on `workers` processes:
-    each goal's first walk solved, and every walk of it rendered (a large spec's goals have a few
-    walks each). Only a cache: the sequential pass decides as it would without it."""
-    jobs = [("solve", g, 0) for g in goals if asked[g]]
-    if tpl is not None:
-        jobs += [("render", g, k) for g in goals for k in range(len(asked[g]))]
-
-    def run(job: tuple):
-        kind, g, k = job
-        w = asked[g][k]
-        return _solve_outcome(domain, w, seed + k) if kind == "solve" else \
-            _render_outcome(domain, w, tpl, g, seed + 1000 + k)
-
-    return dict(zip(jobs, fork_map(run, jobs, workers)))
+def _ahead(domain: Domain, tpl, goals: list[str], asked: dict, seed: int, workers: int) -> dict:
+    """The outcomes `_goal_feasibility` will most likely ask for - every walk of every goal (a
+    large spec's goals have a few walks each) - computed on `workers` processes, keyed (goal,
+    index). Only a cache: the sequential pass decides as it would without it."""
+    jobs = [(g, k) for g in goals for k in range(len(asked[g]))]
+    outcomes = fork_map(lambda job: _walk_outcome(domain, asked[job[0]][job[1]], tpl, job[0], seed + job[1]),
+                        jobs, workers)
+    return dict(zip(jobs, outcomes))
 
 
 def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, samples: int, report: "CheckReport",
                       cores: dict, rendered: set, later: list[Finding], more=None, ahead: Optional[dict] = None) -> None:
     """Numeric feasibility of one goal: try a few of its walks with Z3 (then `more()`'s, if all
-    fail); render samples of it. `ahead`: outcomes computed beforehand (_ahead), used where
-    they are the ones asked for."""
+    fail); render samples of it (from the same solves: walk k with seed + k). `ahead`: outcomes
+    computed beforehand (_ahead)."""
     if not walks:
         return
-    ahead = ahead or {}
+    known = {k: v for (g, k), v in (ahead or {}).items() if g == goal}  # walks[k] -> its outcome
+
+    def outcome(k: int, w) -> tuple:
+        if k not in known:
+            known[k] = _walk_outcome(domain, w, tpl, goal, seed + k)
+        return known[k]
+
     ok = False
-    tries = walks[: max(samples, 1) * 4]
-    if more is not None:
-        tries = _then(tries, more)
-    for k, w in enumerate(tries):
-        key = ("solve", goal, k)
-        outcome = ahead[key] if key in ahead else _solve_outcome(domain, w, seed + k)
-        if outcome[0] == "ok":
+    first = walks[: max(samples, 1) * 4]
+    for k, w in enumerate(_then(first, more) if more is not None else first):
+        # (the draws of `more` come after `first`: their outcomes are not walks[k]'s)
+        out = outcome(k, w) if k < len(first) else _walk_outcome(domain, w, tpl, goal, seed + k)
+        if out[0] == "ok":
             ok = True
             break
-        if outcome[0] == "infeasible":
-            cores.setdefault(goal, Counter()).update(outcome[1])
+        if out[0] == "infeasible":
+            cores.setdefault(goal, Counter()).update(out[1])
         else:
-            later.append(Finding("error", f"internal disagreement on {goal}: {outcome[1]}", goal))
+            later.append(Finding("error", f"internal disagreement on {goal}: {out[1]}", goal))
             break
     if ok:
         report.feasible_goals.add(goal)
         if tpl is not None:
-            _render_samples(domain, walks, tpl, goal, seed, samples, rendered, later, ahead)
+            _render_samples(walks, goal, samples, rendered, later, outcome)
     elif goal in cores:
         top = "; ".join(c for c, _n in cores[goal].most_common(4))
         later.append(Finding("warning", f"{goal} is never achievable: every walk tried is "
@@ -217,24 +207,22 @@ def _then(first: list, more):
     yield from more()
 
 
-def _render_samples(domain: Domain, walks: list, tpl: Templates, goal: str, seed: int, samples: int,
-                    rendered: set, findings: list[Finding], ahead: Optional[dict] = None) -> None:
+def _render_samples(walks: list, goal: str, samples: int, rendered: set, findings: list[Finding], outcome) -> None:
     """Render tasks for walks that describe records in ways not rendered yet: a phrasing that
     never gives the description a plan relies on ("the cheapest ...") shows up here, with the
-    fix, instead of as skipped attempts in `generate`."""
-    ahead = ahead or {}
+    fix, instead of as skipped attempts in `generate`. `outcome(k, walk)`: walk k solved and
+    rendered (once per walk: the feasibility pass's solves are reused)."""
     tried = 0
     for k, w in enumerate(walks):
         ways = {(s.tool, s.select.reference) for s in w.steps if s.select} | {(goal, "")}
         if ways <= rendered or tried >= samples * 2:
             continue
         tried += 1
-        key = ("render", goal, k)
-        outcome = ahead[key] if key in ahead else _render_outcome(domain, w, tpl, goal, seed + 1000 + k)
-        if outcome is None:
+        out = outcome(k, w)
+        if out[0] != "ok":
             continue
         rendered |= ways
-        findings += outcome
+        findings += out[1]
 
 
 def sample_text_problems(text: str) -> list[str]:

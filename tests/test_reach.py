@@ -144,11 +144,11 @@ def test_fork_map_keeps_item_order():
 
 
 def test_check_outcomes_computed_ahead_change_nothing(monkeypatch):
-    """A large spec's solves and renders are computed ahead on workers (check._ahead) and the
-    sequential pass only looks them up: the same report with 1 or 2 workers or with no cache; the
-    pass renders nothing itself; and what it would compute without the cache - which walk, which
-    seed - is what was computed ahead. Catches a cache keyed by another walk or seed than the pass
-    asks for, and answers that depend on the number of workers."""
+    """A large spec's walks are solved and rendered ahead on workers (check._ahead) and the
+    sequential pass only looks them up: the same report with 1 or 2 workers or with no cache;
+    the pass solves none of the walks computed ahead again; and what it solves without the cache
+    - which walk, which seed - was computed ahead. Catches a cache keyed by another walk or seed
+    than the pass asks for, and answers that depend on the number of workers."""
     import envsynth.check as C
 
     domain = load_domain("specs/banking.yaml")
@@ -160,24 +160,20 @@ def test_check_outcomes_computed_ahead_change_nothing(monkeypatch):
 
     calls: list[tuple] = []
     mark: list[int] = []
-    solve, render, ahead = C._solve_outcome, C._render_outcome, C._ahead
+    solve, ahead = C._walk_outcome, C._ahead
 
-    def spy(kind, fn):
-        def call(domain, walk, *rest):
-            seed = rest[-1]
-            calls.append((kind, walk.model_dump_json(), seed))
-            return fn(domain, walk, *rest)
-        return call
+    def spy(domain, walk, tpl, goal, seed):
+        calls.append((walk.model_dump_json(), seed))
+        return solve(domain, walk, tpl, goal, seed)
 
-    monkeypatch.setattr(C, "_solve_outcome", spy("solve", solve))
-    monkeypatch.setattr(C, "_render_outcome", spy("render", render))
+    monkeypatch.setattr(C, "_walk_outcome", spy)
     monkeypatch.setattr(C, "_ahead", lambda *a: (lambda out: mark.append(len(calls)) or out)(ahead(*a)))
     one = report(1)
-    computed_ahead, in_pass = set(calls[:mark[0]]), calls[mark[0]:]
-    assert any(c[0] == "render" for c in computed_ahead) and not any(c[0] == "render" for c in in_pass)
+    computed_ahead, in_pass = calls[:mark[0]], calls[mark[0]:]
+    assert computed_ahead and not set(in_pass) & set(computed_ahead)
+    assert len(set(computed_ahead)) == len(computed_ahead)  # (each walk solved once, for both uses)
     assert report(2) == one
     monkeypatch.setattr(C, "_ahead", lambda *a: {})
     calls.clear()
     assert report(1) == one
-    asked_without = {c for c in calls if c[0] == "render"} | {c for c in calls if c[0] == "solve"} - set(in_pass)
-    assert asked_without <= computed_ahead
+    assert set(calls) <= set(computed_ahead) | set(in_pass)
