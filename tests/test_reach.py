@@ -177,3 +177,26 @@ def test_check_outcomes_computed_ahead_change_nothing(monkeypatch):
     calls.clear()
     assert report(1) == one
     assert set(calls) <= set(computed_ahead) | set(in_pass)
+
+
+@pytest.mark.parametrize("name", ["airline", "hr", "itsm"])
+def test_unread_fields_change_no_walk(name):
+    """Reach's programs leave out the values of fields nothing reads or sets
+    (AspOptions.read_fields_only): every goal's walks are the same as with them. Catches dropping
+    a field a condition reads (planted: airline's get_flight_status walks changed). (Dropping a
+    field only an effect sets changes no walk of these domains: their effects set constants.)"""
+    from dataclasses import replace
+
+    from envsynth.plan.facts import Facts
+    from envsynth.plan.planner import enumerate_walks
+
+    domain = load_domain(f"specs/{name}.yaml")
+    planner = Planner(domain)
+    dropped = 0
+    for goal in planner.goals():
+        full = planner.options(goal, 3)
+        lean = replace(full, read_fields_only=True)
+        dropped += len(Facts(domain, full).atoms) - len(Facts(domain, lean).atoms)
+        walks = [w.model_dump_json() for w in enumerate_walks(domain, 3, options=full)]
+        assert walks == [w.model_dump_json() for w in enumerate_walks(domain, 3, options=lean)], goal
+    assert dropped > 0  # (some field is unread, so the option was exercised)

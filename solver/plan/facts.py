@@ -42,6 +42,10 @@ class AspOptions:
     conditional: bool = False  # (with refusal) a refused request may come before the last, followed by its fallback
     tools: Optional[frozenset] = None  # only these tools (and the entities they reach): a question's scope
     target: Optional[str] = None  # walks end in a call of this tool
+    # leave out the values of enum and bool fields nothing in the program reads or sets: their
+    # starting values are hidden choices that change no walk (not for the Checker, whose
+    # `init/3` answers are the starting values shapes draw from)
+    read_fields_only: bool = False
 
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
@@ -178,6 +182,16 @@ class Facts:
         for tool in d.tools.values():
             if opt.tools is None or tool.name in opt.tools:
                 self._tool(tool)
+        if opt.read_fields_only:
+            self._drop_unread_fields()
+
+    def _drop_unread_fields(self) -> None:
+        """Drop `enumval` facts of fields no condition reads (e_attr) and no effect sets (seteff,
+        createval): a large spec's shared actor carries every module's fields, and each would be
+        tracked through every step of every question."""
+        where = {"e_attr": 2, "seteff": 3, "createval": 2}  # the argument that names a field
+        read = {a.arguments[where[a.name]] for a in self.atoms if a.name in where}
+        self.atoms = [a for a in self.atoms if a.name != "enumval" or a.arguments[1] in read]
 
     def _tool(self, tool: Tool) -> None:
         d, t = self.d, S(tool.name)
