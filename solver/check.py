@@ -98,13 +98,12 @@ def check_domain(domain: Domain, max_len: int = 4, samples: int = 3, seed: int =
     rendered: set = set()
     later: list[Finding] = []  # said after the reachability warnings
     # one goal at a time (each asked of a program grounded for its scope): the walks of one goal
-    # are all this holds at once. A goal whose scope is too large to enumerate is asked targeted
-    # questions instead (plan/reach.py): a walk to it, and a walk per tool no walk found calls
-    # a spec with any goal too large to enumerate is asked targeted questions for every goal
-    # (Reach.asked_goals): its walk count would be partial anyway, and enumerating even a small
-    # goal's walks there costs more than asking
+    # are all this holds at once. A spec with any goal too large to enumerate is asked targeted
+    # questions for every goal instead (plan/reach.py, Reach.asked_goals): a walk to each, and a
+    # walk per tool no walk found calls - its walk count would be partial anyway, and enumerating
+    # even a small goal's walks there costs more than asking
     large = reach.asked_goals()
-    small = [g for g in planner.goals() if not large]
+    small = [] if large else planner.goals()
     for goal in small:
         walks = planner.goal_walks(goal, max_len, stats=stats)
         report.walks += len(walks)
@@ -157,12 +156,15 @@ def _walk_outcome(domain: Domain, walk, tpl, goal: str, seed: int) -> tuple:
 
 def _ahead(domain: Domain, tpl, goals: list[str], asked: dict, seed: int, workers: int) -> dict:
     """The outcomes `_goal_feasibility` will most likely ask for - every walk of every goal (a
-    large spec's goals have a few walks each) - computed on `workers` processes, keyed (goal,
-    index). Only a cache: the sequential pass decides as it would without it."""
+    large spec's goals have a few walks each) - computed on `workers` processes: goal -> walk
+    index -> outcome. Only a cache: the sequential pass decides as it would without it."""
     jobs = [(g, k) for g in goals for k in range(len(asked[g]))]
     outcomes = fork_map(lambda job: _walk_outcome(domain, asked[job[0]][job[1]], tpl, job[0], seed + job[1]),
                         jobs, workers)
-    return dict(zip(jobs, outcomes))
+    out: dict[str, dict[int, tuple]] = {}
+    for (g, k), o in zip(jobs, outcomes):
+        out.setdefault(g, {})[k] = o
+    return out
 
 
 def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, samples: int, report: "CheckReport",
@@ -172,7 +174,7 @@ def _goal_feasibility(domain: Domain, goal: str, walks: list, tpl, seed: int, sa
     computed beforehand (_ahead)."""
     if not walks:
         return
-    known = {k: v for (g, k), v in (ahead or {}).items() if g == goal}  # walks[k] -> its outcome
+    known = dict((ahead or {}).get(goal, {}))  # walks[k] -> its outcome
 
     def outcome(k: int, w) -> tuple:
         if k not in known:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -234,10 +235,10 @@ class Generator:
             draws = dict(zip(sampled, fork_map(draw_near, sampled, workers)))
             for goal in self.planner.goals():
                 if goal in drawn:
-                    found = [(w, canonical_key(domain, w)) for w in drawn[goal]] + draws.get(goal, [])
+                    found = itertools.chain(((w, canonical_key(domain, w)) for w in drawn[goal]), draws.get(goal, []))
                 else:
-                    found = [(w, canonical_key(domain, w))
-                             for w in self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats)]
+                    found = ((w, canonical_key(domain, w))
+                             for w in self.planner.goal_walks(goal, options.max_len, stats=self.walk_stats))
                 for w, key in found:
                     if key in self.keys and not options.allow_repeats:
                         continue  # the same plan up to renaming or independent reordering

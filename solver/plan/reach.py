@@ -181,7 +181,7 @@ class Reach:
             own = len(scopes.needs[c] & (given - {self.domain.actor}))
             return (-own, sum(len(scopes.needs[n] - given) for n in (c, *more)), c)
 
-        direct = [c for _r, c in sorted((rank(c), c) for c in self.feeds[tool] if c in goals)]
+        direct = sorted((c for c in self.feeds[tool] if c in goals), key=rank)
         two = []
         for c in self.feeds[tool]:
             ends = [] if c in goals else sorted(self.feeds[c], key=lambda g: (g not in goals, rank(g)))
