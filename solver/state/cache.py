@@ -101,6 +101,7 @@ class _Entry:
             distractors=distractors,
             witnesses=list(src.witnesses),
             branches=[(name, f(c)) for name, c in src.branches],
+            free=src.free,
         )
 
 

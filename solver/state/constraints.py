@@ -31,6 +31,9 @@ class Plan:
     distractors: list = field(default_factory=list)  # distractors.Planned
     witnesses: list = field(default_factory=list)  # records a quantifier may need (kept if the model uses them)
     branches: list = field(default_factory=list)  # (coverage name, Z3 condition): sides the solver may be steered to
+    # (object, field) -> FreeField: initial values no constraint reads (no variable; sampled)
+    free: dict = field(default_factory=dict)
+    free_values: dict = field(default_factory=dict)  # (object, field) -> value, set by the solve
 
 
 def describe_term(w: World, ref: Reference, o: Obj, target: Obj, actor: Obj):
@@ -50,10 +53,11 @@ def beats(w: World, ref: Reference, target: Obj, o: Obj):
 
 
 def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[list] = None,
-               ctx: Optional[z3.Context] = None) -> Plan:
+               ctx: Optional[z3.Context] = None, lazy: bool = True) -> Plan:
     """The walk's constraint system (in `ctx`, a fresh context if None; state/cache.py builds
-    each walk's once and copies it into every task's context)."""
-    w = World(domain, symbols, ctx)
+    each walk's once and copies it into every task's context). `lazy`: fields no constraint reads
+    get no variable (`Plan.free`); False makes them all, as tests compare."""
+    w = World(domain, symbols, ctx, lazy=lazy)
     w.actor = walk.actor
     actor = Obj(walk.actor, domain.actor)
     for oname in walk.initial_objects():
@@ -170,9 +174,14 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
         touched = w.apply_effects(tool, env, step.creates, label)
         if tool.is_write:
             changes = []
-            for (oname, fname), v in w.state.items():
-                if oname in touched and (oname, fname) in pre and pre[(oname, fname)] is not v:
-                    before = pre[(oname, fname)]
+            # touched records' fields in a fixed order (not the state's: a lazy world's follows
+            # which field was read first)
+            for oname, fname in ((o, f) for o in sorted(touched) if o in w.entity_of
+                                 for f in w.d.entities[w.entity_of[o]].fields):
+                if (oname, fname) not in w.state or (oname, fname) not in pre:
+                    continue
+                v, before = w.state[(oname, fname)], pre[(oname, fname)]
+                if before is not v:
                     if isinstance(v, Obj) or v is None or before is None:  # a link (None: empty)
                         changes.append(not w.same(v, before))
                     else:
@@ -190,7 +199,8 @@ def build_plan(domain: Domain, walk: Walk, symbols: Symbols, planned: Optional[l
         if created:
             _unique(w, domain, list(w.exists), f"after {label}")
     states.append(w.snapshot())
-    plan = Plan(w, arg_terms, selections, states, requirements, planned)
+    states, free = w.freeze(states)
+    plan = Plan(w, arg_terms, selections, states, requirements, planned, free=free)
     plan.witnesses = witnesses
     plan.branches = branches
     return plan

@@ -3,6 +3,7 @@ generated text (emails), and background records that obey the spec's invariants.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any, Optional
 
@@ -93,7 +94,8 @@ def fill_generated(domain: Domain, db: dict, objects: list[str], entity_of: dict
             if f.type.kind != "str" or f.type.values:
                 continue
             rec = db[ent.name][ids[oname]]
-            code = model.eval(state[(oname, f.name)], model_completion=True).as_long()
+            term = state.get((oname, f.name))  # None: a free field (read by no constraint), text of its own
+            code = model.eval(term, model_completion=True).as_long() if term is not None else None
             if code in by_symbol:
                 rec[f.name] = by_symbol[code]
                 continue
@@ -105,7 +107,8 @@ def fill_generated(domain: Domain, db: dict, objects: list[str], entity_of: dict
                     break
                 n += 1
             rec[f.name] = text
-            by_symbol[code] = text
+            if code is not None:
+                by_symbol[code] = text
     return by_symbol
 
 
@@ -115,6 +118,16 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
     order = _entity_order(domain)
     protected = set(ids.values())  # walk records and near misses: background never links to them
     actor_id = ids[walk.actor]  # ... except the user's own record: other records of theirs are realistic
+    pools: dict[str, tuple[int, list[str]]] = {}  # entity -> (its size then, the ids a link may take, sorted)
+
+    def linkable(entity: str) -> list[str]:
+        """The records a background link to `entity` may take (tables only grow here, so a pool
+        is good while its table's size is unchanged)."""
+        size = len(db[entity])
+        if entity not in pools or pools[entity][0] != size:
+            pools[entity] = (size, sorted(i for i in db[entity] if i not in protected or i == actor_id))
+        return pools[entity][1]
+
     added = 0
     for ename in order:
         ent = domain.entities[ename]
@@ -129,11 +142,11 @@ def add_background(domain: Domain, db: dict, ids: dict[str, str], walk: Walk, rn
                 flips: dict[str, Any] = {}  # nullable links: the other choice, tried if this one breaks a rule
                 for f in ent.fields.values():
                     if f.type.kind == "ref":
-                        pool = [i for i in db[f.type.entity] if i not in protected or i == actor_id]
+                        pool = linkable(f.type.entity)
                         if not pool and not f.nullable:
                             ok = False
                             break
-                        linked = rng.choice(sorted(pool)) if pool else None
+                        linked = rng.choice(pool) if pool else None
                         if f.nullable:
                             # empty about one time in `count` (the head of the company has no
                             # manager); the invariants decide where they tie it to a state (a new
@@ -193,13 +206,13 @@ def _find_definitions(domain: Domain, ename: str) -> list[tuple[str, E.Node]]:
 
 
 def _apply_definitions(domain: Domain, db: dict, ename: str, rec: dict) -> None:
-    for fname, expr in _definitions(domain, ename):
-        trial = {**db, ename: {**db[ename], rec["id"]: rec}}
-        try:
-            value = Evaluator(domain, trial).eval(expr, {ename: Ref(ename, rec["id"])})
-        except ToolError:  # a record it reads is missing: leave the sampled value (the check refuses it)
-            continue
-        rec[fname] = T.encode(domain.entities[ename].fields[fname].type, value)
+    with _tried(db, ename, rec):
+        for fname, expr in _definitions(domain, ename):
+            try:
+                value = Evaluator(domain, db).eval(expr, {ename: Ref(ename, rec["id"])})
+            except ToolError:  # a record it reads is missing: leave the sampled value (the check refuses it)
+                continue
+            rec[fname] = T.encode(domain.entities[ename].fields[fname].type, value)
 
 
 def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
@@ -208,11 +221,24 @@ def _record_ok(domain: Domain, db: dict, ename: str, rec: dict) -> bool:
         if f.unique and not (f.type.kind == "str" and not f.type.values):
             if any(r.get(f.name) == rec[f.name] for r in db[ename].values()):
                 return False
-    trial = {**db, ename: {**db[ename], rec["id"]: rec}}
-    ev = Evaluator(domain, trial)
-    me = {ename: Ref(ename, rec["id"])}
-    return all(ev.eval(node, me) for node, _src in ent.invariants) and \
-        all(ev.eval(r.node, me) for r in history(domain).for_entity(ename))
+    with _tried(db, ename, rec):
+        ev = Evaluator(domain, db)
+        me = {ename: Ref(ename, rec["id"])}
+        return all(ev.eval(node, me) for node, _src in ent.invariants) and \
+            all(ev.eval(r.node, me) for r in history(domain).for_entity(ename))
+
+
+@contextlib.contextmanager
+def _tried(db: dict, ename: str, rec: dict):
+    """`rec` in its table while the rules are evaluated on it, and out again after (in place of
+    a copy of the table per try: the table's order is the same, the new record last)."""
+    table = db[ename]
+    assert rec["id"] not in table
+    table[rec["id"]] = rec
+    try:
+        yield
+    finally:
+        del table[rec["id"]]
 
 
 def _entity_order(domain: Domain) -> list[str]:

@@ -77,6 +77,20 @@ def solve(plan: Plan, rng: random.Random, rounds: int = 2, shape: Optional[dict]
             value = T.sample(var.type, rng, var.typical)
         first[var.label] = value
         add_hint(var, value)
+    # fields no constraint reads have no variable: they take the value their hint would have
+    # forced (a near miss's tied field its target's, a drawn starting value, else a sample)
+    free_values: dict[tuple[str, str], Any] = {}
+    for (obj, fname), ff in plan.free.items():
+        if ff.type.kind == "str" and not ff.type.values:
+            continue  # generated text (fill.py writes it)
+        src = templates.get(obj) if (obj, fname) in tied else None
+        value = (first.get(f"{src}.{fname}", free_values.get((src, fname)))) if src else None
+        if value is None and ff.label in shape:
+            value = shape[ff.label]
+        if value is None:
+            value = T.sample(ff.type, rng, ff.typical)
+        free_values[(obj, fname)] = value
+    plan.free_values = free_values
     order = list(hints)
     rng.shuffle(order)
     active = list(order)

@@ -70,6 +70,10 @@ def synthesize(domain: Domain, walk: Walk, seed: int, options: Optional[SynthOpt
         ent = domain.entities[entity_of[oname]]
         rec: dict[str, Any] = {"id": ids[oname]}
         for f in ent.fields.values():
+            if (oname, f.name) in plan.free:  # read by no constraint: the value sampled for it
+                value = plan.free_values.get((oname, f.name))
+                rec[f.name] = None if value is None else T.encode(f.type, value)
+                continue
             term = initial_state[(oname, f.name)]
             if f.type.kind == "ref":
                 rec[f.name] = None if term is None else ids[term.name]

@@ -126,25 +126,57 @@ class Tracked:
 
 class _LazyFields(dict):
     """(object, field) -> term, where a value field's variable is made when first read: a question
-    about one requirement reads a few of the hundreds of fields a large spec's records carry."""
+    about one requirement reads a few of the hundreds of fields a large spec's records carry, and
+    a walk's constraints read a few of the fields of the records it touches.
 
-    def __init__(self, world: "World"):
+    A snapshot (the state before a step) shares the registry of fields not read yet: a field first
+    read after the snapshot was taken had not changed by then (any write reads it first), so the
+    snapshot's value is the same initial variable."""
+
+    def __init__(self, world: "World", pending: Optional[dict] = None, made: Optional[dict] = None):
         super().__init__()
         self.world = world
-        self.pending: dict[tuple[str, str], tuple] = {}
+        self.pending: dict[tuple[str, str], tuple] = {} if pending is None else pending
+        self.made: dict[tuple[str, str], z3.ExprRef] = {} if made is None else made  # initial variables
 
     def __missing__(self, key):
-        if key not in self.pending:
-            raise KeyError(key)
-        label, t, typical = self.pending.pop(key)
-        term = self[key] = self.world.new_var(label, t, typical)
+        if key not in self.made:
+            if key not in self.pending:
+                raise KeyError(key)
+            label, t, typical = self.pending.pop(key)
+            self.made[key] = self.world.new_var(label, t, typical)
+        term = self[key] = self.made[key]
         return term
+
+    def __contains__(self, key) -> bool:  # read (here or through another view), not pending
+        return dict.__contains__(self, key) or key in self.made
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        return self.made.get(key, default)
+
+    def snapshot(self) -> "_LazyFields":
+        view = _LazyFields(self.world, self.pending, self.made)
+        view.update(self)
+        return view
+
+
+@dataclass(frozen=True)
+class FreeField:
+    """A value field no constraint of the walk read: it has no variable, and takes a value sampled
+    from its type (what its hint would have made it) when the database is written."""
+
+    label: str
+    type: VType
+    typical: Optional[tuple[int, int]] = None
 
 
 class World:
     """One walk's constraint system: objects, their field terms per state, tracked constraints.
-    `lazy`: value fields get variables only when read (static questions; a walk's world makes
-    every variable, since hints and the model read them all)."""
+    `lazy`: value fields get variables only when read. A walk's world is built lazy and then
+    frozen (`freeze`): the fields nothing read are free, valued by sampling, not by the solver -
+    a large spec's shared record carries every module's fields, and most walks read few."""
 
     def __init__(self, domain: Domain, symbols: Symbols, ctx: Optional[z3.Context] = None, lazy: bool = False):
         self.d = domain
@@ -173,7 +205,7 @@ class World:
         w.vars = {k: Var(term(v.term), v.type, v.label, v.typical) for k, v in self.vars.items()}
         w.tracked = [Tracked(t.label, term(t.literal), t.kind, t.name, t.group, t.step, t.objects)
                      for t in self.tracked]
-        assert not isinstance(self.state, _LazyFields), "only a walk's world is copied"
+        assert not isinstance(self.state, _LazyFields), "only a frozen world is copied"
         w.state = {k: term(v) for k, v in self.state.items()}
         w.entity_of, w.exists = dict(self.entity_of), set(self.exists)
         w.symbol_vars = [term(v) for v in self.symbol_vars]
@@ -419,6 +451,8 @@ class World:
                 continue
             ent = self.d.entities[self.entity_of[oname]]
             for f in ent.fields.values():
+                if (oname, f.name) not in self.state:
+                    continue  # never read, so never changed (a lazy world)
                 term = self.state[(oname, f.name)]
                 if f.type.kind not in ("int", "money", "date", "datetime", "time") or before.get((oname, f.name)) is term:
                     continue
@@ -441,7 +475,28 @@ class World:
         return env
 
     def snapshot(self) -> dict[tuple[str, str], Value]:
+        if isinstance(self.state, _LazyFields):
+            return self.state.snapshot()
         return dict(self.state)
+
+    def freeze(self, states: list[dict]) -> tuple[list[dict], dict[tuple[str, str], FreeField]]:
+        """End of the build: the current state and `states` (snapshots) become plain dicts, and
+        the fields never read are returned as free, in the order their records were added."""
+        if not isinstance(self.state, _LazyFields):
+            return states, {}
+        free = {k: FreeField(*v) for k, v in self.state.pending.items()}
+        made = self.state.made
+        plain = []
+        for s in states:
+            d = dict(s)
+            for k, term in made.items():  # read after this snapshot: unchanged before, so initial
+                d.setdefault(k, term)
+            plain.append(d)
+        current = dict(self.state)
+        for k, term in made.items():
+            current.setdefault(k, term)
+        self.state = current
+        return plain, free
 
 
 class Z3Terms(Arithmetic):
