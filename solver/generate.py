@@ -31,7 +31,7 @@ from .errors import EnvsynthError, SpecErrors
 from .spec.loader import load_domain
 from .state.synth import Infeasible, ReplayMismatch, SynthOptions, synthesize
 from .tasks.phrases import Templates
-from .tasks.derive import derive_task, tool_schemas
+from .tasks.derive import derive_task, domain_text, task_json
 from .tasks.model import Task
 from .verify import check_task
 from .plan.canonical import canonical_form, canonical_key
@@ -288,7 +288,7 @@ class Generator:
                                     f"{sorted(self.by_length)})")
             self.lengths = sorted(usable)
             self.length_weights = [usable[n] for n in self.lengths]
-        self.schemas = tool_schemas(domain)
+        self.schemas = domain_text(domain).tools
         self.synth_options = SynthOptions(
             background=options.background,
             distractors=DistractorOptions(options.distractors, tuple(options.distractor_kinds)))
@@ -487,8 +487,7 @@ class Generator:
                 counts["off_profile"] += 1
                 continue
             t0 = time.perf_counter()
-            line = json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
-                              separators=(",", ":"))
+            line = task_json(self.domain, task)
             timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t0
             summary = summarize(self.domain, task)
             return TaskResult(index, line, failures, timings, mismatches, summary, counts)

@@ -4,7 +4,9 @@ lazy worlds); the rest are free and sampled. What these tests can catch:
 - the lazy encoding is not the eager one minus unread variables: a constraint lost, added,
   reworded or reordered (say a change a step makes goes unseen because the field was first read
   during that step, or a range re-check is skipped for a field that was changed);
-- a field some constraint reads is left free (its database value would be sampled, not solved).
+- a field some constraint reads is left free (its database value would be sampled, not solved);
+- the task serializer's spliced policy and tools text differs from a plain dump, or is spliced
+  into a task whose tools are not the domain's.
 """
 
 import random
@@ -15,12 +17,13 @@ import pytest
 import z3
 
 from envsynth.plan.planner import enumerate_walks
+from envsynth.runtime.execute import canonical_json
 from envsynth.spec.loader import load_domain
 from envsynth.state import distractors as D
 from envsynth.state.constraints import build_plan
 from envsynth.state.synth import SynthOptions, synthesize
 from envsynth.state.world import Symbols
-from envsynth.tasks.derive import derive_task
+from envsynth.tasks.derive import derive_task, task_json
 from envsynth.tasks.phrases import Templates
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -114,3 +117,17 @@ def test_free_fields_are_written_with_values_of_their_type(composed):
         assert check_task(composed, task).ok
         written += 1
     assert written >= 20
+
+
+@pytest.mark.parametrize("name", ["airline", "itsm"])
+def test_task_json_is_the_plain_canonical_dump(name):
+    d = load_domain(name)
+    tpl = Templates(d)
+    for k, walk in enumerate(list(enumerate_walks(d, max_len=2))[:8]):
+        task = derive_task(d, synthesize(d, walk, k), tpl, k)
+        assert task_json(d, task) == canonical_json(task.model_dump(mode="json"))
+        assert task_json(d, task, exclude={"id", "meta"}) == \
+            canonical_json(task.model_dump(mode="json", exclude={"id", "meta"}))
+        # a task whose tools are not the domain's own is dumped as it is, not spliced
+        other = task.model_copy(update={"tools": task.tools[:-1], "policy": task.policy + " Be brief."})
+        assert task_json(d, other) == canonical_json(other.model_dump(mode="json"))

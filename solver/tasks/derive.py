@@ -505,12 +505,13 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
     )
     meta = Meta(spec_hash=domain.spec_hash, seed=sc.seed, index=index, version=__version__,
                 walk=" > ".join(walk.tool_sequence()))
+    fixed = domain_text(domain)
     body = dict(
         domain=domain.name,
         instruction=instruction,
-        policy=policy_text(domain),
+        policy=fixed.policy,
         user=user,
-        tools=schemas if schemas is not None else tool_schemas(domain),
+        tools=schemas if schemas is not None else fixed.tools,
         initial_db=sc.initial_db,
         gold_actions=gold_actions,
         expected=expected,
@@ -519,6 +520,40 @@ def derive_task(domain: Domain, sc: Scenario, tpl: Templates, index: int, schema
         meta=meta,
     )
     provisional = Task(id="", **body)
-    content = canonical_json(provisional.model_dump(mode="json", exclude={"id", "meta"}))
+    content = task_json(domain, provisional, exclude={"id", "meta"})
     task_id = hashlib.sha256(content.encode()).hexdigest()[:16]
-    return Task(id=f"{domain.name}-{task_id}", **body)
+    return provisional.model_copy(update={"id": f"{domain.name}-{task_id}"})
+
+
+class DomainText:
+    """What every task of a domain repeats word for word - the policy and the tool schemas - with
+    their canonical JSON, made once: at 400 tools they are 280 KB of each task's line, and
+    serialising them again per task cost more than solving it."""
+
+    FIELDS = ("policy", "tools")
+
+    def __init__(self, domain: Domain):
+        self.policy = policy_text(domain)
+        self.tools = tool_schemas(domain)
+        self.json = {"policy": canonical_json(self.policy), "tools": canonical_json(self.tools)}
+
+
+def domain_text(domain: Domain) -> DomainText:
+    """The domain's DomainText (kept on the domain, which is not changed once loaded)."""
+    cached = domain.__dict__.get("_domain_text")
+    if cached is None:
+        cached = domain.__dict__["_domain_text"] = DomainText(domain)
+    return cached
+
+
+def task_json(domain: Domain, task: Task, exclude: frozenset = frozenset()) -> str:
+    """`canonical_json(task.model_dump(mode="json", exclude=exclude))`, with the policy and tools
+    spliced in from `domain_text` when the task's are the domain's own (a sorted-key object is its
+    sorted keys' members joined, so the text is the same byte for byte)."""
+    fixed = domain_text(domain)
+    spliced = {k for k in DomainText.FIELDS
+               if k not in exclude and getattr(task, k) == getattr(fixed, k)}
+    body = task.model_dump(mode="json", exclude=set(exclude) | spliced)
+    members = {k: canonical_json(v) for k, v in body.items()}
+    members.update({k: fixed.json[k] for k in spliced})
+    return "{" + ",".join(f"{canonical_json(k)}:{members[k]}" for k in sorted(members)) + "}"
