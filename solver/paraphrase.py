@@ -29,6 +29,7 @@ from typing import Callable, Optional
 
 from .errors import EnvsynthError
 from .play.factcheck import fact_check, reason_kind, task_facts
+from .tasks.derive import task_json
 from .tasks.model import Paraphrase, Task
 from .verify import dataset_spec, iter_tasks, tasks_file
 
@@ -243,8 +244,7 @@ def paraphrase_dataset(src: Path, out: Optional[Path], opts: ParaphraseOptions, 
                     task.instruction = original
                     task.meta.paraphrase = Paraphrase(model=opts.model, accepted=False, original=original,
                                                       reasons=reasons, rejected=text)
-            f.write(json.dumps(task.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
-                               separators=(",", ":")) + "\n")
+            f.write(task_json(domain, task) + "\n")
     summary.rejected_by_reason = dict(sorted(by_reason.items()))
     os.replace(tmp, dest / "tasks.jsonl")
     if not in_place:

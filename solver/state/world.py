@@ -136,15 +136,15 @@ class _LazyFields(dict):
     def __init__(self, world: "World", pending: Optional[dict] = None, made: Optional[dict] = None):
         super().__init__()
         self.world = world
-        self.pending: dict[tuple[str, str], tuple] = {} if pending is None else pending
+        self.pending: dict[tuple[str, str], "FreeField"] = {} if pending is None else pending
         self.made: dict[tuple[str, str], z3.ExprRef] = {} if made is None else made  # initial variables
 
     def __missing__(self, key):
         if key not in self.made:
             if key not in self.pending:
                 raise KeyError(key)
-            label, t, typical = self.pending.pop(key)
-            self.made[key] = self.world.new_var(label, t, typical)
+            f = self.pending.pop(key)
+            self.made[key] = self.world.new_var(f.label, f.type, f.typical)
         term = self[key] = self.made[key]
         return term
 
@@ -306,7 +306,7 @@ class World:
                     raise Unsupported(f"{name}.{f.name} has no linked record")
                 self.state[(name, f.name)] = Obj(target, f.type.entity)
             elif isinstance(self.state, _LazyFields):
-                self.state.pending[(name, f.name)] = (f"{prefix}{name}.{f.name}", f.type, f.typical)
+                self.state.pending[(name, f.name)] = FreeField(f"{prefix}{name}.{f.name}", f.type, f.typical)
             else:
                 self.state[(name, f.name)] = self.new_var(f"{prefix}{name}.{f.name}", f.type, f.typical)
 
@@ -484,19 +484,18 @@ class World:
         the fields never read are returned as free, in the order their records were added."""
         if not isinstance(self.state, _LazyFields):
             return states, {}
-        free = {k: FreeField(*v) for k, v in self.state.pending.items()}
+        free = dict(self.state.pending)
         made = self.state.made
-        plain = []
-        for s in states:
-            d = dict(s)
-            for k, term in made.items():  # read after this snapshot: unchanged before, so initial
+
+        def plain(view: dict) -> dict:  # a field read after `view` was taken is unchanged there: initial
+            d = dict(view)
+            for k, term in made.items():
                 d.setdefault(k, term)
-            plain.append(d)
-        current = dict(self.state)
-        for k, term in made.items():
-            current.setdefault(k, term)
-        self.state = current
-        return plain, free
+            return d
+
+        frozen = [plain(s) for s in states]
+        self.state = plain(self.state)
+        return frozen, free
 
 
 class Z3Terms(Arithmetic):
