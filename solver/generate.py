@@ -220,19 +220,22 @@ class Generator:
         if options.walk_mode == "exhaustive":
             reach = Reach(domain, options.max_len, self.planner)
             large = reach.asked_goals()
-            # in a spec where some goal's walk space is too large to enumerate, every goal gets
-            # the walks targeted questions find (one calling each tool it reaches) and a seeded
-            # random draw near it, each from a program grounded once: the pool is a function of
-            # (spec, seed, options)
-            drawn = reach.cover(large, workers=workers) if large else {}
-            self.drawn_goals = len(large)
-            sampled = [g for g in large if drawn[g]]
+            # in a spec where some goal's walk space is too large to enumerate, every goal gets a
+            # seeded random draw near it and the walks targeted questions find (one calling each
+            # tool it reaches), each from a program grounded once: the pool is a function of
+            # (spec, seed, options). The draws come first: a walk drawn near a goal is a walk to
+            # it, so only goals the draw found nothing for are asked their own question, and only
+            # tools no drawn walk calls are asked about
 
             def draw_near(g: str) -> list[tuple[Walk, str]]:  # (on a worker: the walks with their keys)
                 seed = random.Random(f"{options.seed}/{g}/pool").randrange(2**31)
                 return [(w, canonical_key(domain, w)) for w in reach.sample(g, seed, per_length=DRAWN_PER_LENGTH)]
 
-            draws = dict(zip(sampled, fork_map(draw_near, sampled, workers)))
+            draws = dict(zip(large, fork_map(draw_near, large, workers))) if large else {}
+            called = {s.tool for found in draws.values() for w, _key in found for s in w.steps}
+            drawn = reach.cover(large, called, workers=workers, known=frozenset(g for g in large if draws[g])) \
+                if large else {}
+            self.drawn_goals = len(large)
             for goal in self.planner.goals():
                 if goal in drawn:
                     found = itertools.chain(((w, canonical_key(domain, w)) for w in drawn[goal]), draws.get(goal, []))

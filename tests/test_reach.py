@@ -200,3 +200,51 @@ def test_unread_fields_change_no_walk(name):
         walks = [w.model_dump_json() for w in enumerate_walks(domain, 3, options=full)]
         assert walks == [w.model_dump_json() for w in enumerate_walks(domain, 3, options=lean)], goal
     assert dropped > 0  # (some field is unread, so the option was exercised)
+
+
+@pytest.fixture(scope="module")
+def composed50(tmp_path_factory):
+    from test_compose import compose
+
+    return load_domain(compose.write(50, tmp_path_factory.mktemp("c50")))
+
+
+def test_the_checkers_lean_programs_give_the_full_programs_answers(composed50):
+    """The Checker grounds its per-walk-shape programs without the values of fields nothing reads
+    (read_fields_only); the starting values it reports (the shape space generate draws from) and
+    the merged walks it accepts are those of the full program. Catches leaving an unread field out
+    of initial_values (planted: every space of these walks differed) and dropping a field some
+    rule reads (the spaces and acceptances would differ)."""
+    import random
+
+    from envsynth.generate import GenerateOptions, Generator
+    from envsynth.plan.merge import merge
+    from envsynth.plan.planner import Checker
+
+    for domain, max_len in ((composed50, 2), (load_domain("specs/banking.yaml"), 3)):
+        gen = Generator(domain, GenerateOptions(seed=4, max_len=max_len), workers=1)
+        lean, full = Checker(domain), Checker(domain, read_fields_only=False)
+        walks = gen.walks[:: max(1, len(gen.walks) // 25)]
+        for w in walks:
+            assert lean.initial_values(w) == full.initial_values(w), w.tool_sequence()
+        rng = random.Random(0)
+        merged = [m for m in (merge(domain, rng.choice(gen.walks), rng.choice(gen.walks), rng) for _ in range(25)) if m]
+        assert merged
+        assert [lean.accepts(m) for m in merged] == [full.accepts(m) for m in merged]
+
+
+def test_generate_asks_no_question_a_draw_answered(composed50, monkeypatch):
+    """Generate draws walks near every goal of a large spec first, then asks a goal's own question
+    only when its draw found nothing, and a tool's only when no walk calls it yet - and its pool
+    still calls every tool the targeted questions reach. Catches asking the questions anyway
+    (planted: every goal asked) and dropping the tool questions (tools would be missing)."""
+    from envsynth.generate import GenerateOptions, Generator
+
+    asked: list[str] = []
+    real = R.Reach.goal_walk
+    monkeypatch.setattr(R.Reach, "goal_walk", lambda self, g: asked.append(g) or real(self, g))
+    gen = Generator(composed50, GenerateOptions(seed=1, max_len=2), workers=1)
+    assert gen.drawn_goals > 0
+    assert asked == []  # (every goal of this spec is reached by its draw)
+    pool = {s.tool for w in gen.walks for s in w.steps}
+    assert pool == R.reachable_tools(composed50, 2)

@@ -256,9 +256,13 @@ class Checker:
     KEEP = 16  # grounded shapes kept (each holds tens of MB): memory is bounded, and a domain that
     # meets more shapes re-grounds the least recently used (6 cost retail 40% of its multi-intent speed)
 
-    def __init__(self, domain: Domain, extra_rules: str = ""):
+    def __init__(self, domain: Domain, extra_rules: str = "", read_fields_only: bool = True):
         self.domain = domain
         self.extra_rules = extra_rules  # learned nogoods, say
+        # programs without the values of fields nothing reads or sets: the same plans and
+        # starting values (initial_values fills the unread fields in), a third less to ground
+        # where a shared record carries every module's fields
+        self.read_fields_only = read_fields_only
         self._controls: OrderedDict[tuple, tuple[clingo.Control, dict[str, dict]]] = OrderedDict()
 
     def _shape(self, key: tuple) -> tuple[clingo.Control, dict[str, dict]]:
@@ -269,7 +273,7 @@ class Checker:
                 self._controls.popitem(last=False)
             slots, goals, refusal, n, tools = key  # refusal: False, True, or "conditional"
             options = AspOptions(slots=dict(slots), max_goals=goals, refusal=bool(refusal),
-                                 conditional=refusal == "conditional", tools=tools)
+                                 conditional=refusal == "conditional", tools=tools, read_fields_only=self.read_fields_only)
             ctl, _facts = control(self.domain, options, ["1"], self.extra_rules + "\n#show init/3.")
             ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
             ctl.assign_external(F("query", [N(n)]), True)
@@ -361,6 +365,12 @@ class Checker:
             kind = self.domain.entities[walk.objects[back[obj]]].fields[field].type.kind
             if kind in ("enum", "bool"):
                 out.setdefault((back[obj], field), []).append(value)
+        # the program tracks only the fields some rule reads or sets (`read_fields_only`: a large
+        # spec's shared record has every module's); a field nothing reads may start with any value
+        for obj in walk.initial_objects():
+            for f in self.domain.entities[walk.objects[obj]].fields.values():
+                if (obj, f.name) not in out and f.type.kind in ("enum", "bool"):
+                    out[(obj, f.name)] = list(f.type.values) if f.type.kind == "enum" else ["false", "true"]
         return {k: sorted(v) for k, v in sorted(out.items())}
 
 

@@ -251,7 +251,7 @@ class Reach:
         return frozenset(tools)
 
     def cover(self, goals: Optional[list[str]] = None, reached: Optional[set] = None,
-              workers: int = 1) -> dict[str, list[Walk]]:
+              workers: int = 1, known: frozenset = frozenset()) -> dict[str, list[Walk]]:
         """Walks that together call every tool some walk of at most max_len steps to one of
         `goals` calls, by the goal they end in: first a walk to each goal, then for each tool no
         walk found so far calls, one question "a walk to any of these goals calls it". (A walk
@@ -260,7 +260,10 @@ class Reach:
 
         The questions are independent, so `workers` processes ask them: the goals' all at once,
         the tools' TOOL_BATCH at a time (the next batch is the first tools still unreached), so
-        which questions are asked, and so the answer, does not depend on `workers`."""
+        which questions are asked, and so the answer, does not depend on `workers`.
+
+        `known`: goals the caller already has a walk to (a draw near the goal found one): their
+        own question is not asked, and the tools' questions may end in them."""
         goals = self.planner.goals() if goals is None else goals
         out: dict[str, list[Walk]] = {g: [] for g in goals}
         # (a tool's quick walk may end in any goal, the exact question in one of `goals`: both
@@ -286,8 +289,8 @@ class Reach:
                     reached.update(s.tool for s in w.steps)
 
         with mapper(ask, workers) as run:
-            take(run([("goal", g, ()) for g in goals]))
-            live = tuple(g for g in goals if out[g])
+            take(run([("goal", g, ()) for g in goals if g not in known]))
+            live = tuple(g for g in goals if out[g] or g in known)
             pending = [t for t in sorted(self.domain.tools) if t not in reached]
             while pending and live:
                 batch, pending = pending[:TOOL_BATCH], pending[TOOL_BATCH:]
