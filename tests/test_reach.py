@@ -248,3 +248,34 @@ def test_generate_asks_no_question_a_draw_answered(composed50, monkeypatch):
     assert asked == []  # (every goal of this spec is reached by its draw)
     pool = {s.tool for w in gen.walks for s in w.steps}
     assert pool == R.reachable_tools(composed50, 2)
+
+
+@pytest.mark.parametrize("name", ["composed50", "airline", "retail", "calendar"])
+def test_one_record_behind_unread_links_changes_no_answer(name, composed50):
+    """Reach's questions keep one record of each entity their scope holds only behind links no
+    rule reads (AspOptions.lean_links): every question - a walk in each goal's draw scope and
+    quick scopes, with and without the tool asked about - has a walk exactly when the full
+    program has one, and each walk found is a plan of the full program (the Checker's exact
+    check). Catches leaning an entity a rule reads through a link, or one a tool takes (planted:
+    answers differ), and walks the full program would not accept."""
+    from dataclasses import replace
+
+    from envsynth.plan.facts import Facts
+    from envsynth.plan.planner import Checker
+
+    domain = composed50 if name == "composed50" else load_domain(f"specs/{name}.yaml")
+    reach, checker = R.Reach(domain, 3), Checker(domain)
+    leaned = 0
+    for goal in reach.planner.goals():
+        for tools in [reach.near_scope(goal), *reach.quick_scopes(goal)]:
+            lean = reach.options(goal, tools)
+            full = replace(lean, lean_links=False)
+            if Facts(domain, lean).slots == Facts(domain, full).slots:
+                continue
+            leaned += 1
+            for asked in (None, *sorted(tools)[:2]):
+                a = R.first_walk(domain, lean, 3, asked)
+                b = R.first_walk(domain, full, 3, asked)
+                assert (a is None) == (b is None), (goal, sorted(tools), asked)
+                assert a is None or checker.accepts(a), (goal, a.tool_sequence())
+    assert leaned > 0

@@ -43,9 +43,14 @@ class AspOptions:
     tools: Optional[frozenset] = None  # only these tools (and the entities they reach): a question's scope
     target: Optional[str] = None  # walks end in a call of this tool
     # leave out the values of enum and bool fields nothing in the program reads or sets: their
-    # starting values are hidden choices that change no walk (not for the Checker, whose
-    # `init/3` answers are the starting values shapes draw from)
+    # starting values are hidden choices that change no walk (the Checker, whose `init/3` answers
+    # are the starting values shapes draw from, fills them in: any value)
     read_fields_only: bool = False
+    # (with `tools`) one record of each entity the scope holds only because a record links to it
+    # through links no rule reads: every such link may point at that one record, so the walks are
+    # the same up to which record they point at - a large spec's modules linked in a chain put
+    # most of the spec behind such links (Reach's questions; not the Checker's exact walks)
+    lean_links: bool = False
 
 
 def slot_counts(domain: Domain, options: AspOptions) -> dict[str, int]:
@@ -184,14 +189,53 @@ class Facts:
                 self._tool(tool)
         if opt.read_fields_only:
             self._drop_unread_fields()
+        if opt.lean_links and opt.tools is not None:
+            self._one_record_behind_unread_links()
 
     def _drop_unread_fields(self) -> None:
         """Drop `enumval` facts of fields no condition reads (e_attr) and no effect sets (seteff,
         createval): a large spec's shared actor carries every module's fields, and each would be
         tracked through every step of every question."""
-        where = {"e_attr": 2, "seteff": 3, "createval": 2}  # the argument that names a field
-        read = {a.arguments[where[a.name]] for a in self.atoms if a.name in where}
+        read = {S(name) for name in self._named_fields()}
         self.atoms = [a for a in self.atoms if a.name != "enumval" or a.arguments[1] in read]
+
+    def _named_fields(self) -> set[str]:
+        """The fields some condition reads (e_attr) or some effect sets (seteff, createval), by name."""
+        where = {"e_attr": 2, "seteff": 3, "createval": 2}  # the argument that names a field
+        return {a.arguments[where[a.name]].string for a in self.atoms if a.name in where}
+
+    def _one_record_behind_unread_links(self) -> None:
+        """Keep one slot of each entity reached only through links no rule names
+        (`_named_fields`): no rule tells two such records apart, so a walk linking to several can link to
+        one. Entities a tool of the scope takes, lists, makes or returns keep their slots."""
+        d = self.d
+        read = self._named_fields()
+        start = {d.actor}
+        for name in self.opt.tools:
+            t = d.tools[name]
+            start |= {a.type.entity for a in t.args.values() if a.is_ref} | {c.entity for c in t.created()}
+            listing = t.returns.lists()
+            if listing is not None:
+                start.add(listing.entity)
+            if t.returns.kind == "record":
+                start |= {ent for ent in (t.record_vars().get(t.returns.var),
+                                          next((c.entity for c in t.created() if c.var == t.returns.var), None),
+                                          d.actor if t.returns.var == "actor" else None) if ent}
+                start |= {lr.entity for lr in t.returns.include.values()}
+        full: set[str] = set()
+        stack = sorted(start)
+        while stack:
+            e = stack.pop()
+            if e in full:
+                continue
+            full.add(e)
+            stack.extend(f.type.entity for f in d.entities[e].ref_fields() if f.name in read)
+        lean = {e for e in self.slots if e not in full and self.slots[e] > 1}
+        if not lean:
+            return
+        self.slots = {e: 1 if e in lean else n for e, n in self.slots.items()}
+        self.atoms = [a for a in self.atoms if not (a.name == "slot" and a.arguments[0].string in lean
+                                                    and a.arguments[2].number > 1)]
 
     def _tool(self, tool: Tool) -> None:
         d, t = self.d, S(tool.name)

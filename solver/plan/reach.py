@@ -127,7 +127,8 @@ class Reach:
         return frozenset(self._bfs(sorted(chain), self.fed_by, budget))
 
     def options(self, goal: Optional[str], tools: frozenset) -> AspOptions:
-        return AspOptions(default_slots=self.planner.default_slots, target=goal, tools=tools, read_fields_only=True)
+        return AspOptions(default_slots=self.planner.default_slots, target=goal, tools=tools, read_fields_only=True,
+                          lean_links=True)
 
     def walk_calling(self, tool: str, goals: Iterable[str]) -> Optional[Walk]:
         """A walk of at most max_len steps that calls `tool` and ends in one of `goals` (or in
