@@ -30,6 +30,9 @@ from .selection import selectable_references
 F, S, N = clingo.Function, clingo.String, clingo.Number
 TRUE, FALSE, NONE = F("true"), F("false"), F("none")
 NULL = F("null")  # the value of an empty link
+# the facts whose argument at this position names a field some condition reads (e_attr) or some
+# effect sets (seteff, createval)
+FIELD_ARGUMENT = {"e_attr": 2, "seteff": 3, "createval": 2}
 
 
 @dataclass
@@ -106,6 +109,10 @@ class Facts:
             keep = entities_for(domain, self.opt.tools)
             self.slots = {e: n for e, n in self.slots.items() if e in keep}
         self.atoms: list[clingo.Symbol] = []
+        # per atom: its name and what the filters below ask of it (an enumval's field, a slot's
+        # entity and number), kept in Python: reading a symbol back through clingo costs more
+        self._kinds: list[tuple[str, object]] = []
+        self._named: set[str] = set()  # fields some condition reads or some effect sets
         self._next = 0
         self._consts: set = set()  # e_const nodes (the options of an `in` list must be constants)
         self._terms, self._conds = _Terms(self), _Conds(self)
@@ -117,8 +124,12 @@ class Facts:
         return "".join(f"{a}.\n" for a in self.atoms)
 
     # ------------------------------------------------------------------ helpers
-    def fact(self, name: str, *args) -> None:
+    def fact(self, name: str, *args, tag: object = None) -> None:
         self.atoms.append(F(name, list(args)))
+        self._kinds.append((name, tag))
+        k = FIELD_ARGUMENT.get(name)
+        if k is not None:
+            self._named.add(args[k].string)
 
     def node(self, kind: str, *args) -> clingo.Symbol:
         self._next += 1
@@ -151,7 +162,7 @@ class Facts:
         d, opt = self.d, self.opt
         for ent, n in self.slots.items():
             for i in range(1, n + 1):
-                self.fact("slot", S(ent), S(obj_name(ent, i)), N(i))
+                self.fact("slot", S(ent), S(obj_name(ent, i)), N(i), tag=(ent, i))
         self.fact("actor", S(obj_name(d.actor, 1)))
         if opt.pinned:
             self.fact("pinned")
@@ -168,10 +179,10 @@ class Facts:
             for f in ent.fields.values():
                 if f.type.kind == "enum":
                     for v in f.type.values:
-                        self.fact("enumval", S(ent.name), S(f.name), S(v))
+                        self.fact("enumval", S(ent.name), S(f.name), S(v), tag=f.name)
                 elif f.type.kind == "bool":
-                    self.fact("enumval", S(ent.name), S(f.name), TRUE)
-                    self.fact("enumval", S(ent.name), S(f.name), FALSE)
+                    self.fact("enumval", S(ent.name), S(f.name), TRUE, tag=f.name)
+                    self.fact("enumval", S(ent.name), S(f.name), FALSE, tag=f.name)
                 elif f.type.kind == "ref":
                     self.fact("reffield", S(ent.name), S(f.name), S(f.type.entity))
                     if f.nullable:
@@ -196,20 +207,18 @@ class Facts:
         """Drop `enumval` facts of fields no condition reads (e_attr) and no effect sets (seteff,
         createval): a large spec's shared actor carries every module's fields, and each would be
         tracked through every step of every question."""
-        read = {S(name) for name in self._named_fields()}
-        self.atoms = [a for a in self.atoms if a.name != "enumval" or a.arguments[1] in read]
+        self._keep(lambda kind, tag: kind != "enumval" or tag in self._named)
 
-    def _named_fields(self) -> set[str]:
-        """The fields some condition reads (e_attr) or some effect sets (seteff, createval), by name."""
-        where = {"e_attr": 2, "seteff": 3, "createval": 2}  # the argument that names a field
-        return {a.arguments[where[a.name]].string for a in self.atoms if a.name in where}
+    def _keep(self, wanted) -> None:
+        kept = [(a, k) for a, k in zip(self.atoms, self._kinds) if wanted(*k)]
+        self.atoms, self._kinds = [a for a, _k in kept], [k for _a, k in kept]
 
     def _one_record_behind_unread_links(self) -> None:
         """Keep one slot of each entity reached only through links no rule names
-        (`_named_fields`): no rule tells two such records apart, so a walk linking to several can link to
+        (`FIELD_ARGUMENT`): no rule tells two such records apart, so a walk linking to several can link to
         one. Entities a tool of the scope takes, lists, makes or returns keep their slots."""
         d = self.d
-        read = self._named_fields()
+        read = self._named
         start = {d.actor}
         for name in self.opt.tools:
             t = d.tools[name]
@@ -234,8 +243,7 @@ class Facts:
         if not lean:
             return
         self.slots = {e: 1 if e in lean else n for e, n in self.slots.items()}
-        self.atoms = [a for a in self.atoms if not (a.name == "slot" and a.arguments[0].string in lean
-                                                    and a.arguments[2].number > 1)]
+        self._keep(lambda kind, tag: not (kind == "slot" and tag[0] in lean and tag[1] > 1))
 
     def _tool(self, tool: Tool) -> None:
         d, t = self.d, S(tool.name)
