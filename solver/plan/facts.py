@@ -24,7 +24,7 @@ from ..spec.meaning import ACTOR, describe
 from ..spec.nulls import nonempty_links
 from ..spec.walker import Walker
 from ..spec.history import history
-from .scope import entities_for
+from .scope import entities_for, link_closure
 from .selection import selectable_references
 
 F, S, N = clingo.Function, clingo.String, clingo.Number
@@ -231,14 +231,7 @@ class Facts:
                                           next((c.entity for c in t.created() if c.var == t.returns.var), None),
                                           d.actor if t.returns.var == "actor" else None) if ent}
                 start |= {lr.entity for lr in t.returns.include.values()}
-        full: set[str] = set()
-        stack = sorted(start)
-        while stack:
-            e = stack.pop()
-            if e in full:
-                continue
-            full.add(e)
-            stack.extend(f.type.entity for f in d.entities[e].ref_fields() if f.name in read)
+        full = link_closure(d, start, lambda f: f.name in read)
         lean = {e for e in self.slots if e not in full and self.slots[e] > 1}
         if not lean:
             return

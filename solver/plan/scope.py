@@ -16,9 +16,9 @@ listed records and theirs, and a created record is known once the tool returns i
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from typing import Callable, Iterable
 
-from ..spec.model import Domain, Tool
+from ..spec.model import Domain, FieldInfo, Tool
 
 
 def _linked(domain: Domain, entity: str) -> set[str]:
@@ -101,6 +101,12 @@ def entities_for(domain: Domain, tools: Iterable[str]) -> frozenset[str]:
         start |= {a.type.entity for a in t.args.values() if a.is_ref}
         start |= {c.entity for c in t.created()}
         start |= reveals(domain, t)
+    return link_closure(domain, start)
+
+
+def link_closure(domain: Domain, start: Iterable[str],
+                 follows: Callable[[FieldInfo], bool] = lambda f: True) -> frozenset[str]:
+    """`start` and every entity reached from it through the ref fields `follows` admits."""
     out: set[str] = set()
     stack = sorted(start)
     while stack:
@@ -108,5 +114,5 @@ def entities_for(domain: Domain, tools: Iterable[str]) -> frozenset[str]:
         if e in out:
             continue
         out.add(e)
-        stack.extend(f.type.entity for f in domain.entities[e].ref_fields())
+        stack.extend(f.type.entity for f in domain.entities[e].ref_fields() if follows(f))
     return frozenset(out)
