@@ -231,7 +231,7 @@ class Generator:
                 seed = random.Random(f"{options.seed}/{g}/pool").randrange(2**31)
                 return [(w, canonical_key(domain, w)) for w in reach.sample(g, seed, per_length=DRAWN_PER_LENGTH)]
 
-            draws = dict(zip(large, fork_map(draw_near, large, workers))) if large else {}
+            draws = dict(zip(large, fork_map(draw_near, large, workers)))
             called = {s.tool for found in draws.values() for w, _key in found for s in w.steps}
             drawn = reach.cover(large, called, workers=workers, known=frozenset(g for g in large if draws[g])) \
                 if large else {}

@@ -24,7 +24,7 @@ from ..spec.meaning import ACTOR, describe
 from ..spec.nulls import nonempty_links
 from ..spec.walker import Walker
 from ..spec.history import history
-from .scope import entities_for, link_closure
+from .scope import entities_for, link_closure, returned
 from .selection import selectable_references
 
 F, S, N = clingo.Function, clingo.String, clingo.Number
@@ -215,22 +215,15 @@ class Facts:
 
     def _one_record_behind_unread_links(self) -> None:
         """Keep one slot of each entity reached only through links no rule names
-        (`FIELD_ARGUMENT`): no rule tells two such records apart, so a walk linking to several can link to
-        one. Entities a tool of the scope takes, lists, makes or returns keep their slots."""
+        (`FIELD_ARGUMENT`): no rule tells two such records apart, so a walk linking to several can
+        link to one. Entities a tool of the scope takes, makes, lists or returns keep their slots."""
         d = self.d
         read = self._named
         start = {d.actor}
         for name in self.opt.tools:
             t = d.tools[name]
             start |= {a.type.entity for a in t.args.values() if a.is_ref} | {c.entity for c in t.created()}
-            listing = t.returns.lists()
-            if listing is not None:
-                start.add(listing.entity)
-            if t.returns.kind == "record":
-                start |= {ent for ent in (t.record_vars().get(t.returns.var),
-                                          next((c.entity for c in t.created() if c.var == t.returns.var), None),
-                                          d.actor if t.returns.var == "actor" else None) if ent}
-                start |= {lr.entity for lr in t.returns.include.values()}
+            start |= returned(d, t)
         full = link_closure(d, start, lambda f: f.name in read)
         lean = {e for e in self.slots if e not in full and self.slots[e] > 1}
         if not lean:

@@ -273,7 +273,8 @@ class Checker:
                 self._controls.popitem(last=False)
             slots, goals, refusal, n, tools = key  # refusal: False, True, or "conditional"
             options = AspOptions(slots=dict(slots), max_goals=goals, refusal=bool(refusal),
-                                 conditional=refusal == "conditional", tools=tools, read_fields_only=self.read_fields_only)
+                                 conditional=refusal == "conditional", tools=tools,
+                                 read_fields_only=self.read_fields_only)
             ctl, _facts = control(self.domain, options, ["1"], self.extra_rules + "\n#show init/3.")
             ctl.ground([("base", [])] + [("step", [N(t)]) for t in range(1, n + 1)] + [("check", [N(n)])])
             ctl.assign_external(F("query", [N(n)]), True)

@@ -25,8 +25,9 @@ def _linked(domain: Domain, entity: str) -> set[str]:
     return {entity} | {f.type.entity for f in domain.entities[entity].ref_fields()}
 
 
-def reveals(domain: Domain, tool: Tool) -> set[str]:
-    """Entities whose ids a successful call of `tool` can make known."""
+def returned(domain: Domain, tool: Tool) -> set[str]:
+    """Entities of the records a successful call of `tool` returns: its record (and the records
+    included with it), or the records it lists."""
     out: set[str] = set()
     r = tool.returns
     if r.kind == "record":
@@ -34,12 +35,17 @@ def reveals(domain: Domain, tool: Tool) -> set[str]:
         if ent is None and r.var == "actor":
             ent = domain.actor
         if ent is not None:
-            out |= _linked(domain, ent)
-        for lr in r.include.values():
-            out |= _linked(domain, lr.entity)
+            out.add(ent)
+        out |= {lr.entity for lr in r.include.values()}
     elif r.kind in ("list", "find") and r.listing is not None:
-        out |= _linked(domain, r.listing.entity)
+        out.add(r.listing.entity)
     return out
+
+
+def reveals(domain: Domain, tool: Tool) -> set[str]:
+    """Entities whose ids a successful call of `tool` can make known: the records it returns and
+    the ones they link to."""
+    return {e for ent in returned(domain, tool) for e in _linked(domain, ent)}
 
 
 def feeds(domain: Domain, tool: Tool, actor_slots: int = 1) -> set[str]:
